@@ -1,0 +1,703 @@
+//! The `authdesk` command line: a contract that scripts and CI rely on (see the
+//! README). Human output by default, `--json` for machines; errors are one line on
+//! stderr and a non-zero exit.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use url::Url;
+
+use crate::config::{self, ServeOptions};
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::model::{
+    AuthMethod, Client, ClientInput, ClientType, GrantType, ResponseType, SigningAlg, TokenFormat,
+    User, UserInput,
+};
+use crate::seed::{SeedFile, SeedFormat};
+use crate::server::Provider;
+use crate::tls::{ExportFormat, TlsMaterial};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "authdesk",
+    version,
+    about = "A local OAuth 2.0 / OpenID Connect provider for developers",
+    long_about = "A local OAuth 2.0 / OpenID Connect provider for developers.\n\nState lives in the data directory shared with the desktop app; \
+                  override it with --data-dir or AUTHDESK_DATA_DIR."
+)]
+pub struct Cli {
+    /// Data directory (default: the platform's application data directory, shared with the desktop app).
+    #[arg(long, global = true, env = config::DATA_DIR_ENV, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the provider; prints `issuer https://localhost:PORT` once it accepts connections.
+    Serve(ServeArgs),
+    /// The local certificate authority.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage users (mock personas).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Write clients, users and scopes as JSON or YAML (the seed format).
+    Export {
+        /// Output file (.json, .yaml or .yml); stdout when absent.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Format when writing to stdout, or to override the file extension.
+        #[arg(long, value_enum)]
+        format: Option<SeedFormatArg>,
+    },
+    /// Apply a seed file (JSON or YAML): clients by client_id, users by username, scopes by name.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeedFormatArg {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; loopback unless you mean to share the provider.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = config::DEFAULT_PORT)]
+    pub port: u16,
+    /// Approve every authorization request as this user (for CI).
+    #[arg(long, value_name = "USER")]
+    pub auto_approve: Option<String>,
+    /// Apply this seed file (JSON/YAML) at start, idempotently.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Issuer URL to advertise instead of https://localhost:PORT (e.g. https://host.docker.internal:8443).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<Url>,
+    /// Close RFC 7591 dynamic client registration.
+    #[arg(long)]
+    pub no_registration: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Export the CA for your HTTP clients to trust.
+    Export {
+        /// Output file; without it the PEM (or bundle) goes to stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "pem")]
+        format: ExportFormat,
+    },
+    /// Show the CA and server certificates.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client. Defaults: confidential, authorization_code + refresh_token, scopes openid profile email offline_access.
+    Create(ClientArgs),
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client, its secret included.
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client and everything issued to it.
+    Delete {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Client id (generated when absent).
+    #[arg(long = "id", value_name = "CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Client secret (generated for confidential clients when absent).
+    #[arg(long = "secret", value_name = "SECRET")]
+    pub client_secret: Option<String>,
+    #[arg(long = "type", value_name = "TYPE", value_parser = parse_wire::<ClientType>)]
+    pub client_type: Option<ClientType>,
+    /// Redirect URI; repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URI; repeat for several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grant type; repeat for several (authorization_code, refresh_token, client_credentials, password, implicit, device_code).
+    #[arg(long = "grant", value_name = "GRANT", value_parser = parse_grant)]
+    pub grant_types: Vec<GrantType>,
+    /// Response type; repeat for several (code, token, id_token, "id_token token").
+    #[arg(long = "response-type", value_name = "TYPE", value_parser = parse_wire::<ResponseType>)]
+    pub response_types: Vec<ResponseType>,
+    /// Allowed scope; repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = parse_wire::<AuthMethod>)]
+    pub auth_method: Option<AuthMethod>,
+    /// Require PKCE (always required for public clients).
+    #[arg(long)]
+    pub require_pkce: bool,
+    /// Accept the `plain` PKCE method.
+    #[arg(long)]
+    pub allow_plain_pkce: bool,
+    #[arg(long, value_name = "FORMAT", value_parser = parse_wire::<TokenFormat>)]
+    pub token_format: Option<TokenFormat>,
+    /// Seconds.
+    #[arg(long)]
+    pub access_token_ttl: Option<i64>,
+    /// Seconds.
+    #[arg(long)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Seconds.
+    #[arg(long)]
+    pub id_token_ttl: Option<i64>,
+    #[arg(long, value_name = "ALG", value_parser = parse_wire::<SigningAlg>)]
+    pub id_token_alg: Option<SigningAlg>,
+    /// Approve this client's requests without the consent page.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Tag; repeat for several.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// A JWK Set file with the client's public keys (private_key_jwt).
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_wire<T: std::str::FromStr<Err = String>>(s: &str) -> std::result::Result<T, String> {
+    s.parse()
+}
+
+fn parse_grant(s: &str) -> std::result::Result<GrantType, String> {
+    match s {
+        "device_code" => Ok(GrantType::DeviceCode),
+        other => other.parse(),
+    }
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+impl ClientArgs {
+    fn into_input(self) -> Result<ClientInput> {
+        let jwks = match &self.jwks {
+            Some(path) => {
+                let text = crate::fsutil::read_to_string(path)?;
+                Some(serde_json::from_str(&text).map_err(|e| {
+                    Error::invalid("jwks", format!("{} is not JSON: {e}", path.display()))
+                })?)
+            }
+            None => None,
+        };
+        Ok(ClientInput {
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            name: Some(self.name),
+            client_type: self.client_type,
+            redirect_uris: non_empty(self.redirect_uris),
+            post_logout_redirect_uris: non_empty(self.post_logout_redirect_uris),
+            grant_types: non_empty(self.grant_types),
+            response_types: non_empty(self.response_types),
+            scopes: non_empty(self.scopes),
+            token_endpoint_auth_method: self.auth_method,
+            require_pkce: self.require_pkce.then_some(true),
+            allow_plain_pkce: self.allow_plain_pkce.then_some(true),
+            access_token_format: self.token_format,
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            id_token_ttl: self.id_token_ttl,
+            id_token_signed_response_alg: self.id_token_alg,
+            auto_approve: self.auto_approve.then_some(true),
+            tags: non_empty(self.tags),
+            jwks,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a persona.
+    Create {
+        username: String,
+        /// Password for the password grant and the login page (optional).
+        #[arg(long)]
+        password: Option<String>,
+        /// Claims as a JSON object, e.g. '{"name":"Carol","email":"carol@example.com"}'.
+        #[arg(long)]
+        claims: Option<String>,
+        /// A fixed subject identifier (a UUID is generated otherwise).
+        #[arg(long)]
+        sub: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List personas.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a persona and everything issued to it.
+    Delete {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Command::Ca(CaCommand::Show { json }) => *json,
+            Command::Clients(c) => match c {
+                ClientsCommand::Create(a) => a.json,
+                ClientsCommand::List { json }
+                | ClientsCommand::Show { json, .. }
+                | ClientsCommand::Delete { json, .. } => *json,
+            },
+            Command::Users(u) => match u {
+                UsersCommand::Create { json, .. }
+                | UsersCommand::List { json }
+                | UsersCommand::Delete { json, .. } => *json,
+            },
+            Command::Import { json, .. } => *json,
+            _ => false,
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let json = cli.command.json();
+    let serving = matches!(cli.command, Command::Serve(_));
+    init_tracing(serving);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            if json {
+                let payload = serde_json::json!({"error": e.to_payload()});
+                eprintln!("{payload}");
+            } else {
+                eprintln!("error: {e}");
+            }
+            1
+        }
+    }
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTHDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn data_dir(cli: &Option<PathBuf>) -> Result<PathBuf> {
+    match cli {
+        Some(d) => Ok(d.clone()),
+        None => config::default_data_dir(),
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let dir = data_dir(&cli.data_dir)?;
+    match cli.command {
+        Command::Serve(args) => serve(&dir, args).await,
+        Command::Ca(cmd) => ca(&dir, cmd).await,
+        Command::Clients(cmd) => clients(&dir, cmd).await,
+        Command::Users(cmd) => users(&dir, cmd).await,
+        Command::Export { out, format } => {
+            let core = Core::open(&dir).await?;
+            let seed = core.export().await?;
+            let format = match (format, &out) {
+                (Some(SeedFormatArg::Json), _) => SeedFormat::Json,
+                (Some(SeedFormatArg::Yaml), _) => SeedFormat::Yaml,
+                (None, Some(path)) => SeedFormat::from_path(path),
+                (None, None) => SeedFormat::Json,
+            };
+            let text = seed.render(format)?;
+            match out {
+                // The export holds client secrets and password hashes.
+                Some(path) => {
+                    crate::fsutil::write_atomic(&path, text.as_bytes(), true)?;
+                    eprintln!(
+                        "exported {} clients, {} users, {} scopes to {}",
+                        seed.clients.len(),
+                        seed.users.len(),
+                        seed.scopes.len(),
+                        path.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Import { file, json } => {
+            let seed = SeedFile::read(&file)?;
+            let core = Core::open(&dir).await?;
+            let summary = core.import(seed).await?;
+            if json {
+                print_json(&summary)
+            } else {
+                println!(
+                    "imported {}: clients {} created, {} updated; users {} created, {} updated; scopes {} created, {} updated",
+                    file.display(),
+                    summary.clients_created,
+                    summary.clients_updated,
+                    summary.users_created,
+                    summary.users_updated,
+                    summary.scopes_created,
+                    summary.scopes_updated
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
+    let core = Core::open(dir).await?;
+    if let Some(seed) = &args.seed {
+        let summary = core.import(SeedFile::read(seed)?).await?;
+        tracing::info!(
+            file = %seed.display(),
+            clients = summary.clients_created + summary.clients_updated,
+            users = summary.users_created + summary.users_updated,
+            "applied seed"
+        );
+    }
+    let options = ServeOptions {
+        bind: args.bind,
+        port: args.port,
+        issuer_override: args.issuer,
+        auto_approve: args.auto_approve,
+        registration_open: !args.no_registration,
+    };
+    let provider = Provider::start(core, &options).await?;
+    tracing::info!(addr = %provider.addr, data_dir = %dir.display(), "listening");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "issuer {}", provider.issuer);
+        let _ = out.flush();
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    provider.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let material = TlsMaterial::load_or_create(dir, &[], now)?;
+    match cmd {
+        CaCommand::Export { out, format } => {
+            let bytes = material.export(format)?;
+            match out {
+                Some(path) => {
+                    crate::fsutil::write_atomic(&path, &bytes, false)?;
+                    eprintln!("wrote {} to {}", describe(format), path.display());
+                    eprintln!("{}", usage_hint(format, &path));
+                    Ok(())
+                }
+                None => match format {
+                    ExportFormat::Pem | ExportFormat::Bundle => {
+                        let mut stdout = std::io::stdout().lock();
+                        stdout
+                            .write_all(&bytes)
+                            .and_then(|_| stdout.flush())
+                            .map_err(|e| Error::io("cannot write to stdout", e))
+                    }
+                    ExportFormat::Der | ExportFormat::P12 => Err(Error::invalid(
+                        "out",
+                        format!("{format:?} is binary; give --out FILE"),
+                    )),
+                },
+            }
+        }
+        CaCommand::Show { json } => {
+            let info = material.info()?;
+            if json {
+                return print_json(&info);
+            }
+            for (label, c) in [("CA", &info.ca), ("server", &info.server)] {
+                println!("{label}: {}", c.subject);
+                println!("  file:     {}", c.path);
+                println!("  issuer:   {}", c.issuer);
+                if !c.sans.is_empty() {
+                    println!("  names:    {}", c.sans.join(", "));
+                }
+                println!("  valid:    {} .. {}", fmt_time(c.not_before), fmt_time(c.not_after));
+                println!("  sha256:   {}", c.sha256_fingerprint);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn describe(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Pem => "the CA certificate (PEM)",
+        ExportFormat::Der => "the CA certificate (DER)",
+        ExportFormat::Bundle => "the public roots plus the CA (PEM bundle)",
+        ExportFormat::P12 => "a PKCS#12 trust store with the CA",
+    }
+}
+
+/// How to use an exported file; printed to stderr so stdout stays clean.
+pub fn usage_hint(format: ExportFormat, path: &Path) -> String {
+    let p = path.display();
+    match format {
+        ExportFormat::Pem => format!("use it: NODE_EXTRA_CA_CERTS={p} node app.js · curl --cacert {p} …"),
+        ExportFormat::Der => format!("use it: import {p} into your OS or browser trust store"),
+        ExportFormat::Bundle => format!("use it: REQUESTS_CA_BUNDLE={p} SSL_CERT_FILE={p} CURL_CA_BUNDLE={p} …"),
+        ExportFormat::P12 => format!(
+            "use it: java -Djavax.net.ssl.trustStore={p} -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword={} …",
+            crate::tls::P12_PASSWORD
+        ),
+    }
+}
+
+fn fmt_time(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+fn print_client(c: &Client) {
+    println!("client_id:     {}", c.client_id);
+    if let Some(s) = &c.client_secret {
+        println!("client_secret: {s}");
+    }
+    println!("name:          {}", c.name);
+    println!("type:          {}", c.client_type);
+    println!("auth method:   {}", c.token_endpoint_auth_method);
+    println!(
+        "grant types:   {}",
+        c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "redirect URIs: {}",
+        if c.redirect_uris.is_empty() {
+            "(none)".to_string()
+        } else {
+            c.redirect_uris.join(" ")
+        }
+    );
+    println!("scopes:        {}", c.scopes.join(" "));
+    println!(
+        "PKCE:          {}",
+        if c.pkce_required() { "required" } else { "optional" }
+    );
+    println!(
+        "access tokens: {} ({}s), refresh {}s, id_token {} {}s",
+        c.access_token_format, c.access_token_ttl, c.refresh_token_ttl, c.id_token_signed_response_alg, c.id_token_ttl
+    );
+    if c.auto_approve {
+        println!("auto-approve:  yes");
+    }
+    if !c.tags.is_empty() {
+        println!("tags:          {}", c.tags.join(", "));
+    }
+}
+
+async fn clients(dir: &Path, cmd: ClientsCommand) -> Result<()> {
+    let core = Core::open(dir).await?;
+    match cmd {
+        ClientsCommand::Create(args) => {
+            let json = args.json;
+            let client = core.create_client(args.into_input()?).await?;
+            if json {
+                print_json(&client)
+            } else {
+                print_client(&client);
+                Ok(())
+            }
+        }
+        ClientsCommand::List { json } => {
+            let list = core.list_clients().await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no clients yet; create one with `authdesk clients create --name NAME --redirect-uri URI`");
+                return Ok(());
+            }
+            println!("{:<24} {:<13} {:<20} {}", "CLIENT ID", "TYPE", "AUTH", "NAME");
+            for c in list {
+                println!(
+                    "{:<24} {:<13} {:<20} {}",
+                    c.client_id,
+                    c.client_type.as_str(),
+                    c.token_endpoint_auth_method.as_str(),
+                    c.name
+                );
+            }
+            Ok(())
+        }
+        ClientsCommand::Show { client_id, json } => {
+            let c = core.get_client(&client_id).await?;
+            if json {
+                print_json(&c)
+            } else {
+                print_client(&c);
+                Ok(())
+            }
+        }
+        ClientsCommand::Delete { client_id, json } => {
+            core.delete_client(&client_id).await?;
+            if json {
+                print_json(&serde_json::json!({"deleted": client_id}))
+            } else {
+                println!("deleted client {client_id}");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn print_user(u: &User) {
+    println!("username: {}", u.username);
+    println!("sub:      {}", u.sub);
+    println!("password: {}", if u.has_password { "set" } else { "none" });
+    println!(
+        "claims:   {}",
+        serde_json::to_string(&u.claims).unwrap_or_default()
+    );
+}
+
+async fn users(dir: &Path, cmd: UsersCommand) -> Result<()> {
+    let core = Core::open(dir).await?;
+    match cmd {
+        UsersCommand::Create {
+            username,
+            password,
+            claims,
+            sub,
+            json,
+        } => {
+            let claims = claims
+                .map(|c| {
+                    serde_json::from_str(&c).map_err(|e| {
+                        Error::invalid("claims", format!("not valid JSON ({e}); e.g. '{{\"name\":\"Carol\"}}'"))
+                    })
+                })
+                .transpose()?;
+            let user = core
+                .create_user(UserInput {
+                    username: Some(username),
+                    sub,
+                    password,
+                    password_hash: None,
+                    claims,
+                })
+                .await?;
+            if json {
+                print_json(&user)
+            } else {
+                print_user(&user);
+                Ok(())
+            }
+        }
+        UsersCommand::List { json } => {
+            let list = core.list_users().await?;
+            if json {
+                return print_json(&list);
+            }
+            println!("{:<20} {:<38} {:<9} {}", "USERNAME", "SUB", "PASSWORD", "NAME");
+            for u in list {
+                println!(
+                    "{:<20} {:<38} {:<9} {}",
+                    u.username,
+                    u.sub,
+                    if u.has_password { "set" } else { "none" },
+                    u.claims.get("name").and_then(|v| v.as_str()).unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        UsersCommand::Delete { username, json } => {
+            core.delete_user(&username).await?;
+            if json {
+                print_json(&serde_json::json!({"deleted": username}))
+            } else {
+                println!("deleted user {username}");
+                Ok(())
+            }
+        }
+    }
+}

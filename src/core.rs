@@ -1,0 +1,541 @@
+//! [`Core`]: the operations on the provider's records that the CLI, the HTTP layer and
+//! the desktop shell share. Each operation reads the clock once, validates through the
+//! pure functions of [`crate::model`], writes through [`Store`] and publishes an event.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{Error, Result};
+use crate::events::{EventBus, ProviderEvent};
+use crate::model::{
+    self, Client, ClientInput, ClientType, Scope, User, UserInput, validate_claims,
+    validate_scope_name, validate_username,
+};
+use crate::password;
+use crate::seed::{ImportSummary, SEED_VERSION, ScopeInput, SeedFile};
+use crate::store::{Store, UserRecord};
+
+#[derive(Debug, Clone)]
+pub struct Core {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub events: EventBus,
+    data_dir: Arc<PathBuf>,
+}
+
+/// The personas a fresh provider starts with.
+fn default_users() -> Vec<UserInput> {
+    let user = |username: &str, name: &str| UserInput {
+        username: Some(username.into()),
+        password: Some("password".into()),
+        claims: Some(serde_json::json!({
+            "name": name,
+            "email": format!("{username}@example.com"),
+            "email_verified": true,
+        })),
+        ..Default::default()
+    };
+    vec![user("alice", "Alice Example"), user("bob", "Bob Example")]
+}
+
+impl Core {
+    /// Opens the data directory with the system clock.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_with_clock(data_dir, Arc::new(SystemClock)).await
+    }
+
+    /// Opens the data directory; on first start seeds the default scopes and personas.
+    pub async fn open_with_clock(data_dir: &Path, clock: SharedClock) -> Result<Self> {
+        let store = Store::open(data_dir).await?;
+        let core = Core {
+            store,
+            clock,
+            events: EventBus::new(),
+            data_dir: Arc::new(data_dir.to_path_buf()),
+        };
+        core.seed_defaults().await?;
+        Ok(core)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    async fn seed_defaults(&self) -> Result<()> {
+        let seeded: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'seeded'")
+            .fetch_optional(self.store.pool())
+            .await?;
+        if seeded.is_some() {
+            return Ok(());
+        }
+        for scope in Scope::defaults() {
+            self.store.upsert_scope(&scope).await?;
+        }
+        for user in default_users() {
+            if let Some(name) = &user.username {
+                if self.store.get_user_by_username(name).await?.is_none() {
+                    self.create_user(user).await?;
+                }
+            }
+        }
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('seeded', '1')")
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ---- clients ----
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>> {
+        self.store.list_clients().await
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<Client> {
+        self.store
+            .get_client(client_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "client",
+                id: client_id.into(),
+            })
+    }
+
+    async fn scope_names(&self) -> Result<Vec<String>> {
+        Ok(self.store.list_scopes().await?.into_iter().map(|s| s.name).collect())
+    }
+
+    pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
+        let client = input.into_client(None, &self.scope_names().await?, self.now())?;
+        self.store.insert_client(&client).await?;
+        self.events.publish(ProviderEvent::ClientChanged {
+            client_id: client.client_id.clone(),
+        });
+        Ok(client)
+    }
+
+    /// Replaces the fields `input` sets; the others keep their values.
+    pub async fn update_client(&self, client_id: &str, input: ClientInput) -> Result<Client> {
+        let existing = self.get_client(client_id).await?;
+        let client = input.into_client(Some(&existing), &self.scope_names().await?, self.now())?;
+        self.store.update_client(&client).await?;
+        self.events.publish(ProviderEvent::ClientChanged {
+            client_id: client.client_id.clone(),
+        });
+        Ok(client)
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        self.store.delete_client(client_id).await?;
+        self.events.publish(ProviderEvent::ClientChanged {
+            client_id: client_id.into(),
+        });
+        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        Ok(())
+    }
+
+    pub async fn regenerate_client_secret(&self, client_id: &str) -> Result<Client> {
+        let existing = self.get_client(client_id).await?;
+        if existing.client_type == ClientType::Public {
+            return Err(Error::invalid(
+                "client_secret",
+                format!("'{client_id}' is a public client and has no secret; make it confidential first"),
+            ));
+        }
+        let mut client = existing;
+        client.client_secret = Some(model::random_token(32));
+        client.updated_at = self.now();
+        self.store.update_client(&client).await?;
+        self.events.publish(ProviderEvent::ClientChanged {
+            client_id: client.client_id.clone(),
+        });
+        Ok(client)
+    }
+
+    // ---- users ----
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        Ok(self.store.list_users().await?.into_iter().map(|r| r.user).collect())
+    }
+
+    pub async fn get_user(&self, username: &str) -> Result<User> {
+        self.store
+            .get_user_by_username(username)
+            .await?
+            .map(|r| r.user)
+            .ok_or_else(|| Error::NotFound {
+                what: "user",
+                id: username.into(),
+            })
+    }
+
+    async fn password_hash_for(input: &UserInput) -> Result<Option<Option<String>>> {
+        match (&input.password, &input.password_hash) {
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "password",
+                "give either password or password_hash, not both",
+            )),
+            (Some(p), None) if p.is_empty() => Ok(Some(None)),
+            (Some(p), None) => Ok(Some(Some(password::hash_blocking(p.clone()).await?))),
+            (None, Some(h)) => {
+                password::validate_phc(h)?;
+                Ok(Some(Some(h.clone())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    pub async fn create_user(&self, input: UserInput) -> Result<User> {
+        let username = input.username.clone().unwrap_or_default().trim().to_string();
+        validate_username(&username)?;
+        let claims = validate_claims(input.claims.clone().unwrap_or_else(|| serde_json::json!({})))?;
+        let sub = match &input.sub {
+            Some(s) if s.trim().is_empty() => return Err(Error::invalid("sub", "sub must not be empty")),
+            Some(s) => s.clone(),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        if self.store.get_user_by_username(&username).await?.is_some() {
+            return Err(Error::invalid(
+                "username",
+                format!("a user named '{username}' already exists; choose another username"),
+            ));
+        }
+        let password_hash = Self::password_hash_for(&input).await?.flatten();
+        let now = self.now();
+        let rec = UserRecord {
+            user: User {
+                sub,
+                username,
+                has_password: password_hash.is_some(),
+                claims,
+                created_at: now,
+                updated_at: now,
+            },
+            password_hash,
+        };
+        self.store.save_user(&rec, true).await?;
+        self.events.publish(ProviderEvent::UserChanged {
+            username: rec.user.username.clone(),
+        });
+        Ok(rec.user)
+    }
+
+    /// Changes a persona; fields `input` leaves out keep their values.
+    pub async fn update_user(&self, username: &str, input: UserInput) -> Result<User> {
+        let mut rec = self
+            .store
+            .get_user_by_username(username)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "user",
+                id: username.into(),
+            })?;
+        if let Some(sub) = &input.sub {
+            if *sub != rec.user.sub {
+                return Err(Error::invalid(
+                    "sub",
+                    "a persona's sub cannot change (tokens and consents refer to it); create a new user instead",
+                ));
+            }
+        }
+        if let Some(new_name) = &input.username {
+            let new_name = new_name.trim().to_string();
+            validate_username(&new_name)?;
+            rec.user.username = new_name;
+        }
+        if let Some(claims) = input.claims.clone() {
+            rec.user.claims = validate_claims(claims)?;
+        }
+        if let Some(hash) = Self::password_hash_for(&input).await? {
+            rec.password_hash = hash;
+        }
+        rec.user.has_password = rec.password_hash.is_some();
+        rec.user.updated_at = self.now();
+        self.store.save_user(&rec, false).await?;
+        self.events.publish(ProviderEvent::UserChanged {
+            username: rec.user.username.clone(),
+        });
+        Ok(rec.user)
+    }
+
+    pub async fn delete_user(&self, username: &str) -> Result<()> {
+        self.store.delete_user(username).await?;
+        self.events.publish(ProviderEvent::UserChanged {
+            username: username.into(),
+        });
+        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        Ok(())
+    }
+
+    // ---- scopes ----
+
+    pub async fn list_scopes(&self) -> Result<Vec<Scope>> {
+        self.store.list_scopes().await
+    }
+
+    pub async fn save_scope(&self, input: ScopeInput) -> Result<Scope> {
+        let name = input.name.trim().to_string();
+        validate_scope_name("name", &name)?;
+        let existing = self.store.list_scopes().await?.into_iter().find(|s| s.name == name);
+        let scope = Scope {
+            description: input
+                .description
+                .or(existing.as_ref().map(|s| s.description.clone()))
+                .unwrap_or_default(),
+            claims: input
+                .claims
+                .or(existing.as_ref().map(|s| s.claims.clone()))
+                .unwrap_or_default(),
+            name,
+        };
+        self.store.upsert_scope(&scope).await?;
+        self.events.publish(ProviderEvent::ScopesChanged);
+        Ok(scope)
+    }
+
+    pub async fn delete_scope(&self, name: &str) -> Result<()> {
+        let users: Vec<String> = self
+            .list_clients()
+            .await?
+            .into_iter()
+            .filter(|c| c.scopes.iter().any(|s| s == name))
+            .map(|c| c.client_id)
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::invalid(
+                "name",
+                format!("scope '{name}' is allowed to clients {}; remove it from them first", users.join(", ")),
+            ));
+        }
+        self.store.delete_scope(name).await?;
+        self.events.publish(ProviderEvent::ScopesChanged);
+        Ok(())
+    }
+
+    // ---- export / import ----
+
+    pub async fn export(&self) -> Result<SeedFile> {
+        let scopes = self
+            .store
+            .list_scopes()
+            .await?
+            .into_iter()
+            .map(|s| ScopeInput {
+                name: s.name,
+                description: Some(s.description),
+                claims: Some(s.claims),
+            })
+            .collect();
+        let users = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|r| UserInput {
+                username: Some(r.user.username),
+                sub: Some(r.user.sub),
+                password: None,
+                password_hash: r.password_hash,
+                claims: Some(serde_json::Value::Object(r.user.claims)),
+            })
+            .collect();
+        let clients = self.list_clients().await?.iter().map(ClientInput::from).collect();
+        Ok(SeedFile {
+            version: SEED_VERSION,
+            scopes,
+            users,
+            clients,
+        })
+    }
+
+    /// Applies a seed file idempotently. Every entry is validated before anything is
+    /// written, so a bad file changes nothing.
+    pub async fn import(&self, seed: SeedFile) -> Result<ImportSummary> {
+        let at = |kind: &str, i: usize, name: Option<&str>, e: Error| -> Error {
+            let label = match name {
+                Some(n) => format!("{kind}[{i}] ({n})"),
+                None => format!("{kind}[{i}]"),
+            };
+            match e {
+                Error::Invalid { field, message } => Error::Invalid {
+                    field: format!("{label}.{field}"),
+                    message,
+                },
+                other => Error::Other(format!("{label}: {other}")),
+            }
+        };
+        // Validate: scopes first, since clients refer to them.
+        let mut scope_names = self.scope_names().await?;
+        for (i, s) in seed.scopes.iter().enumerate() {
+            validate_scope_name("name", s.name.trim()).map_err(|e| at("scopes", i, Some(&s.name), e))?;
+            if !scope_names.contains(&s.name) {
+                scope_names.push(s.name.clone());
+            }
+        }
+        let now = self.now();
+        let mut seen_ids = std::collections::HashSet::new();
+        for (i, c) in seed.clients.iter().enumerate() {
+            let Some(id) = c.client_id.as_deref() else {
+                return Err(at(
+                    "clients",
+                    i,
+                    c.name.as_deref(),
+                    Error::invalid(
+                        "client_id",
+                        "a seed file must name each client's id, so applying it again updates the client instead of adding another",
+                    ),
+                ));
+            };
+            if !seen_ids.insert(id.to_string()) {
+                return Err(at("clients", i, Some(id), Error::invalid("client_id", "appears twice in the file")));
+            }
+            let existing = self.store.get_client(id).await?;
+            c.clone()
+                .into_client(existing.as_ref(), &scope_names, now)
+                .map_err(|e| at("clients", i, Some(id), e))?;
+        }
+        let mut seen_users = std::collections::HashSet::new();
+        for (i, u) in seed.users.iter().enumerate() {
+            let name = u.username.clone().unwrap_or_default();
+            validate_username(&name).map_err(|e| at("users", i, None, e))?;
+            if !seen_users.insert(name.clone()) {
+                return Err(at("users", i, Some(&name), Error::invalid("username", "appears twice in the file")));
+            }
+            if let Some(c) = &u.claims {
+                validate_claims(c.clone()).map_err(|e| at("users", i, Some(&name), e))?;
+            }
+            if let Some(h) = &u.password_hash {
+                password::validate_phc(h).map_err(|e| at("users", i, Some(&name), e))?;
+            }
+        }
+
+        let mut summary = ImportSummary::default();
+        let known: Vec<String> = self.scope_names().await?;
+        for s in seed.scopes {
+            if known.contains(&s.name) {
+                summary.scopes_updated += 1;
+            } else {
+                summary.scopes_created += 1;
+            }
+            self.save_scope(s).await?;
+        }
+        for (i, u) in seed.users.into_iter().enumerate() {
+            let name = u.username.clone().unwrap_or_default();
+            let res = if self.store.get_user_by_username(&name).await?.is_some() {
+                summary.users_updated += 1;
+                // `sub` is identity; a seed never rewrites it on an existing persona.
+                let mut u = u;
+                u.sub = None;
+                self.update_user(&name, u).await
+            } else {
+                summary.users_created += 1;
+                self.create_user(u).await
+            };
+            res.map_err(|e| at("users", i, Some(&name), e))?;
+        }
+        for (i, c) in seed.clients.into_iter().enumerate() {
+            let id = c.client_id.clone().unwrap_or_default();
+            let res = if self.store.get_client(&id).await?.is_some() {
+                summary.clients_updated += 1;
+                self.update_client(&id, c).await
+            } else {
+                summary.clients_created += 1;
+                self.create_client(c).await
+            };
+            res.map_err(|e| at("clients", i, Some(&id), e))?;
+        }
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn first_start_seeds_alice_bob_and_scopes_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path()).await.unwrap();
+        let users = core.list_users().await.unwrap();
+        let names: Vec<_> = users.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"]);
+        assert!(users[0].has_password);
+        assert_eq!(users[0].claims["email_verified"], true);
+        let scopes: Vec<_> = core.list_scopes().await.unwrap().into_iter().map(|s| s.name).collect();
+        for s in model::DEFAULT_SCOPES {
+            assert!(scopes.iter().any(|x| x == s), "{s} missing");
+        }
+        core.delete_user("bob").await.unwrap();
+        core.store.close().await;
+        let core = Core::open(dir.path()).await.unwrap();
+        assert_eq!(core.list_users().await.unwrap().len(), 1, "deleted seed user came back");
+    }
+
+    #[tokio::test]
+    async fn duplicate_username_names_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path()).await.unwrap();
+        let err = core
+            .create_user(UserInput {
+                username: Some("alice".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("username"));
+    }
+
+    #[tokio::test]
+    async fn export_then_import_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path()).await.unwrap();
+        core.create_client(ClientInput {
+            client_id: Some("demo".into()),
+            name: Some("Demo".into()),
+            redirect_uris: Some(vec!["http://127.0.0.1:5000/cb".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let seed = core.export().await.unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let core2 = Core::open(other.path()).await.unwrap();
+        let first = core2.import(seed.clone()).await.unwrap();
+        assert_eq!(first.clients_created, 1);
+        let second = core2.import(seed).await.unwrap();
+        assert_eq!(second.clients_created, 0);
+        assert_eq!(second.clients_updated, 1);
+        assert_eq!(core2.list_clients().await.unwrap().len(), 1);
+        let a = core.get_client("demo").await.unwrap();
+        let b = core2.get_client("demo").await.unwrap();
+        assert_eq!(a.client_secret, b.client_secret);
+        // alice's sub survives an import into a store where alice exists with another sub
+        assert_eq!(core2.get_user("alice").await.unwrap().username, "alice");
+    }
+
+    #[tokio::test]
+    async fn a_bad_entry_in_a_seed_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path()).await.unwrap();
+        let seed = SeedFile::parse(
+            r#"
+clients:
+  - client_id: good
+    name: Good
+    redirect_uris: [http://127.0.0.1/cb]
+  - client_id: bad
+    name: Bad
+    redirect_uris: ["not a url"]
+"#,
+            "test",
+        )
+        .unwrap();
+        let err = core.import(seed).await.unwrap_err();
+        assert!(err.to_string().contains("clients[1] (bad).redirect_uris"), "{err}");
+        assert!(core.list_clients().await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,48 @@
+//! Domain events. The core publishes [`ProviderEvent`]s on a broadcast channel; the
+//! desktop shell forwards them to the window, the CLI ignores them.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::log::RequestEntry;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProviderEvent {
+    ClientChanged { client_id: String },
+    UserChanged { username: String },
+    ScopesChanged,
+    /// A token was issued, revoked or expired; `id` is None for bulk changes.
+    TokenChanged { id: Option<String> },
+    /// A request was received, decided, rejected or completed.
+    Request { entry: RequestEntry },
+}
+
+/// The sending half of the event bus; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<ProviderEvent>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        EventBus { tx }
+    }
+
+    /// Publishes an event; having no subscriber is normal (headless mode).
+    pub fn publish(&self, event: ProviderEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ProviderEvent> {
+        self.tx.subscribe()
+    }
+}

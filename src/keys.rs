@@ -1,0 +1,254 @@
+//! Signing keys and compact JWS.
+//!
+//! The provider holds one RS256 key (OpenID Connect's required algorithm) and one
+//! ES256 key, generated on first start and persisted in SQLite. Parsed `ring` key
+//! pairs are kept in memory so signing a token never re-parses a key.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use crate::error::{Error, Result};
+use crate::model::SigningAlg;
+use crate::store::Store;
+
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+/// One private key with its public JWK.
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    signer: Signer,
+    jwk: Value,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn keys_err(e: impl std::fmt::Display) -> Error {
+    Error::Keys(e.to_string())
+}
+
+impl SigningKey {
+    /// Parses a stored PKCS#8 key.
+    pub fn from_pkcs8(alg: SigningAlg, pkcs8: &[u8]) -> Result<Self> {
+        let (signer, mut jwk) = match alg {
+            SigningAlg::Rs256 => {
+                let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| keys_err(format!("RSA key: {e}")))?;
+                let parts = signature::RsaPublicKeyComponents::<Vec<u8>>::from(kp.public());
+                let jwk = json!({
+                    "kty": "RSA",
+                    "n": B64.encode(&parts.n),
+                    "e": B64.encode(&parts.e),
+                });
+                (Signer::Rsa(kp), jwk)
+            }
+            SigningAlg::Es256 => {
+                let kp = EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    pkcs8,
+                    &SystemRandom::new(),
+                )
+                .map_err(|e| keys_err(format!("EC key: {e}")))?;
+                let point = kp.public_key().as_ref();
+                if point.len() != 65 {
+                    return Err(keys_err("EC public key is not an uncompressed P-256 point"));
+                }
+                let jwk = json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": B64.encode(&point[1..33]),
+                    "y": B64.encode(&point[33..65]),
+                });
+                (Signer::Ec(kp), jwk)
+            }
+        };
+        let kid = thumbprint(&jwk);
+        if let Value::Object(m) = &mut jwk {
+            m.insert("kid".into(), json!(kid));
+            m.insert("alg".into(), json!(alg.as_str()));
+            m.insert("use".into(), json!("sig"));
+        }
+        Ok(SigningKey {
+            kid,
+            alg,
+            signer,
+            jwk,
+        })
+    }
+
+    /// Generates a new PKCS#8 key for `alg`.
+    pub fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>> {
+        match alg {
+            SigningAlg::Rs256 => {
+                use rsa::pkcs8::EncodePrivateKey;
+                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(keys_err)?;
+                Ok(key.to_pkcs8_der().map_err(keys_err)?.as_bytes().to_vec())
+            }
+            SigningAlg::Es256 => Ok(EcdsaKeyPair::generate_pkcs8(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .map_err(keys_err)?
+            .as_ref()
+            .to_vec()),
+        }
+    }
+
+    pub fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let rng = SystemRandom::new();
+        match &self.signer {
+            Signer::Rsa(kp) => {
+                let mut sig = vec![0u8; kp.public().modulus_len()];
+                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                    .map_err(keys_err)?;
+                Ok(sig)
+            }
+            Signer::Ec(kp) => Ok(kp.sign(&rng, message).map_err(keys_err)?.as_ref().to_vec()),
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
+    pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String> {
+        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
+        let mut out = String::with_capacity(512);
+        B64.encode_string(serde_json::to_vec(&header).map_err(keys_err)?, &mut out);
+        out.push('.');
+        B64.encode_string(serde_json::to_vec(claims).map_err(keys_err)?, &mut out);
+        let sig = self.sign(out.as_bytes())?;
+        out.push('.');
+        B64.encode_string(sig, &mut out);
+        Ok(out)
+    }
+}
+
+/// RFC 7638 JWK thumbprint, base64url.
+fn thumbprint(jwk: &Value) -> String {
+    let canonical = match jwk["kty"].as_str() {
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap_or_default(),
+            jwk["n"].as_str().unwrap_or_default()
+        ),
+        _ => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["crv"].as_str().unwrap_or_default(),
+            jwk["x"].as_str().unwrap_or_default(),
+            jwk["y"].as_str().unwrap_or_default()
+        ),
+    };
+    B64.encode(sha2::Sha256::digest(canonical.as_bytes()))
+}
+
+/// The provider's signing keys, one per algorithm.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    keys: Arc<Vec<SigningKey>>,
+}
+
+impl KeySet {
+    /// Loads the active keys, generating (and persisting) one for each algorithm that
+    /// has none yet.
+    pub async fn load_or_create(store: &Store, now: i64) -> Result<Self> {
+        let mut keys = Vec::new();
+        for alg in SigningAlg::ALL {
+            let stored = store.active_signing_key(*alg).await?;
+            let key = match stored {
+                Some(pkcs8) => SigningKey::from_pkcs8(*alg, &pkcs8).map_err(|e| {
+                    Error::Keys(format!(
+                        "the stored {alg} signing key is unreadable ({e}); delete it with `sqlite3 authdesk.db \"DELETE FROM signing_keys WHERE alg='{alg}'\"` to generate a new one"
+                    ))
+                })?,
+                None => {
+                    let alg = *alg;
+                    let pkcs8 = tokio::task::spawn_blocking(move || SigningKey::generate_pkcs8(alg))
+                        .await
+                        .map_err(keys_err)??;
+                    let key = SigningKey::from_pkcs8(alg, &pkcs8)?;
+                    store.insert_signing_key(&key.kid, alg, &pkcs8, now).await?;
+                    tracing::info!(kid = %key.kid, %alg, "generated a signing key");
+                    key
+                }
+            };
+            keys.push(key);
+        }
+        Ok(KeySet {
+            keys: Arc::new(keys),
+        })
+    }
+
+    pub fn get(&self, alg: SigningAlg) -> Result<&SigningKey> {
+        self.keys
+            .iter()
+            .find(|k| k.alg == alg)
+            .ok_or_else(|| Error::Keys(format!("no {alg} key")))
+    }
+
+    pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// The JWK Set published at the JWKS endpoint.
+    pub fn jwks(&self) -> Value {
+        json!({"keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
+    }
+
+    pub fn algs(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|k| k.alg.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn es256_jws_verifies_with_its_public_jwk() {
+        let pkcs8 = SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap();
+        let key = SigningKey::from_pkcs8(SigningAlg::Es256, &pkcs8).unwrap();
+        let jwt = key.sign_jwt("JWT", &json!({"sub": "alice"})).unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk().clone()).unwrap();
+        let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        let data = jsonwebtoken::decode::<Value>(&jwt, &dk, &v).unwrap();
+        assert_eq!(data.claims["sub"], "alice");
+        assert_eq!(data.header.kid.as_deref(), Some(key.kid.as_str()));
+    }
+
+    #[test]
+    fn rs256_jws_verifies_and_kid_is_the_thumbprint() {
+        let pkcs8 = SigningKey::generate_pkcs8(SigningAlg::Rs256).unwrap();
+        let key = SigningKey::from_pkcs8(SigningAlg::Rs256, &pkcs8).unwrap();
+        let again = SigningKey::from_pkcs8(SigningAlg::Rs256, &pkcs8).unwrap();
+        assert_eq!(key.kid, again.kid);
+        let jwt = key.sign_jwt("JWT", &json!({"x": 1})).unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk().clone()).unwrap();
+        let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        assert!(jsonwebtoken::decode::<Value>(&jwt, &dk, &v).is_ok());
+        let tampered = jwt.replacen('.', ".e30", 1);
+        assert!(jsonwebtoken::decode::<Value>(&tampered, &dk, &v).is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! Authdesk: a local OAuth 2.0 / OpenID Connect provider.
+//!
+//! A map of the crate, following a request through it:
+//!
+//! - [`server`] binds the listener (the caller owns it and the shutdown signal) and
+//!   serves HTTPS with the certificates of [`tls`] (a local CA made on first start).
+//! - [`http`] is the axum router: handlers extract and answer, nothing more.
+//! - [`oauth`] holds the protocol: each endpoint's operation opens a transaction, reads
+//!   the clock once ([`clock`]), decides through pure functions and commits; its
+//!   [`oauth::OAuthError`] is the one error shape of every OAuth endpoint.
+//! - [`core`] is the record-keeping shared by the CLI, the HTTP layer and the desktop
+//!   shell (clients, users, scopes, import/export), over [`store`] (SQLite via sqlx,
+//!   migrations in `migrations/`). Records and their validation are in [`model`].
+//! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what happens
+//!   for the window; [`log`] is the request log's shape.
+//! - [`cli`] is the `authdesk` command.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod events;
+pub mod fsutil;
+pub mod http;
+pub mod keys;
+pub mod log;
+pub mod model;
+pub mod password;
+pub mod seed;
+pub mod server;
+pub mod store;
+pub mod tls;
+
+pub use crate::core::Core;
+pub use crate::error::{Error, Result};
+pub use crate::server::Provider;

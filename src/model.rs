@@ -1,0 +1,814 @@
+//! The provider's records: clients, users (personas) and scopes, and the inputs that
+//! create or change them. Inputs are validated into records by pure functions so the
+//! CLI, the HTTP registration endpoint and the window refuse bad input the same way,
+//! naming the field at fault.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::Error;
+
+/// Seconds since the Unix epoch; the unit of every timestamp the provider stores.
+pub type Timestamp = i64;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            /// The accepted spellings, for error messages.
+            pub fn choices() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($wire => Ok($name::$variant),)+
+                    other => Err(format!("'{other}' is not one of: {}", Self::choices())),
+                }
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// OAuth 2.0 grant types (RFC 6749, RFC 8628).
+    GrantType {
+        AuthorizationCode = "authorization_code",
+        RefreshToken = "refresh_token",
+        ClientCredentials = "client_credentials",
+        Password = "password",
+        Implicit = "implicit",
+        DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
+    }
+);
+
+wire_enum!(
+    /// Authorization endpoint response types.
+    ResponseType {
+        Code = "code",
+        Token = "token",
+        IdToken = "id_token",
+        IdTokenToken = "id_token token",
+    }
+);
+
+wire_enum!(
+    /// How a client authenticates at the token, revocation and introspection endpoints.
+    AuthMethod {
+        ClientSecretBasic = "client_secret_basic",
+        ClientSecretPost = "client_secret_post",
+        None = "none",
+        ClientSecretJwt = "client_secret_jwt",
+        PrivateKeyJwt = "private_key_jwt",
+    }
+);
+
+wire_enum!(
+    /// Confidential clients hold a secret or key; public clients (SPAs, native apps) do not.
+    ClientType {
+        Confidential = "confidential",
+        Public = "public",
+    }
+);
+
+wire_enum!(
+    /// Access tokens are either RFC 9068 JWTs or opaque random strings.
+    TokenFormat {
+        Jwt = "jwt",
+        Opaque = "opaque",
+    }
+);
+
+wire_enum!(
+    /// JWS algorithms the provider signs with.
+    SigningAlg {
+        Rs256 = "RS256",
+        Es256 = "ES256",
+    }
+);
+
+/// Default lifetimes, in seconds.
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
+pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
+pub const DEFAULT_ID_TOKEN_TTL: i64 = 3600;
+
+/// A registered OAuth client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct Client {
+    pub client_id: String,
+    /// Present for confidential clients. Stored so `client_secret_jwt` can be verified
+    /// and the window can show it; the database is owner-only.
+    pub client_secret: Option<String>,
+    pub name: String,
+    pub client_type: ClientType,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<ResponseType>,
+    /// Scopes this client may request.
+    pub scopes: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    /// PKCE is always required for public clients; this requires it for confidential ones too.
+    pub require_pkce: bool,
+    /// Accept the `plain` PKCE method (S256 is always accepted).
+    pub allow_plain_pkce: bool,
+    pub access_token_format: TokenFormat,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub access_token_ttl: i64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub refresh_token_ttl: i64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub id_token_ttl: i64,
+    pub id_token_signed_response_alg: SigningAlg,
+    /// Skip the consent page: every request is approved as the chosen (or hinted) persona.
+    pub auto_approve: bool,
+    pub tags: Vec<String>,
+    /// Public keys for `private_key_jwt` (a JWK Set).
+    #[cfg_attr(feature = "ts-bindings", ts(type = "unknown"))]
+    pub jwks: Option<serde_json::Value>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub updated_at: Timestamp,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.client_type == ClientType::Public
+    }
+
+    /// PKCE is mandatory for public clients (RFC 7636 / OAuth 2.1) and opt-in otherwise.
+    pub fn pkce_required(&self) -> bool {
+        self.is_public() || self.require_pkce
+    }
+}
+
+/// What a person or a seed file gives to create or replace a client. Every field but
+/// `name` has a sensible default, chosen from the client type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientInput {
+    /// Chosen by the caller or generated.
+    pub client_id: Option<String>,
+    /// Chosen by the caller or generated for confidential clients.
+    pub client_secret: Option<String>,
+    pub name: Option<String>,
+    pub client_type: Option<ClientType>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub response_types: Option<Vec<ResponseType>>,
+    pub scopes: Option<Vec<String>>,
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    pub require_pkce: Option<bool>,
+    pub allow_plain_pkce: Option<bool>,
+    pub access_token_format: Option<TokenFormat>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub access_token_ttl: Option<i64>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub refresh_token_ttl: Option<i64>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub id_token_ttl: Option<i64>,
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    pub auto_approve: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "unknown"))]
+    pub jwks: Option<serde_json::Value>,
+}
+
+impl From<&Client> for ClientInput {
+    fn from(c: &Client) -> Self {
+        ClientInput {
+            client_id: Some(c.client_id.clone()),
+            client_secret: c.client_secret.clone(),
+            name: Some(c.name.clone()),
+            client_type: Some(c.client_type),
+            redirect_uris: Some(c.redirect_uris.clone()),
+            post_logout_redirect_uris: Some(c.post_logout_redirect_uris.clone()),
+            grant_types: Some(c.grant_types.clone()),
+            response_types: Some(c.response_types.clone()),
+            scopes: Some(c.scopes.clone()),
+            token_endpoint_auth_method: Some(c.token_endpoint_auth_method),
+            require_pkce: Some(c.require_pkce),
+            allow_plain_pkce: Some(c.allow_plain_pkce),
+            access_token_format: Some(c.access_token_format),
+            access_token_ttl: Some(c.access_token_ttl),
+            refresh_token_ttl: Some(c.refresh_token_ttl),
+            id_token_ttl: Some(c.id_token_ttl),
+            id_token_signed_response_alg: Some(c.id_token_signed_response_alg),
+            auto_approve: Some(c.auto_approve),
+            tags: Some(c.tags.clone()),
+            jwks: c.jwks.clone(),
+        }
+    }
+}
+
+/// The scopes that exist on a fresh provider.
+pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+fn field(field: &str, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Validates a redirect URI as RFC 6749 §3.1.2 and RFC 8252 want it: absolute, no
+/// fragment, and `https`, loopback `http`, or a private-use scheme for native apps.
+pub fn validate_redirect_uri(field_name: &str, raw: &str) -> Result<Url, Error> {
+    let url = Url::parse(raw).map_err(|e| {
+        field(
+            field_name,
+            format!("'{raw}' is not an absolute URI ({e}); write it in full, e.g. http://127.0.0.1:8080/callback"),
+        )
+    })?;
+    if url.fragment().is_some() {
+        return Err(field(
+            field_name,
+            format!("'{raw}' has a #fragment, which RFC 6749 §3.1.2 forbids in a redirect URI; remove it"),
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            if !is_loopback_or_localhost(&url) {
+                return Err(field(
+                    field_name,
+                    format!(
+                        "'{raw}' uses http on a non-local host; use https, or a loopback address (127.0.0.1, [::1], localhost)"
+                    ),
+                ));
+            }
+        }
+        "javascript" | "data" | "file" | "vbscript" => {
+            return Err(field(
+                field_name,
+                format!("'{raw}' uses the '{}' scheme, which is never a valid redirect target", url.scheme()),
+            ));
+        }
+        // Private-use URI schemes for native apps (RFC 8252 §7.1), e.g. com.example.app:/cb
+        _ => {}
+    }
+    Ok(url)
+}
+
+/// True for `http(s)://127.0.0.1`, `[::1]` and `localhost` — the hosts whose redirect
+/// port may vary (RFC 8252 §7.3).
+pub fn is_loopback_or_localhost(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+fn validate_identifier(field_name: &str, value: &str, what: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(field(field_name, format!("{what} must not be empty")));
+    }
+    if value.len() > 200 {
+        return Err(field(field_name, format!("{what} is longer than 200 characters")));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || *c == ':')
+    {
+        return Err(field(
+            field_name,
+            format!("{what} '{value}' contains {c:?}; use letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    Ok(())
+}
+
+/// A scope token as RFC 6749 §3.3 defines it: printable ASCII except space, `"` and `\`.
+pub fn validate_scope_name(field_name: &str, scope: &str) -> Result<(), Error> {
+    if scope.is_empty()
+        || !scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    {
+        return Err(field(
+            field_name,
+            format!("'{scope}' is not a valid scope token (printable ASCII without spaces, quotes or backslashes)"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_ttl(field_name: &str, v: i64) -> Result<i64, Error> {
+    if !(1..=10 * 365 * 24 * 3600).contains(&v) {
+        return Err(field(
+            field_name,
+            format!("{v} is not a lifetime between 1 second and 10 years"),
+        ));
+    }
+    Ok(v)
+}
+
+fn dedup<T: Ord + Clone>(v: Vec<T>) -> Vec<T> {
+    let mut seen = BTreeSet::new();
+    v.into_iter().filter(|x| seen.insert(x.clone())).collect()
+}
+
+/// Generates a URL-safe random string with `bytes` bytes of entropy.
+pub fn random_token(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+impl ClientInput {
+    /// Builds the client record this input describes, on top of `existing` when editing.
+    /// `known_scopes` are the scopes the provider defines.
+    pub fn into_client(
+        self,
+        existing: Option<&Client>,
+        known_scopes: &[String],
+        now: Timestamp,
+    ) -> Result<Client, Error> {
+        let base = existing.cloned();
+        let client_type = self
+            .client_type
+            .or(base.as_ref().map(|c| c.client_type))
+            .unwrap_or(ClientType::Confidential);
+        let name = self
+            .name
+            .or(base.as_ref().map(|c| c.name.clone()))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if name.is_empty() {
+            return Err(field("name", "a client needs a name, e.g. \"My web app\""));
+        }
+        let client_id = match (&base, self.client_id) {
+            (Some(b), Some(id)) if id != b.client_id => {
+                return Err(field(
+                    "client_id",
+                    format!("cannot change the client id of '{}'; create a new client instead", b.client_id),
+                ));
+            }
+            (Some(b), _) => b.client_id.clone(),
+            (None, Some(id)) => id,
+            (None, None) => random_token(12),
+        };
+        validate_identifier("client_id", &client_id, "a client id")?;
+
+        let grant_types = dedup(
+            self.grant_types
+                .or(base.as_ref().map(|c| c.grant_types.clone()))
+                .unwrap_or_else(|| vec![GrantType::AuthorizationCode, GrantType::RefreshToken]),
+        );
+        if grant_types.is_empty() {
+            return Err(field(
+                "grant_types",
+                format!("allow at least one grant type: {}", GrantType::choices()),
+            ));
+        }
+        let default_response_types = || {
+            let mut r = Vec::new();
+            if grant_types.contains(&GrantType::AuthorizationCode) {
+                r.push(ResponseType::Code);
+            }
+            if grant_types.contains(&GrantType::Implicit) {
+                r.push(ResponseType::Token);
+                r.push(ResponseType::IdToken);
+                r.push(ResponseType::IdTokenToken);
+            }
+            r
+        };
+        let response_types = dedup(
+            self.response_types
+                .or(base.as_ref().map(|c| c.response_types.clone()))
+                .unwrap_or_else(default_response_types),
+        );
+        for rt in &response_types {
+            let needs = match rt {
+                ResponseType::Code => GrantType::AuthorizationCode,
+                _ => GrantType::Implicit,
+            };
+            if !grant_types.contains(&needs) {
+                return Err(field(
+                    "response_types",
+                    format!("response type '{rt}' needs the '{needs}' grant type; add it to grant_types or remove '{rt}'"),
+                ));
+            }
+        }
+        if client_type == ClientType::Public
+            && (grant_types.contains(&GrantType::ClientCredentials))
+        {
+            return Err(field(
+                "grant_types",
+                "a public client cannot use client_credentials (it has no secret); make the client confidential",
+            ));
+        }
+
+        let redirect_uris = dedup(
+            self.redirect_uris
+                .or(base.as_ref().map(|c| c.redirect_uris.clone()))
+                .unwrap_or_default(),
+        );
+        for uri in &redirect_uris {
+            validate_redirect_uri("redirect_uris", uri)?;
+        }
+        let redirect_needed = grant_types.contains(&GrantType::AuthorizationCode)
+            || grant_types.contains(&GrantType::Implicit);
+        if redirect_needed && redirect_uris.is_empty() {
+            return Err(field(
+                "redirect_uris",
+                "the authorization_code and implicit grants need at least one redirect URI, e.g. http://127.0.0.1:8080/callback",
+            ));
+        }
+        let post_logout_redirect_uris = dedup(
+            self.post_logout_redirect_uris
+                .or(base.as_ref().map(|c| c.post_logout_redirect_uris.clone()))
+                .unwrap_or_default(),
+        );
+        for uri in &post_logout_redirect_uris {
+            validate_redirect_uri("post_logout_redirect_uris", uri)?;
+        }
+
+        let scopes = dedup(
+            self.scopes
+                .or(base.as_ref().map(|c| c.scopes.clone()))
+                .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
+        );
+        for s in &scopes {
+            validate_scope_name("scopes", s)?;
+            if !known_scopes.iter().any(|k| k == s) {
+                return Err(field(
+                    "scopes",
+                    format!(
+                        "scope '{s}' does not exist; known scopes: {} (create it first)",
+                        known_scopes.join(" ")
+                    ),
+                ));
+            }
+        }
+
+        let default_method = match client_type {
+            ClientType::Public => AuthMethod::None,
+            ClientType::Confidential => AuthMethod::ClientSecretBasic,
+        };
+        let token_endpoint_auth_method = self
+            .token_endpoint_auth_method
+            .or(base.as_ref().map(|c| c.token_endpoint_auth_method))
+            .filter(|m| {
+                // A type change resets a method that no longer fits.
+                !(client_type == ClientType::Confidential && *m == AuthMethod::None)
+                    || self.client_type.is_none()
+            })
+            .unwrap_or(default_method);
+        match (client_type, token_endpoint_auth_method) {
+            (ClientType::Public, m) if m != AuthMethod::None => {
+                return Err(field(
+                    "token_endpoint_auth_method",
+                    format!("a public client authenticates with 'none', not '{m}'; make the client confidential to use '{m}'"),
+                ));
+            }
+            (ClientType::Confidential, AuthMethod::None) => {
+                return Err(field(
+                    "token_endpoint_auth_method",
+                    "a confidential client must authenticate; choose client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt, or make the client public",
+                ));
+            }
+            _ => {}
+        }
+
+        let jwks = self.jwks.or(base.as_ref().and_then(|c| c.jwks.clone()));
+        if let Some(j) = &jwks {
+            if !j.get("keys").is_some_and(|k| k.is_array()) {
+                return Err(field("jwks", "a JWK Set is an object with a \"keys\" array"));
+            }
+        }
+        if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
+            return Err(field(
+                "jwks",
+                "private_key_jwt needs the client's public keys: give a JWK Set {\"keys\": [...]}",
+            ));
+        }
+
+        let client_secret = match client_type {
+            ClientType::Public => None,
+            ClientType::Confidential => Some(
+                self.client_secret
+                    .or(base.as_ref().and_then(|c| c.client_secret.clone()))
+                    .unwrap_or_else(|| random_token(32)),
+            ),
+        };
+        if let Some(s) = &client_secret {
+            if s.is_empty() {
+                return Err(field("client_secret", "a client secret must not be empty"));
+            }
+        }
+
+        let access_token_ttl = validate_ttl(
+            "access_token_ttl",
+            self.access_token_ttl
+                .or(base.as_ref().map(|c| c.access_token_ttl))
+                .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
+        )?;
+        let refresh_token_ttl = validate_ttl(
+            "refresh_token_ttl",
+            self.refresh_token_ttl
+                .or(base.as_ref().map(|c| c.refresh_token_ttl))
+                .unwrap_or(DEFAULT_REFRESH_TOKEN_TTL),
+        )?;
+        let id_token_ttl = validate_ttl(
+            "id_token_ttl",
+            self.id_token_ttl
+                .or(base.as_ref().map(|c| c.id_token_ttl))
+                .unwrap_or(DEFAULT_ID_TOKEN_TTL),
+        )?;
+        let mut tags: Vec<String> = dedup(
+            self.tags
+                .or(base.as_ref().map(|c| c.tags.clone()))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        );
+        tags.sort();
+
+        Ok(Client {
+            client_id,
+            client_secret,
+            name,
+            client_type,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            response_types,
+            scopes,
+            token_endpoint_auth_method,
+            require_pkce: self
+                .require_pkce
+                .or(base.as_ref().map(|c| c.require_pkce))
+                .unwrap_or(false),
+            allow_plain_pkce: self
+                .allow_plain_pkce
+                .or(base.as_ref().map(|c| c.allow_plain_pkce))
+                .unwrap_or(false),
+            access_token_format: self
+                .access_token_format
+                .or(base.as_ref().map(|c| c.access_token_format))
+                .unwrap_or(TokenFormat::Jwt),
+            access_token_ttl,
+            refresh_token_ttl,
+            id_token_ttl,
+            id_token_signed_response_alg: self
+                .id_token_signed_response_alg
+                .or(base.as_ref().map(|c| c.id_token_signed_response_alg))
+                .unwrap_or(SigningAlg::Rs256),
+            auto_approve: self
+                .auto_approve
+                .or(base.as_ref().map(|c| c.auto_approve))
+                .unwrap_or(false),
+            tags,
+            jwks,
+            created_at: base.as_ref().map(|c| c.created_at).unwrap_or(now),
+            updated_at: now,
+        })
+    }
+}
+
+/// A mock identity. `sub` is stable for the life of the persona.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct User {
+    pub sub: String,
+    pub username: String,
+    pub has_password: bool,
+    /// Free-form OpenID Connect claims (`name`, `email`, …), always a JSON object.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub updated_at: Timestamp,
+}
+
+/// Creates or edits a persona. `password: ""` removes the password.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[serde(default, deny_unknown_fields)]
+pub struct UserInput {
+    pub username: Option<String>,
+    pub sub: Option<String>,
+    pub password: Option<String>,
+    /// An argon2 PHC string, as `authdesk export` writes it.
+    pub password_hash: Option<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
+    pub claims: Option<serde_json::Value>,
+}
+
+/// Claims the provider sets itself; a persona cannot override them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "at_hash", "c_hash",
+    "azp", "acr", "amr", "sid",
+];
+
+pub fn validate_username(username: &str) -> Result<(), Error> {
+    validate_identifier("username", username, "a username")
+}
+
+/// Checks a claims value: a JSON object without reserved claim names.
+pub fn validate_claims(
+    value: serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let serde_json::Value::Object(map) = value else {
+        return Err(field(
+            "claims",
+            "claims must be a JSON object, e.g. {\"name\": \"Carol\", \"email\": \"carol@example.com\"}",
+        ));
+    };
+    if let Some(k) = map.keys().find(|k| RESERVED_CLAIMS.contains(&k.as_str())) {
+        return Err(field(
+            "claims",
+            format!("'{k}' is set by the provider and cannot be a persona claim; remove it"),
+        ));
+    }
+    Ok(map)
+}
+
+/// A scope the provider knows, and the user claims it releases (OIDC Core §5.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct Scope {
+    pub name: String,
+    pub description: String,
+    pub claims: Vec<String>,
+}
+
+impl Scope {
+    pub fn defaults() -> Vec<Scope> {
+        let s = |name: &str, description: &str, claims: &[&str]| Scope {
+            name: name.into(),
+            description: description.into(),
+            claims: claims.iter().map(|c| c.to_string()).collect(),
+        };
+        vec![
+            s("openid", "Sign you in and share a stable identifier", &[]),
+            s(
+                "profile",
+                "Your name, username and profile details",
+                &[
+                    "name",
+                    "family_name",
+                    "given_name",
+                    "middle_name",
+                    "nickname",
+                    "preferred_username",
+                    "profile",
+                    "picture",
+                    "website",
+                    "gender",
+                    "birthdate",
+                    "zoneinfo",
+                    "locale",
+                    "updated_at",
+                ],
+            ),
+            s("email", "Your email address", &["email", "email_verified"]),
+            s(
+                "offline_access",
+                "Stay signed in: the app may refresh its access while you are away",
+                &[],
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Vec<String> {
+        DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn input(name: &str) -> ClientInput {
+        ClientInput {
+            name: Some(name.into()),
+            redirect_uris: Some(vec!["http://127.0.0.1:8080/cb".into()]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn confidential_defaults_get_a_secret_and_basic_auth() {
+        let c = input("web").into_client(None, &known(), 10).unwrap();
+        assert_eq!(c.client_type, ClientType::Confidential);
+        assert_eq!(c.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+        assert!(c.client_secret.as_deref().is_some_and(|s| s.len() >= 40));
+        assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(c.response_types, vec![ResponseType::Code]);
+        assert_eq!(c.created_at, 10);
+    }
+
+    #[test]
+    fn public_clients_use_none_and_need_pkce() {
+        let mut i = input("spa");
+        i.client_type = Some(ClientType::Public);
+        let c = i.into_client(None, &known(), 0).unwrap();
+        assert_eq!(c.token_endpoint_auth_method, AuthMethod::None);
+        assert!(c.client_secret.is_none());
+        assert!(c.pkce_required());
+    }
+
+    #[test]
+    fn bad_redirect_uri_names_the_field() {
+        let mut i = input("x");
+        i.redirect_uris = Some(vec!["not a uri".into()]);
+        let err = i.into_client(None, &known(), 0).unwrap_err();
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "redirect_uris"), "{err}");
+        let mut i = input("x");
+        i.redirect_uris = Some(vec!["http://example.com/cb".into()]);
+        assert!(i.into_client(None, &known(), 0).is_err());
+        let mut i = input("x");
+        i.redirect_uris = Some(vec!["https://example.com/cb#frag".into()]);
+        assert!(i.into_client(None, &known(), 0).is_err());
+    }
+
+    #[test]
+    fn unknown_scope_and_code_without_grant_are_refused() {
+        let mut i = input("x");
+        i.scopes = Some(vec!["admin".into()]);
+        let err = i.into_client(None, &known(), 0).unwrap_err();
+        assert!(err.to_string().contains("admin"));
+        let mut i = input("x");
+        i.grant_types = Some(vec![GrantType::ClientCredentials]);
+        i.response_types = Some(vec![ResponseType::Code]);
+        let err = i.into_client(None, &known(), 0).unwrap_err();
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "response_types"));
+    }
+
+    #[test]
+    fn editing_keeps_unspecified_fields_and_refuses_id_change() {
+        let c = input("web").into_client(None, &known(), 1).unwrap();
+        let edit = ClientInput {
+            name: Some("renamed".into()),
+            ..Default::default()
+        };
+        let e = edit.into_client(Some(&c), &known(), 2).unwrap();
+        assert_eq!(e.name, "renamed");
+        assert_eq!(e.client_secret, c.client_secret);
+        assert_eq!(e.created_at, 1);
+        assert_eq!(e.updated_at, 2);
+        let bad = ClientInput {
+            client_id: Some("other".into()),
+            ..Default::default()
+        };
+        assert!(bad.into_client(Some(&c), &known(), 2).is_err());
+    }
+
+    #[test]
+    fn grant_type_parses_from_wire_names() {
+        assert_eq!(
+            "urn:ietf:params:oauth:grant-type:device_code".parse::<GrantType>(),
+            Ok(GrantType::DeviceCode)
+        );
+        assert!("magic".parse::<GrantType>().unwrap_err().contains("authorization_code"));
+    }
+
+    #[test]
+    fn reserved_claims_are_refused() {
+        assert!(validate_claims(serde_json::json!({"sub": "x"})).is_err());
+        assert!(validate_claims(serde_json::json!(["x"])).is_err());
+        assert!(validate_claims(serde_json::json!({"name": "Carol"})).is_ok());
+    }
+}

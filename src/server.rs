@@ -1,0 +1,157 @@
+//! Serving: the caller binds the listener and owns the shutdown signal
+//! (`run(listener, tls, state, shutdown)`); [`Provider::start`] wires the usual case
+//! for the CLI, the desktop shell and the tests.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::config::ServeOptions;
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::http::{self, AppState, ProviderConfig};
+use crate::keys::KeySet;
+use crate::tls::TlsMaterial;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Binds `addr`, turning the usual failures into one clear sentence.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => Error::Other(format!(
+            "{addr} is already in use (another Authdesk, or another server?); stop it or choose another port with --port"
+        )),
+        std::io::ErrorKind::PermissionDenied => Error::Other(format!(
+            "no permission to listen on {addr}; ports below 1024 need privileges, choose another with --port"
+        )),
+        std::io::ErrorKind::AddrNotAvailable => Error::Other(format!(
+            "{} is not an address of this machine; choose another with --bind",
+            addr.ip()
+        )),
+        _ => Error::io(format!("cannot listen on {addr}"), e),
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("cannot configure the listener", e))?;
+    Ok(listener)
+}
+
+/// Serves HTTPS on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish (up to [`GRACE`]).
+pub async fn run(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(GRACE));
+    });
+    serve_with_handle(listener, tls, state, handle).await
+}
+
+async fn serve_with_handle(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: AppState,
+    handle: Handle<SocketAddr>,
+) -> std::io::Result<()> {
+    let app = http::app(state);
+    axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
+/// A provider that is accepting connections.
+#[derive(Debug)]
+pub struct Provider {
+    pub issuer: String,
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub tls: TlsMaterial,
+    handle: Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Provider {
+    /// Loads certificates and keys, binds, and starts serving. Returns once the server
+    /// accepts connections.
+    pub async fn start(core: Core, options: &ServeOptions) -> Result<Provider> {
+        let listener = bind(options.addr())?;
+        Self::start_on(core, options, listener).await
+    }
+
+    /// Like [`Provider::start`] on a listener the caller bound.
+    pub async fn start_on(core: Core, options: &ServeOptions, listener: TcpListener) -> Result<Provider> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("cannot read the listening address", e))?;
+        let issuer = options.issuer_for(addr.port())?;
+        let now = core.now();
+        let data_dir = core.data_dir().to_path_buf();
+        let extra = options.extra_hosts();
+        let tls = tokio::task::spawn_blocking(move || TlsMaterial::load_or_create(&data_dir, &extra, now))
+            .await
+            .map_err(|e| Error::Other(e.to_string()))??;
+        let keys = KeySet::load_or_create(&core.store, now).await?;
+        if let Some(user) = &options.auto_approve {
+            core.get_user(user).await.map_err(|_| {
+                Error::invalid(
+                    "auto_approve",
+                    format!("--auto-approve {user}: no such user; create it first or pick an existing one"),
+                )
+            })?;
+        }
+        let state = AppState {
+            core,
+            keys,
+            config: Arc::new(ProviderConfig {
+                issuer: issuer.clone(),
+                registration_open: options.registration_open,
+                auto_approve: options.auto_approve.clone(),
+            }),
+        };
+        let handle = Handle::new();
+        let server_config = tls.server_config()?;
+        let task = tokio::spawn(serve_with_handle(listener, server_config, state.clone(), handle.clone()));
+        if handle.listening().await.is_none() {
+            return Err(match task.await {
+                Ok(Err(e)) => Error::io("the server stopped at start", e),
+                _ => Error::Other("the server stopped at start".into()),
+            });
+        }
+        Ok(Provider {
+            issuer,
+            addr,
+            state,
+            tls,
+            handle,
+            task,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and closes the database.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle.graceful_shutdown(Some(GRACE));
+        let res = self.task.await;
+        self.state.core.store.close().await;
+        match res {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::io("server", e)),
+            Err(e) => Err(Error::Other(format!("server task: {e}"))),
+        }
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.state.core
+    }
+}

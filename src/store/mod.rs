@@ -1,0 +1,399 @@
+//! SQLite storage through sqlx: one file, WAL mode, migrations from `migrations/`
+//! applied at open. Every write that a response depends on is committed before the
+//! response is sent.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::{Error, Result};
+use crate::model::{Client, Scope, SigningAlg, Timestamp, User};
+
+pub mod flows;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "authdesk.db";
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// A user with the secret parts the store keeps.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::Other(format!("stored record is not valid JSON: {e}"))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and applies migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        crate::fsutil::create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        if !path.exists() {
+            // Create the file owner-only before SQLite does, with the process umask.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            if let Err(e) = options.open(&path) {
+                if e.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(Error::io(format!("cannot create {}", path.display()), e));
+                }
+            }
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(Error::Database)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL survives a killed process; only power loss can drop the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| describe_open_error(&path, e))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(inner) => describe_open_error(&path, inner),
+                other => Error::Other(format!(
+                    "cannot migrate {}: {other}. Was it created by a newer Authdesk?",
+                    path.display()
+                )),
+            })?;
+        Ok(Store { pool, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The change counter of clients, users and scopes.
+    pub async fn revision(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn bump<'c>(tx: &mut sqlx::SqliteConnection) -> Result<()> {
+        sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    // ---- scopes ----
+
+    pub async fn list_scopes(&self) -> Result<Vec<Scope>> {
+        let rows = sqlx::query("SELECT name, description, claims FROM scopes ORDER BY position, name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Scope {
+                    name: r.get("name"),
+                    description: r.get("description"),
+                    claims: serde_json::from_str(r.get::<&str, _>("claims")).map_err(json_err)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn upsert_scope(&self, scope: &Scope) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM scopes")
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO scopes (name, description, claims, position) VALUES (?, ?, ?, ?)
+             ON CONFLICT(name) DO UPDATE SET description = excluded.description, claims = excluded.claims",
+        )
+        .bind(&scope.name)
+        .bind(&scope.description)
+        .bind(serde_json::to_string(&scope.claims).map_err(json_err)?)
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_scope(&self, name: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM scopes WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::NotFound {
+                what: "scope",
+                id: name.into(),
+            });
+        }
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- clients ----
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT data FROM clients ORDER BY created_at, client_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|d| serde_json::from_str(d).map_err(json_err))
+            .collect()
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {
+        let row: Option<String> = sqlx::query_scalar("SELECT data FROM clients WHERE client_id = ?")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|d| serde_json::from_str(&d).map_err(json_err)).transpose()
+    }
+
+    pub async fn insert_client(&self, client: &Client) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let res = sqlx::query("INSERT INTO clients (client_id, data, created_at, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(&client.client_id)
+            .bind(serde_json::to_string(client).map_err(json_err)?)
+            .bind(client.created_at)
+            .bind(client.updated_at)
+            .execute(&mut *tx)
+            .await;
+        match res {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(Error::Conflict {
+                    what: "client",
+                    id: client.client_id.clone(),
+                });
+            }
+            other => {
+                other?;
+            }
+        }
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn update_client(&self, client: &Client) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE clients SET data = ?, updated_at = ? WHERE client_id = ?")
+            .bind(serde_json::to_string(client).map_err(json_err)?)
+            .bind(client.updated_at)
+            .bind(&client.client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::NotFound {
+                what: "client",
+                id: client.client_id.clone(),
+            });
+        }
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM clients WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::NotFound {
+                what: "client",
+                id: client_id.into(),
+            });
+        }
+        flows::delete_for_client(&mut tx, client_id).await?;
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- users ----
+
+    fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRecord> {
+        let password_hash: Option<String> = r.get("password_hash");
+        let claims: serde_json::Value = serde_json::from_str(r.get::<&str, _>("claims")).map_err(json_err)?;
+        Ok(UserRecord {
+            user: User {
+                sub: r.get("sub"),
+                username: r.get("username"),
+                has_password: password_hash.is_some(),
+                claims: match claims {
+                    serde_json::Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                },
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            },
+            password_hash,
+        })
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY created_at, username")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::user_from_row).collect()
+    }
+
+    pub async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::user_from_row).transpose()
+    }
+
+    pub async fn get_user_by_sub(&self, sub: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query("SELECT * FROM users WHERE sub = ?")
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::user_from_row).transpose()
+    }
+
+    /// Inserts or replaces (by `sub`) a user.
+    pub async fn save_user(&self, rec: &UserRecord, is_new: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let claims = serde_json::to_string(&rec.user.claims).map_err(json_err)?;
+        let res = if is_new {
+            sqlx::query(
+                "INSERT INTO users (sub, username, password_hash, claims, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&rec.user.sub)
+            .bind(&rec.user.username)
+            .bind(&rec.password_hash)
+            .bind(&claims)
+            .bind(rec.user.created_at)
+            .bind(rec.user.updated_at)
+            .execute(&mut *tx)
+            .await
+        } else {
+            sqlx::query("UPDATE users SET username = ?, password_hash = ?, claims = ?, updated_at = ? WHERE sub = ?")
+                .bind(&rec.user.username)
+                .bind(&rec.password_hash)
+                .bind(&claims)
+                .bind(rec.user.updated_at)
+                .bind(&rec.user.sub)
+                .execute(&mut *tx)
+                .await
+        };
+        match res {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let msg = e.message().to_string();
+                return Err(if msg.contains("username") {
+                    Error::Invalid {
+                        field: "username".into(),
+                        message: format!("a user named '{}' already exists; choose another username", rec.user.username),
+                    }
+                } else {
+                    Error::Invalid {
+                        field: "sub".into(),
+                        message: format!("a user with sub '{}' already exists", rec.user.sub),
+                    }
+                });
+            }
+            other => {
+                other?;
+            }
+        }
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_user(&self, username: &str) -> Result<User> {
+        let rec = self
+            .get_user_by_username(username)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "user",
+                id: username.into(),
+            })?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM users WHERE sub = ?")
+            .bind(&rec.user.sub)
+            .execute(&mut *tx)
+            .await?;
+        flows::delete_for_user(&mut tx, &rec.user.sub).await?;
+        Self::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(rec.user)
+    }
+
+    // ---- signing keys ----
+
+    pub async fn active_signing_key(&self, alg: SigningAlg) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT pkcs8 FROM signing_keys WHERE alg = ? AND active = 1 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(alg.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_signing_key(&self, kid: &str, alg: SigningAlg, pkcs8: &[u8], now: Timestamp) -> Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO signing_keys (kid, alg, pkcs8, created_at, active) VALUES (?, ?, ?, ?, 1)")
+            .bind(kid)
+            .bind(alg.as_str())
+            .bind(pkcs8)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn describe_open_error(path: &Path, e: sqlx::Error) -> Error {
+    let text = e.to_string();
+    if text.contains("file is not a database") || text.contains("malformed") {
+        Error::Other(format!(
+            "{} is not a valid Authdesk database ({text}); move it aside to start fresh",
+            path.display()
+        ))
+    } else if text.contains("unable to open") || text.contains("readonly") || text.contains("permission") {
+        Error::Other(format!(
+            "cannot open {} ({text}); check that the data directory is writable by you",
+            path.display()
+        ))
+    } else {
+        Error::Database(e)
+    }
+}
