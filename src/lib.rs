@@ -26,6 +26,7 @@ pub mod http;
 pub mod keys;
 pub mod log;
 pub mod model;
+pub mod oauth;
 pub mod password;
 pub mod seed;
 pub mod server;

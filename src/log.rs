@@ -49,3 +49,165 @@ pub struct RequestEntry {
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
     pub detail: serde_json::Value,
 }
+
+use tokio::sync::mpsc;
+
+use crate::events::{EventBus, ProviderEvent};
+
+/// How long and how much request history is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_age_secs: i64,
+    pub max_entries: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age_secs: 7 * 24 * 3600,
+            max_entries: 10_000,
+        }
+    }
+}
+
+/// Writes request-log entries in the background, many per transaction, so logging
+/// never sits on a request's path. Entries are published on the event bus at once.
+#[derive(Debug, Clone)]
+pub struct RequestLog {
+    tx: mpsc::Sender<RequestEntry>,
+    events: EventBus,
+}
+
+impl RequestLog {
+    /// Starts the writer task on the current runtime.
+    pub fn start(pool: sqlx::SqlitePool, events: EventBus, retention: Retention) -> Self {
+        let (tx, rx) = mpsc::channel(8192);
+        tokio::spawn(writer(pool, rx, retention));
+        RequestLog { tx, events }
+    }
+
+    pub fn record(&self, entry: RequestEntry) {
+        match (&entry.error, &entry.error_description) {
+            (Some(code), Some(desc)) => tracing::warn!(
+                kind = %entry.kind,
+                client_id = entry.client_id.as_deref().unwrap_or("-"),
+                error = %code,
+                "{desc}"
+            ),
+            _ => tracing::debug!(kind = %entry.kind, status = entry.status.as_str(), "request"),
+        }
+        self.events.publish(ProviderEvent::Request { entry: entry.clone() });
+        if self.tx.try_send(entry).is_err() {
+            tracing::debug!("request log is behind; an entry was not stored");
+        }
+    }
+}
+
+async fn writer(pool: sqlx::SqlitePool, mut rx: mpsc::Receiver<RequestEntry>, retention: Retention) {
+    let mut since_prune = 0u32;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        let newest = batch.iter().map(|e| e.at).max().unwrap_or(0);
+        if let Err(e) = insert_batch(&pool, &batch).await {
+            tracing::warn!(error = %e, "cannot write the request log");
+        }
+        since_prune += batch.len() as u32;
+        if since_prune >= 1000 {
+            since_prune = 0;
+            if let Err(e) = prune(&pool, newest, retention).await {
+                tracing::warn!(error = %e, "cannot prune the request log");
+            }
+        }
+    }
+}
+
+async fn insert_batch(pool: &sqlx::SqlitePool, batch: &[RequestEntry]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for e in batch {
+        sqlx::query(
+            "INSERT OR REPLACE INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.id)
+        .bind(e.at)
+        .bind(&e.kind)
+        .bind(&e.client_id)
+        .bind(&e.username)
+        .bind(e.status.as_str())
+        .bind(&e.error)
+        .bind(&e.error_description)
+        .bind(serde_json::to_string(&e.params).unwrap_or_default())
+        .bind(e.detail.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+pub async fn prune(pool: &sqlx::SqlitePool, now: Timestamp, retention: Retention) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM request_log WHERE at < ?")
+        .bind(now - retention.max_age_secs)
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log ORDER BY at DESC LIMIT -1 OFFSET ?)",
+    )
+    .bind(retention.max_entries)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Reads the stored log, newest first.
+pub async fn list(
+    pool: &sqlx::SqlitePool,
+    client_id: Option<&str>,
+    status: Option<RequestStatus>,
+    limit: u32,
+) -> Result<Vec<RequestEntry>, sqlx::Error> {
+    use sqlx::Row;
+    let mut sql = String::from("SELECT * FROM request_log WHERE 1=1");
+    if client_id.is_some() {
+        sql.push_str(" AND client_id = ?");
+    }
+    if status.is_some() {
+        sql.push_str(" AND status = ?");
+    }
+    sql.push_str(" ORDER BY at DESC, rowid DESC LIMIT ?");
+    let mut q = sqlx::query(&sql);
+    if let Some(c) = client_id {
+        q = q.bind(c);
+    }
+    if let Some(s) = status {
+        q = q.bind(s.as_str());
+    }
+    let rows = q.bind(i64::from(limit.min(5000))).fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(|r| RequestEntry {
+            id: r.get("id"),
+            at: r.get("at"),
+            kind: r.get("kind"),
+            client_id: r.get("client_id"),
+            username: r.get("username"),
+            status: match r.get::<&str, _>("status") {
+                "received" => RequestStatus::Received,
+                "rejected" => RequestStatus::Rejected,
+                "pending_consent" => RequestStatus::PendingConsent,
+                "approved" => RequestStatus::Approved,
+                "denied" => RequestStatus::Denied,
+                _ => RequestStatus::Completed,
+            },
+            error: r.get("error"),
+            error_description: r.get("error_description"),
+            params: serde_json::from_str(r.get::<&str, _>("params")).unwrap_or_default(),
+            detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or_default(),
+        })
+        .collect())
+}

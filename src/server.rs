@@ -111,6 +111,7 @@ impl Provider {
                 )
             })?;
         }
+        let log = crate::log::RequestLog::start(core.store.pool().clone(), core.events.clone(), Default::default());
         let state = AppState {
             core,
             keys,
@@ -119,7 +120,11 @@ impl Provider {
                 registration_open: options.registration_open,
                 auto_approve: options.auto_approve.clone(),
             }),
+            pending: Default::default(),
+            pages: Default::default(),
+            log,
         };
+        spawn_pruner(state.core.clone());
         let handle = Handle::new();
         let server_config = tls.server_config()?;
         let task = tokio::spawn(serve_with_handle(listener, server_config, state.clone(), handle.clone()));
@@ -154,4 +159,23 @@ impl Provider {
     pub fn core(&self) -> &Core {
         &self.state.core
     }
+}
+
+/// Expired codes and tokens are kept a day for the window, then removed in the
+/// background so lookups stay fast as the tables would otherwise grow.
+fn spawn_pruner(core: Core) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match crate::store::flows::prune_expired(core.store.pool(), core.now(), 24 * 3600).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "pruned expired codes and tokens"),
+                Err(e) => tracing::warn!(error = %e, "cannot prune expired tokens"),
+            }
+            if core.store.pool().is_closed() {
+                break;
+            }
+        }
+    });
 }

@@ -1,23 +1,42 @@
-//! The provider's HTTP surface (axum). Handlers only extract and answer; the decisions
-//! live in [`crate::oauth`].
+//! The provider's HTTP surface (axum). Handlers only extract and answer; decisions
+//! live in [`crate::oauth`], and every outcome is written to the request log.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::core::Core;
 use crate::keys::KeySet;
+use crate::log::{RequestEntry, RequestLog, RequestStatus};
+use crate::model::random_token;
+use crate::oauth::authorize::{self, AuthFailure, Completion, DecidedBy, Decision, PendingRegistry};
+use crate::oauth::error::no_store;
+use crate::oauth::params::{OAuthParams, Params};
+use crate::oauth::{ErrorCode, OAuthError, client_auth, register, resource, token};
+
+pub mod pages;
 
 /// Paths of the endpoints, relative to the issuer.
 pub mod paths {
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
     pub const JWKS: &str = "/jwks";
+    pub const AUTHORIZE: &str = "/authorize";
+    pub const DECISION: &str = "/authorize/decision";
+    pub const WAIT: &str = "/authorize/wait";
+    pub const TOKEN: &str = "/token";
+    pub const USERINFO: &str = "/userinfo";
+    pub const INTROSPECT: &str = "/introspect";
+    pub const REVOKE: &str = "/revoke";
+    pub const REGISTER: &str = "/register";
+    pub const API_ME: &str = "/api/me";
 }
 
 /// Runtime settings of a serving provider.
@@ -41,6 +60,35 @@ pub struct AppState {
     pub core: Core,
     pub keys: KeySet,
     pub config: Arc<ProviderConfig>,
+    pub pending: Arc<PendingRegistry>,
+    pub pages: Arc<pages::Pages>,
+    pub log: RequestLog,
+}
+
+impl AppState {
+    fn record(
+        &self,
+        kind: &str,
+        client_id: Option<String>,
+        username: Option<String>,
+        status: RequestStatus,
+        error: Option<&OAuthError>,
+        params: &Params,
+        detail: Value,
+    ) {
+        self.log.record(RequestEntry {
+            id: random_token(12),
+            at: self.core.now(),
+            kind: kind.to_string(),
+            client_id,
+            username,
+            status,
+            error: error.map(|e| e.code.as_str().to_string()),
+            error_description: error.map(|e| e.description.clone()),
+            params: params.redacted(),
+            detail,
+        });
+    }
 }
 
 pub fn app(state: AppState) -> Router {
@@ -48,7 +96,28 @@ pub fn app(state: AppState) -> Router {
         .route(paths::DISCOVERY, get(discovery))
         .route(paths::AS_METADATA, get(discovery))
         .route(paths::JWKS, get(jwks))
+        .route(paths::AUTHORIZE, get(authorize_endpoint).post(authorize_endpoint))
+        .route(paths::DECISION, post(decision))
+        .route(paths::WAIT, get(wait))
+        .route(paths::TOKEN, post(token_endpoint))
+        .route(paths::USERINFO, get(userinfo).post(userinfo))
+        .route(paths::INTROSPECT, post(introspect))
+        .route(paths::REVOKE, post(revoke))
+        .route(paths::REGISTER, post(register_endpoint))
+        .route(paths::API_ME, get(api_me).post(api_me))
+        .fallback(not_found)
         .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "error": "not_found",
+            "error_description": format!("{method} {} is not an Authdesk endpoint; see {} for the endpoints", uri.path(), paths::DISCOVERY),
+        })),
+    )
+        .into_response()
 }
 
 /// JSON with the cache headers the endpoint wants.
@@ -59,25 +128,67 @@ pub(crate) fn json_response(value: &Value, cache: &'static str) -> Response {
     res
 }
 
+fn no_store_json(status: StatusCode, value: &Value) -> Response {
+    let mut res = (status, axum::Json(value)).into_response();
+    no_store(res.headers_mut());
+    res
+}
+
 /// OpenID Provider metadata (OIDC Discovery 1.0) and RFC 8414 metadata: one document,
 /// listing only what this provider implements.
-pub fn metadata(state: &AppState) -> Value {
+pub fn metadata(state: &AppState, scopes: Vec<String>) -> Value {
     let c = &state.config;
-    json!({
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "client_secret_jwt",
+        "private_key_jwt",
+        "none",
+    ];
+    let endpoint_auth_algs = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+    let mut doc = json!({
         "issuer": c.issuer,
+        "authorization_endpoint": c.url(paths::AUTHORIZE),
+        "token_endpoint": c.url(paths::TOKEN),
+        "userinfo_endpoint": c.url(paths::USERINFO),
         "jwks_uri": c.url(paths::JWKS),
-        "scopes_supported": [],
-        "id_token_signing_alg_values_supported": state.keys.algs(),
+        "introspection_endpoint": c.url(paths::INTROSPECT),
+        "revocation_endpoint": c.url(paths::REVOKE),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code", "token", "id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password", "implicit"],
         "subject_types_supported": ["public"],
-    })
+        "id_token_signing_alg_values_supported": state.keys.algs(),
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "given_name", "family_name", "preferred_username", "email", "email_verified"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": true,
+        "claim_types_supported": ["normal"],
+    });
+    if c.registration_open {
+        doc["registration_endpoint"] = json!(c.url(paths::REGISTER));
+    }
+    doc
 }
 
 async fn discovery(State(state): State<AppState>) -> Response {
-    let mut doc = metadata(&state);
-    if let Ok(scopes) = state.core.list_scopes().await {
-        doc["scopes_supported"] = json!(scopes.iter().map(|s| &s.name).collect::<Vec<_>>());
-    }
-    json_response(&doc, "public, max-age=60")
+    let scopes = match state.core.list_scopes().await {
+        Ok(s) => s.into_iter().map(|s| s.name).collect(),
+        Err(e) => return OAuthError::from(e).into_response(),
+    };
+    json_response(&metadata(&state, scopes), "public, max-age=60")
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
@@ -87,4 +198,499 @@ async fn jwks(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("application/jwk-set+json"),
     );
     res
+}
+
+// ---- authorization ----
+
+fn completion_response(state: &AppState, c: Completion) -> Response {
+    match c {
+        Completion::Redirect(url) => {
+            let mut res = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            no_store(res.headers_mut());
+            res
+        }
+        Completion::FormPost { action, fields } => state.pages.render(
+            StatusCode::OK,
+            "form_post.html",
+            minijinja::context! { action => action, fields => fields },
+            true,
+        ),
+    }
+}
+
+fn error_page(state: &AppState, e: &OAuthError) -> Response {
+    let why = if e.description.contains("redirect_uri") {
+        "the redirect URI cannot be trusted"
+    } else {
+        "the app could not be identified"
+    };
+    state.pages.render(
+        StatusCode::BAD_REQUEST,
+        "error.html",
+        minijinja::context! { code => e.code.as_str(), description => e.description.clone(), why => why },
+        false,
+    )
+}
+
+async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthParams, OAuthError>) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return error_page(&state, &e),
+    };
+    let now = state.core.now();
+    let client = match params.get("client_id") {
+        Some(id) => match state.core.store.get_client(id).await {
+            Ok(c) => c,
+            Err(e) => return error_page(&state, &OAuthError::from(e)),
+        },
+        None => None,
+    };
+    let client_id = params.get("client_id").map(str::to_string);
+    let req = match authorize::validate(client, &params) {
+        Ok(r) => r,
+        Err(failure) => {
+            state.record("authorize", client_id, None, RequestStatus::Rejected, Some(failure.error()), &params, json!({}));
+            return match authorize::error_completion(&failure, &state.config.issuer) {
+                Some(c) => completion_response(&state, c),
+                None => {
+                    let AuthFailure::Page(e) = &failure else {
+                        return error_page(&state, failure.error());
+                    };
+                    error_page(&state, e)
+                }
+            };
+        }
+    };
+    state.record("authorize", client_id.clone(), None, RequestStatus::Received, None, &params, json!({"scopes": req.scopes}));
+
+    // Automatic approval: `serve --auto-approve USER`, or the client's own setting
+    // (as the hinted persona, else the first one).
+    let auto_user = match (&state.config.auto_approve, req.client.auto_approve) {
+        (Some(u), _) => Some(u.clone()),
+        (None, true) => match &req.login_hint {
+            Some(h) => Some(h.clone()),
+            None => state.core.list_users().await.ok().and_then(|u| u.first().map(|u| u.username.clone())),
+        },
+        (None, false) => None,
+    };
+    if let Some(username) = auto_user {
+        let user = match state.core.get_user(&username).await {
+            Ok(u) => u,
+            Err(_) => {
+                let e = OAuthError::new(
+                    ErrorCode::LoginRequired,
+                    format!("auto-approve is set to user '{username}', who does not exist; create the persona or change the setting"),
+                );
+                state.record("authorize", client_id, None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+                let failure = AuthFailure::Redirect {
+                    error: e,
+                    redirect_uri: req.redirect_uri.clone(),
+                    response_mode: req.response_mode,
+                    state: req.state.clone(),
+                };
+                return match authorize::error_completion(&failure, &state.config.issuer) {
+                    Some(c) => completion_response(&state, c),
+                    None => error_page(&state, failure.error()),
+                };
+            }
+        };
+        let username = user.username.clone();
+        return finish(&state, &req, Decision::Approve { user, claims_override: None, by: DecidedBy::AutoApprove }, now, &params, Some(username)).await;
+    }
+    if req.prompt.iter().any(|p| p == "none") {
+        let e = OAuthError::new(
+            ErrorCode::LoginRequired,
+            "prompt=none was requested, but nobody is signed in and the client is not set to auto-approve; retry without prompt=none",
+        );
+        state.record("authorize", client_id, None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+        let failure = AuthFailure::Redirect {
+            error: e,
+            redirect_uri: req.redirect_uri.clone(),
+            response_mode: req.response_mode,
+            state: req.state.clone(),
+        };
+        return match authorize::error_completion(&failure, &state.config.issuer) {
+            Some(c) => completion_response(&state, c),
+            None => error_page(&state, failure.error()),
+        };
+    }
+
+    let pending = state.pending.insert(req, now);
+    state.record("authorize", client_id, None, RequestStatus::PendingConsent, None, &params, json!({"request_id": pending.id}));
+    consent_page(&state, &pending).await
+}
+
+async fn consent_page(state: &AppState, pending: &authorize::Pending) -> Response {
+    let req = &pending.request;
+    let users = state.core.list_users().await.unwrap_or_default();
+    let hint = req.login_hint.as_deref();
+    let selected = users
+        .iter()
+        .position(|u| Some(u.username.as_str()) == hint)
+        .unwrap_or(0);
+    let users: Vec<Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let detail = [u.claims.get("name"), u.claims.get("email")]
+                .iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" · ");
+            json!({"username": u.username, "detail": detail, "selected": i == selected})
+        })
+        .collect();
+    let defs = state.core.list_scopes().await.unwrap_or_default();
+    let scopes: Vec<Value> = req
+        .scopes
+        .iter()
+        .map(|s| {
+            let description = defs
+                .iter()
+                .find(|d| &d.name == s)
+                .map(|d| d.description.clone())
+                .unwrap_or_default();
+            json!({"name": s, "description": description})
+        })
+        .collect();
+    let wait_url = format!("{}?request_id={}", paths::WAIT, pending.id);
+    state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        minijinja::context! {
+            client_name => req.client.name.clone(),
+            client_id => req.client.client_id.clone(),
+            redirect_uri => req.redirect_uri.clone(),
+            request_id => pending.id.clone(),
+            csrf => pending.csrf.clone(),
+            action => paths::DECISION,
+            users => minijinja::value::Serde(&users),
+            scopes => minijinja::value::Serde(&scopes),
+            wait_url => wait_url,
+        },
+        false,
+    )
+}
+
+/// Carries out a decision, logs it and answers the browser.
+async fn finish(
+    state: &AppState,
+    req: &authorize::AuthRequest,
+    decision: Decision,
+    now: i64,
+    params: &Params,
+    username: Option<String>,
+) -> Response {
+    match decide(state, req, decision, now, params, username).await {
+        Ok(c) => completion_response(state, c),
+        Err(e) => error_page(state, &e),
+    }
+}
+
+/// Carries out a decision and logs it; shared by the page, the window and auto-approve.
+pub async fn decide(
+    state: &AppState,
+    req: &authorize::AuthRequest,
+    decision: Decision,
+    now: i64,
+    params: &Params,
+    username: Option<String>,
+) -> Result<Completion, OAuthError> {
+    let (status, by) = match &decision {
+        Decision::Approve { by, .. } => (RequestStatus::Approved, *by),
+        Decision::Deny { by } => (RequestStatus::Denied, *by),
+    };
+    let client_id = Some(req.client.client_id.clone());
+    let result = authorize::complete(state, req, decision, now).await;
+    match &result {
+        Ok(_) => {
+            let denial = (status == RequestStatus::Denied)
+                .then(|| OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"));
+            state.record("authorize", client_id, username, status, denial.as_ref(), params, json!({"decided_by": by}));
+        }
+        Err(e) => state.record("authorize", client_id, username, RequestStatus::Rejected, Some(e), params, json!({})),
+    }
+    result
+}
+
+async fn decision(State(state): State<AppState>, params: Result<OAuthParams, OAuthError>) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return error_page(&state, &e),
+    };
+    let gone = || {
+        state.pages.render(
+            StatusCode::BAD_REQUEST,
+            "message.html",
+            minijinja::context! { title => "This request is no longer pending", message => "It was already approved or denied (perhaps in the Authdesk window), or it expired. Start the sign-in again from your app." },
+            false,
+        )
+    };
+    let Some(id) = params.get("request_id") else { return gone() };
+    let Some(pending) = state.pending.get(id) else { return gone() };
+    let csrf_ok = params
+        .get("csrf")
+        .is_some_and(|c| bool::from(subtle::ConstantTimeEq::ct_eq(c.as_bytes(), pending.csrf.as_bytes())));
+    if !csrf_ok {
+        return error_page(&state, &OAuthError::invalid_request("the consent form's CSRF token is missing or wrong; reload the page"));
+    }
+    let now = state.core.now();
+    let approve = params.get("action") == Some("approve");
+    let decision = if approve {
+        let Some(username) = params.get("username") else {
+            return error_page(&state, &OAuthError::invalid_request("pick a persona before approving"));
+        };
+        let user = match state.core.get_user(username).await {
+            Ok(u) => u,
+            Err(_) => return error_page(&state, &OAuthError::invalid_request(format!("there is no persona '{username}'"))),
+        };
+        let claims_override = match params.get("claims").map(str::trim).filter(|c| !c.is_empty()) {
+            Some(text) => match serde_json::from_str::<Value>(text).map_err(|e| e.to_string()).and_then(|v| {
+                crate::model::validate_claims(v).map_err(|e| e.to_string())
+            }) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    return error_page(&state, &OAuthError::invalid_request(format!("the claims override is not valid: {e}")));
+                }
+            },
+            None => None,
+        };
+        Decision::Approve { user, claims_override, by: DecidedBy::Page }
+    } else {
+        Decision::Deny { by: DecidedBy::Page }
+    };
+    // Only the first decision counts, whether it comes from the page or the window.
+    let Some(pending) = state.pending.take(id) else { return gone() };
+    let username = params.get("username").filter(|_| approve).map(str::to_string);
+    match decide(&state, &pending.request, decision, now, &pending.request.params, username).await {
+        Ok(c) => {
+            pending.outcome.send_replace(Some(c.clone()));
+            let mut res = completion_response(&state, c);
+            if res.status() == StatusCode::FOUND {
+                // POST → GET for the redirect.
+                *res.status_mut() = StatusCode::SEE_OTHER;
+            }
+            res
+        }
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct WaitQuery {
+    request_id: String,
+}
+
+/// Long-poll for a decision taken elsewhere (the window): answers when decided or
+/// after 25 s, and the page asks again.
+async fn wait(State(state): State<AppState>, Query(q): Query<WaitQuery>) -> Response {
+    let Some(pending) = state.pending.get(&q.request_id) else {
+        return no_store_json(StatusCode::OK, &json!({"done": false, "gone": true}));
+    };
+    let mut rx = pending.outcome.subscribe();
+    drop(pending);
+    let decided = tokio::time::timeout(Duration::from_secs(25), rx.wait_for(|o| o.is_some())).await;
+    let outcome = match decided {
+        Ok(Ok(o)) => o.clone(),
+        Ok(Err(_)) => return no_store_json(StatusCode::OK, &json!({"done": false, "gone": true})),
+        Err(_) => None,
+    };
+    let body = match outcome {
+        Some(Completion::Redirect(url)) => json!({"done": true, "redirect": url}),
+        Some(Completion::FormPost { action, fields }) => json!({"done": true, "form": {"action": action, "fields": fields}}),
+        None => json!({"done": false}),
+    };
+    no_store_json(StatusCode::OK, &body)
+}
+
+// ---- token, introspection, revocation ----
+
+async fn token_endpoint(State(state): State<AppState>, headers: HeaderMap, params: Result<OAuthParams, OAuthError>) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => {
+            state.record("token", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({}));
+            return e.into_response();
+        }
+    };
+    match token::token(&state, &headers, &params).await {
+        Ok((resp, client)) => {
+            state.record(
+                "token",
+                Some(client.client_id.clone()),
+                None,
+                RequestStatus::Completed,
+                None,
+                &params,
+                json!({"grant_type": params.get("grant_type"), "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some()}),
+            );
+            state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: None });
+            let value = serde_json::to_value(&resp).unwrap_or_default();
+            no_store_json(StatusCode::OK, &value)
+        }
+        Err((e, client_id)) => {
+            state.record("token", client_id, None, RequestStatus::Rejected, Some(&e), &params, json!({"grant_type": params.get("grant_type")}));
+            e.into_response()
+        }
+    }
+}
+
+async fn authenticated(state: &AppState, headers: &HeaderMap, params: &Params, path: &str) -> Result<crate::model::Client, OAuthError> {
+    client_auth::authenticate(state, headers, params, &state.config.url(path), state.core.now()).await
+}
+
+async fn introspect(State(state): State<AppState>, headers: HeaderMap, params: Result<OAuthParams, OAuthError>) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return e.into_response(),
+    };
+    let result = async {
+        let client = authenticated(&state, &headers, &params, paths::INTROSPECT).await?;
+        let v = resource::introspect(&state, &client, &params, state.core.now()).await?;
+        Ok::<_, OAuthError>((client, v))
+    }
+    .await;
+    match result {
+        Ok((client, v)) => {
+            state.record("introspect", Some(client.client_id), None, RequestStatus::Completed, None, &params, json!({"active": v["active"]}));
+            no_store_json(StatusCode::OK, &v)
+        }
+        Err(e) => {
+            state.record("introspect", params.get("client_id").map(str::to_string), None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+            e.into_response()
+        }
+    }
+}
+
+async fn revoke(State(state): State<AppState>, headers: HeaderMap, params: Result<OAuthParams, OAuthError>) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return e.into_response(),
+    };
+    let result = async {
+        let client = authenticated(&state, &headers, &params, paths::REVOKE).await?;
+        let id = resource::revoke(&state, &client, &params, state.core.now()).await?;
+        Ok::<_, OAuthError>((client, id))
+    }
+    .await;
+    match result {
+        Ok((client, id)) => {
+            state.record("revoke", Some(client.client_id), None, RequestStatus::Completed, None, &params, json!({"token_id": id}));
+            let mut res = StatusCode::OK.into_response();
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => {
+            state.record("revoke", params.get("client_id").map(str::to_string), None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+            e.into_response()
+        }
+    }
+}
+
+// ---- bearer-protected resources ----
+
+/// The form body of a resource request, if it has one (RFC 6750 §2.2).
+fn resource_form(headers: &HeaderMap, body: &Bytes) -> Result<Option<Params>, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if is_form && !body.is_empty() {
+        Params::parse(body).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+async fn bearer_of(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<resource::Bearer, OAuthError> {
+    let form = resource_form(headers, body)?;
+    let token = resource::bearer_token(headers, form.as_ref())?;
+    resource::authorize_bearer(state, &token, state.core.now()).await
+}
+
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let bearer = bearer_of(&state, &headers, &body).await?;
+        let v = resource::userinfo(&state, &bearer).await?;
+        Ok::<_, OAuthError>((bearer, v))
+    }
+    .await;
+    match result {
+        Ok((b, v)) => {
+            state.record("userinfo", Some(b.token.client_id.clone()), b.user.map(|u| u.username), RequestStatus::Completed, None, &Params::default(), json!({}));
+            no_store_json(StatusCode::OK, &v)
+        }
+        Err(e) => {
+            if !e.description.is_empty() {
+                state.record("userinfo", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({}));
+            }
+            e.into_bearer_response()
+        }
+    }
+}
+
+/// A sample protected resource: who the bearer token speaks for.
+async fn api_me(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match bearer_of(&state, &headers, &body).await {
+        Ok(b) => no_store_json(
+            StatusCode::OK,
+            &json!({
+                "sub": b.token.sub.clone().unwrap_or_else(|| b.token.client_id.clone()),
+                "username": b.user.as_ref().map(|u| u.username.clone()),
+                "client_id": b.token.client_id,
+                "scope": b.token.scopes,
+                "expires_at": b.token.expires_at,
+            }),
+        ),
+        Err(e) => {
+            if !e.description.is_empty() {
+                state.record("resource", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({"path": paths::API_ME}));
+            }
+            e.into_bearer_response()
+        }
+    }
+}
+
+// ---- dynamic registration ----
+
+async fn register_endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        if !state.config.registration_open {
+            return Err(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "dynamic client registration is turned off in this Authdesk; turn it on in Settings (or drop --no-registration), or create the client in the window",
+            ));
+        }
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+        if !is_json {
+            return Err(OAuthError::invalid_request(
+                "registration requests are JSON (RFC 7591 §3.1); send Content-Type: application/json",
+            ));
+        }
+        let metadata: register::Metadata = serde_json::from_slice(&body).map_err(|e| {
+            OAuthError::new(ErrorCode::InvalidClientMetadata, format!("the client metadata is not valid JSON of the RFC 7591 shape: {e}"))
+        })?;
+        let input = register::to_input(metadata)?;
+        let client = state.core.create_client(input).await.map_err(register::from_core_error)?;
+        Ok(client)
+    }
+    .await;
+    match result {
+        Ok(client) => {
+            state.record("register", Some(client.client_id.clone()), None, RequestStatus::Completed, None, &Params::default(), json!({"name": client.name}));
+            no_store_json(StatusCode::CREATED, &register::response(&client))
+        }
+        Err(e) => {
+            state.record("register", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({}));
+            let status = if e.code == ErrorCode::AccessDenied { StatusCode::FORBIDDEN } else { e.status() };
+            no_store_json(status, &json!({"error": e.code.as_str(), "error_description": e.description}))
+        }
+    }
 }

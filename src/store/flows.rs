@@ -1,8 +1,467 @@
-//! Storage of what the flows issue: grants, authorization codes, tokens, consents.
+//! Storage of what the flows issue: grants, authorization codes, tokens, consents and
+//! used client-assertion ids. Codes and tokens are looked up by their SHA-256, so a
+//! leaked database dump of hashes alone does not replay.
 
-use sqlx::SqliteConnection;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::Result;
+use crate::model::{TokenFormat, Timestamp};
+
+/// SHA-256 of a code or token, hex.
+pub fn hash_secret(value: &str) -> String {
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::AccessToken => "access_token",
+            TokenKind::RefreshToken => "refresh_token",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        if s == "refresh_token" {
+            TokenKind::RefreshToken
+        } else {
+            TokenKind::AccessToken
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct TokenRow {
+    pub id: String,
+    pub token_hash: String,
+    pub kind: TokenKind,
+    pub format: TokenFormat,
+    pub client_id: String,
+    pub sub: Option<String>,
+    pub grant_id: Option<String>,
+    pub scopes: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub rotated_at: Option<Timestamp>,
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for TokenRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRow")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("client_id", &self.client_id)
+            .field("sub", &self.sub)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenRow {
+    pub fn state(&self, now: Timestamp) -> TokenState {
+        if self.revoked_at.is_some() || self.rotated_at.is_some() {
+            TokenState::Revoked
+        } else if self.expires_at <= now {
+            TokenState::Expired
+        } else {
+            TokenState::Active
+        }
+    }
+
+    pub fn scope_list(&self) -> Vec<String> {
+        self.scopes.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn from_row(r: &sqlx::sqlite::SqliteRow) -> Self {
+        TokenRow {
+            id: r.get("id"),
+            token_hash: r.get("token_hash"),
+            kind: TokenKind::parse(r.get::<&str, _>("kind")),
+            format: if r.get::<&str, _>("format") == "opaque" {
+                TokenFormat::Opaque
+            } else {
+                TokenFormat::Jwt
+            },
+            client_id: r.get("client_id"),
+            sub: r.get("sub"),
+            grant_id: r.get("grant_id"),
+            scopes: r.get("scopes"),
+            issued_at: r.get("issued_at"),
+            expires_at: r.get("expires_at"),
+            revoked_at: r.get("revoked_at"),
+            rotated_at: r.get("rotated_at"),
+            value: r.get("value"),
+        }
+    }
+}
+
+/// What the window lists of a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct TokenSummary {
+    pub id: String,
+    pub kind: TokenKind,
+    pub format: TokenFormat,
+    pub client_id: String,
+    pub sub: Option<String>,
+    pub username: Option<String>,
+    pub scopes: Vec<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub issued_at: Timestamp,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub expires_at: Timestamp,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
+    pub revoked_at: Option<Timestamp>,
+    pub state: TokenState,
+    pub grant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[serde(default)]
+pub struct TokenFilter {
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub kind: Option<TokenKind>,
+    pub state: Option<TokenState>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct CodeRow {
+    pub grant_id: String,
+    pub client_id: String,
+    pub sub: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub auth_time: Timestamp,
+    pub claims: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for CodeRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRow")
+            .field("grant_id", &self.grant_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CodeRow {
+    fn from_row(r: &sqlx::sqlite::SqliteRow) -> Self {
+        CodeRow {
+            grant_id: r.get("grant_id"),
+            client_id: r.get("client_id"),
+            sub: r.get("sub"),
+            redirect_uri: r.get("redirect_uri"),
+            scopes: r.get("scopes"),
+            nonce: r.get("nonce"),
+            code_challenge: r.get("code_challenge"),
+            code_challenge_method: r.get("code_challenge_method"),
+            auth_time: r.get("auth_time"),
+            claims: r.get("claims"),
+            created_at: r.get("created_at"),
+            expires_at: r.get("expires_at"),
+            used_at: r.get("used_at"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub sub: Option<String>,
+    pub scopes: String,
+    pub auth_time: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Records a client-assertion `jti`; false when it was already used.
+pub async fn use_assertion_jti(
+    pool: &SqlitePool,
+    client_id: &str,
+    jti: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM used_assertions WHERE expires_at < ?")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let n = sqlx::query("INSERT OR IGNORE INTO used_assertions (client_id, jti, expires_at) VALUES (?, ?, ?)")
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+pub async fn insert_grant(conn: &mut SqliteConnection, g: &GrantRow) -> Result<()> {
+    sqlx::query("INSERT INTO grants (id, client_id, sub, scopes, auth_time, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&g.id)
+        .bind(&g.client_id)
+        .bind(&g.sub)
+        .bind(&g.scopes)
+        .bind(g.auth_time)
+        .bind(g.created_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_grant(conn: &mut SqliteConnection, id: &str) -> Result<Option<GrantRow>> {
+    let row = sqlx::query("SELECT * FROM grants WHERE id = ?")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| GrantRow {
+        id: r.get("id"),
+        client_id: r.get("client_id"),
+        sub: r.get("sub"),
+        scopes: r.get("scopes"),
+        auth_time: r.get("auth_time"),
+        created_at: r.get("created_at"),
+        revoked_at: r.get("revoked_at"),
+    }))
+}
+
+pub async fn insert_code(conn: &mut SqliteConnection, code_hash: &str, c: &CodeRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO auth_codes (code_hash, grant_id, client_id, sub, redirect_uri, scopes, nonce, code_challenge,
+           code_challenge_method, auth_time, claims, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(code_hash)
+    .bind(&c.grant_id)
+    .bind(&c.client_id)
+    .bind(&c.sub)
+    .bind(&c.redirect_uri)
+    .bind(&c.scopes)
+    .bind(&c.nonce)
+    .bind(&c.code_challenge)
+    .bind(&c.code_challenge_method)
+    .bind(c.auth_time)
+    .bind(&c.claims)
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a code used. `Ok(Some((row, first_use)))`: `first_use` false means a replay.
+pub async fn consume_code(
+    conn: &mut SqliteConnection,
+    code_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(CodeRow, bool)>> {
+    let row = sqlx::query("UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *")
+        .bind(now)
+        .bind(code_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(r) = row {
+        return Ok(Some((CodeRow::from_row(&r), true)));
+    }
+    let row = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ?")
+        .bind(code_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| (CodeRow::from_row(&r), false)))
+}
+
+/// Revokes a grant and every token issued under it; returns the tokens revoked.
+pub async fn revoke_grant(conn: &mut SqliteConnection, grant_id: &str, now: Timestamp, reason: &str) -> Result<u64> {
+    sqlx::query("UPDATE grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(reason)
+        .bind(grant_id)
+        .execute(&mut *conn)
+        .await?;
+    let n = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(grant_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(n)
+}
+
+pub async fn insert_token(conn: &mut SqliteConnection, t: &TokenRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, value)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&t.id)
+    .bind(&t.token_hash)
+    .bind(t.kind.as_str())
+    .bind(t.format.as_str())
+    .bind(&t.client_id)
+    .bind(&t.sub)
+    .bind(&t.grant_id)
+    .bind(&t.scopes)
+    .bind(t.issued_at)
+    .bind(t.expires_at)
+    .bind(&t.value)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_token_by_hash(conn: &mut SqliteConnection, token_hash: &str) -> Result<Option<TokenRow>> {
+    let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?")
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(TokenRow::from_row))
+}
+
+pub async fn get_token(pool: &SqlitePool, id: &str) -> Result<Option<TokenRow>> {
+    let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(TokenRow::from_row))
+}
+
+/// Marks a refresh token as exchanged; false if it already was (a reuse) or is revoked.
+pub async fn rotate_refresh(conn: &mut SqliteConnection, id: &str, now: Timestamp) -> Result<bool> {
+    let n = sqlx::query("UPDATE tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn revoke_token(conn: &mut SqliteConnection, id: &str, now: Timestamp) -> Result<bool> {
+    let n = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn revoke_tokens_where(pool: &SqlitePool, column: &str, value: &str, now: Timestamp) -> Result<u64> {
+    let column = match column {
+        "client_id" => "client_id",
+        _ => "sub",
+    };
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(&format!(
+        "UPDATE tokens SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL AND expires_at > ?"
+    ))
+    .bind(now)
+    .bind(value)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(&format!(
+        "UPDATE grants SET revoked_at = ?, revoked_reason = 'revoked from Authdesk' WHERE {column} = ? AND revoked_at IS NULL"
+    ))
+    .bind(now)
+    .bind(value)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Sets a token's expiry to `now`, so a client's refresh logic can be exercised.
+pub async fn expire_token(pool: &SqlitePool, id: &str, now: Timestamp) -> Result<bool> {
+    let n = sqlx::query("UPDATE tokens SET expires_at = ? WHERE id = ? AND expires_at > ?")
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn list_tokens(pool: &SqlitePool, filter: &TokenFilter, sub: Option<&str>, now: Timestamp) -> Result<Vec<TokenRow>> {
+    let mut sql = String::from("SELECT * FROM tokens WHERE 1=1");
+    if filter.client_id.is_some() {
+        sql.push_str(" AND client_id = ?");
+    }
+    if sub.is_some() {
+        sql.push_str(" AND sub = ?");
+    }
+    if let Some(kind) = filter.kind {
+        sql.push_str(&format!(" AND kind = '{}'", kind.as_str()));
+    }
+    match filter.state {
+        Some(TokenState::Active) => sql.push_str(" AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?"),
+        Some(TokenState::Expired) => sql.push_str(" AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at <= ?"),
+        Some(TokenState::Revoked) => sql.push_str(" AND (revoked_at IS NOT NULL OR rotated_at IS NOT NULL)"),
+        None => {}
+    }
+    sql.push_str(" ORDER BY issued_at DESC, id LIMIT ?");
+    let mut q = sqlx::query(&sql);
+    if let Some(c) = &filter.client_id {
+        q = q.bind(c);
+    }
+    if let Some(s) = sub {
+        q = q.bind(s);
+    }
+    if matches!(filter.state, Some(TokenState::Active) | Some(TokenState::Expired)) {
+        q = q.bind(now);
+    }
+    q = q.bind(i64::from(filter.limit.unwrap_or(500).min(5000)));
+    let rows = q.fetch_all(pool).await?;
+    Ok(rows.iter().map(TokenRow::from_row).collect())
+}
+
+/// Removes codes and tokens that expired more than `older_than` seconds ago.
+pub async fn prune_expired(pool: &SqlitePool, now: Timestamp, older_than: i64) -> Result<u64> {
+    let cutoff = now - older_than;
+    let a = sqlx::query("DELETE FROM auth_codes WHERE expires_at < ?")
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let b = sqlx::query("DELETE FROM tokens WHERE expires_at < ?")
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(a + b)
+}
 
 /// Removes everything issued to a client that is being deleted.
 pub(crate) async fn delete_for_client(tx: &mut SqliteConnection, client_id: &str) -> Result<()> {

@@ -1,0 +1,172 @@
+//! What a token grants: introspection (RFC 7662), revocation (RFC 7009), bearer-token
+//! validation for userinfo and protected resources (RFC 6750).
+
+use axum::http::{HeaderMap, header};
+use serde_json::{Value, json};
+
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::http::AppState;
+use crate::model::{Client, Timestamp, User};
+use crate::store::flows::{self, TokenKind, TokenRow, TokenState, hash_secret};
+
+/// RFC 7662 §2.2 response for `row` (inactive when unknown, expired or revoked).
+pub async fn introspection_of(state: &AppState, row: Option<&TokenRow>, now: Timestamp) -> Result<Value, OAuthError> {
+    let Some(t) = row.filter(|t| t.state(now) == TokenState::Active) else {
+        return Ok(json!({"active": false}));
+    };
+    let username = match &t.sub {
+        Some(sub) => state.core.store.get_user_by_sub(sub).await?.map(|u| u.user.username),
+        None => None,
+    };
+    let mut v = json!({
+        "active": true,
+        "scope": t.scopes,
+        "client_id": t.client_id,
+        "token_type": if t.kind == TokenKind::AccessToken { "Bearer" } else { "refresh_token" },
+        "exp": t.expires_at,
+        "iat": t.issued_at,
+        "nbf": t.issued_at,
+        "sub": t.sub.clone().unwrap_or_else(|| t.client_id.clone()),
+        "aud": t.client_id,
+        "iss": state.config.issuer,
+        "jti": t.id,
+    });
+    if let Some(u) = username {
+        v["username"] = json!(u);
+    }
+    Ok(v)
+}
+
+/// Looks a token up by value, trying the hinted kind first (hints are only hints).
+pub async fn find_token(state: &AppState, token: &str) -> Result<Option<TokenRow>, OAuthError> {
+    let mut conn = state.core.store.pool().acquire().await?;
+    Ok(flows::find_token_by_hash(&mut conn, &hash_secret(token)).await?)
+}
+
+fn check_hint(params: &Params) -> Result<(), OAuthError> {
+    match params.get("token_type_hint") {
+        None | Some("access_token") | Some("refresh_token") => Ok(()),
+        Some(other) => Err(OAuthError::new(
+            ErrorCode::UnsupportedTokenType,
+            format!("token_type_hint '{other}' is not supported; use access_token or refresh_token, or leave it out"),
+        )),
+    }
+}
+
+pub async fn introspect(state: &AppState, _client: &Client, params: &Params, now: Timestamp) -> Result<Value, OAuthError> {
+    let token = params.require("token", "send the token to introspect as token=…")?;
+    check_hint(params)?;
+    let row = find_token(state, token).await?;
+    introspection_of(state, row.as_ref(), now).await
+}
+
+/// Revokes a token. Revoking a refresh token revokes its whole grant. Unknown tokens
+/// succeed silently (RFC 7009 §2.2).
+pub async fn revoke(state: &AppState, client: &Client, params: &Params, now: Timestamp) -> Result<Option<String>, OAuthError> {
+    let token = params.require("token", "send the token to revoke as token=…")?;
+    check_hint(params)?;
+    let Some(row) = find_token(state, token).await? else {
+        return Ok(None);
+    };
+    if row.client_id != client.client_id {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this token was issued to client '{}', so client '{}' may not revoke it (RFC 7009 §2.1)",
+            row.client_id, client.client_id
+        )));
+    }
+    let mut tx = state.core.store.pool().begin().await?;
+    match (row.kind, &row.grant_id) {
+        (TokenKind::RefreshToken, Some(grant)) => {
+            flows::revoke_grant(&mut tx, grant, now, "refresh token revoked").await?;
+        }
+        _ => {
+            flows::revoke_token(&mut tx, &row.id, now).await?;
+        }
+    }
+    tx.commit().await?;
+    state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: Some(row.id.clone()) });
+    Ok(Some(row.id))
+}
+
+/// The bearer token of a request: `Authorization: Bearer` or the form body's
+/// `access_token` (RFC 6750 §2.1, §2.2), never both.
+pub fn bearer_token(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthError> {
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+            if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() {
+                Ok(rest.trim().to_string())
+            } else {
+                Err(OAuthError::invalid_request(
+                    "the Authorization header must be 'Bearer <access token>'",
+                ))
+            }
+        })
+        .transpose()?;
+    let form_token = form.and_then(|f| f.get("access_token")).map(str::to_string);
+    match (header_token, form_token) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the access token was sent both in the Authorization header and in the body; RFC 6750 §2 allows one method",
+        )),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            String::new(),
+        )),
+    }
+}
+
+/// A validated access token and its user.
+#[derive(Debug, Clone)]
+pub struct Bearer {
+    pub token: TokenRow,
+    pub user: Option<User>,
+}
+
+/// Validates an access token for a protected resource.
+pub async fn authorize_bearer(state: &AppState, token: &str, now: Timestamp) -> Result<Bearer, OAuthError> {
+    let row = find_token(state, token).await?.ok_or_else(|| {
+        OAuthError::invalid_token("the access token is unknown to this provider; get a new one")
+    })?;
+    if row.kind != TokenKind::AccessToken {
+        return Err(OAuthError::invalid_token(
+            "this is a refresh token; send the access_token, and use the refresh token only at the token endpoint",
+        ));
+    }
+    match row.state(now) {
+        TokenState::Revoked => return Err(OAuthError::invalid_token("the access token was revoked; get a new one")),
+        TokenState::Expired => {
+            return Err(OAuthError::invalid_token(format!(
+                "the access token expired {}s ago; refresh it or sign in again",
+                now - row.expires_at
+            )));
+        }
+        TokenState::Active => {}
+    }
+    let user = match &row.sub {
+        Some(sub) => state.core.store.get_user_by_sub(sub).await?.map(|u| u.user),
+        None => None,
+    };
+    Ok(Bearer { token: row, user })
+}
+
+/// The userinfo response (OIDC Core §5.3): `sub` plus the claims the scopes release.
+pub async fn userinfo(state: &AppState, bearer: &Bearer) -> Result<Value, OAuthError> {
+    let scopes = bearer.token.scope_list();
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "userinfo needs an access token with the openid scope; request scope=openid",
+        ));
+    }
+    let user = bearer.user.as_ref().ok_or_else(|| {
+        OAuthError::invalid_token("this access token has no user (client_credentials); userinfo needs a user's token")
+    })?;
+    let defs = state.core.store.list_scopes().await?;
+    let mut claims = super::tokens::claims_for_scopes(user, None, &scopes, &defs);
+    claims.insert("sub".into(), json!(user.sub));
+    Ok(Value::Object(claims))
+}

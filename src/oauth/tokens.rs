@@ -1,0 +1,222 @@
+//! Minting tokens: RFC 9068 JWT or opaque access tokens, opaque refresh tokens and
+//! OpenID Connect id_tokens. Minting is pure (no I/O): it returns the response and the
+//! rows the caller commits in its transaction before answering.
+
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::Digest;
+
+use super::error::OAuthError;
+use crate::keys::KeySet;
+use crate::model::{Client, Scope, SigningAlg, Timestamp, TokenFormat, User, random_token};
+use crate::store::flows::{TokenKind, TokenRow, hash_secret};
+
+/// Access tokens are signed with ES256: fast to sign and verify. id_tokens use the
+/// client's `id_token_signed_response_alg` (RS256 unless chosen otherwise).
+pub const ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::Es256;
+
+/// The successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// What a token is being minted for.
+#[derive(Debug)]
+pub struct Mint<'a> {
+    pub issuer: &'a str,
+    pub client: &'a Client,
+    pub user: Option<&'a User>,
+    /// Replaces persona claims for this login only.
+    pub claims_override: Option<&'a Map<String, Value>>,
+    pub scopes: &'a [String],
+    pub grant_id: Option<&'a str>,
+    pub auth_time: Option<Timestamp>,
+    pub nonce: Option<&'a str>,
+    pub refresh: bool,
+    pub id_token: bool,
+    pub now: Timestamp,
+}
+
+/// The claims of `user` that the granted scopes release (OIDC Core §5.4).
+pub fn claims_for_scopes(
+    user: &User,
+    claims_override: Option<&Map<String, Value>>,
+    granted: &[String],
+    scopes: &[Scope],
+) -> Map<String, Value> {
+    let source = claims_override.unwrap_or(&user.claims);
+    let mut out = Map::new();
+    for scope in scopes.iter().filter(|s| granted.contains(&s.name)) {
+        for claim in &scope.claims {
+            if let Some(v) = source.get(claim) {
+                out.insert(claim.clone(), v.clone());
+            } else if claim == "preferred_username" {
+                out.insert(claim.clone(), json!(user.username));
+            }
+        }
+    }
+    out
+}
+
+/// `at_hash`: the left half of the SHA-256 of the access token, base64url (OIDC Core §3.1.3.6).
+pub fn at_hash(access_token: &str) -> String {
+    let digest = sha2::Sha256::digest(access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+fn sign_err(e: crate::error::Error) -> OAuthError {
+    OAuthError::from(e)
+}
+
+/// Mints the tokens of a response. Returns the response and the rows to store.
+pub fn mint(keys: &KeySet, scope_defs: &[Scope], m: &Mint<'_>) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
+    let client = m.client;
+    let scope = m.scopes.join(" ");
+    let sub = m.user.map(|u| u.sub.clone());
+    let jti = random_token(16);
+    let exp = m.now + client.access_token_ttl;
+    let access_token = match client.access_token_format {
+        TokenFormat::Jwt => {
+            let mut claims = json!({
+                "iss": m.issuer,
+                "sub": sub.clone().unwrap_or_else(|| client.client_id.clone()),
+                "aud": client.client_id,
+                "client_id": client.client_id,
+                "exp": exp,
+                "iat": m.now,
+                "nbf": m.now,
+                "jti": jti,
+                "scope": scope,
+            });
+            if let Some(t) = m.auth_time {
+                claims["auth_time"] = json!(t);
+            }
+            keys.get(ACCESS_TOKEN_ALG)
+                .and_then(|k| k.sign_jwt("at+jwt", &claims))
+                .map_err(sign_err)?
+        }
+        TokenFormat::Opaque => random_token(32),
+    };
+    let mut rows = vec![TokenRow {
+        id: jti,
+        token_hash: hash_secret(&access_token),
+        kind: TokenKind::AccessToken,
+        format: client.access_token_format,
+        client_id: client.client_id.clone(),
+        sub: sub.clone(),
+        grant_id: m.grant_id.map(str::to_string),
+        scopes: scope.clone(),
+        issued_at: m.now,
+        expires_at: exp,
+        revoked_at: None,
+        rotated_at: None,
+        value: Some(access_token.clone()),
+    }];
+
+    let refresh_token = if m.refresh {
+        let value = random_token(32);
+        rows.push(TokenRow {
+            id: random_token(16),
+            token_hash: hash_secret(&value),
+            kind: TokenKind::RefreshToken,
+            format: TokenFormat::Opaque,
+            client_id: client.client_id.clone(),
+            sub: sub.clone(),
+            grant_id: m.grant_id.map(str::to_string),
+            scopes: scope.clone(),
+            issued_at: m.now,
+            expires_at: m.now + client.refresh_token_ttl,
+            revoked_at: None,
+            rotated_at: None,
+            value: Some(value.clone()),
+        });
+        Some(value)
+    } else {
+        None
+    };
+
+    let id_token = match (m.id_token, m.user) {
+        (true, Some(user)) => Some(id_token(keys, scope_defs, m, user, Some(&access_token))?),
+        _ => None,
+    };
+
+    Ok((
+        TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: client.access_token_ttl,
+            refresh_token,
+            id_token,
+            scope,
+        },
+        rows,
+    ))
+}
+
+/// Signs an id_token for `user`.
+pub fn id_token(
+    keys: &KeySet,
+    scope_defs: &[Scope],
+    m: &Mint<'_>,
+    user: &User,
+    access_token: Option<&str>,
+) -> Result<String, OAuthError> {
+    let client = m.client;
+    let mut claims = claims_for_scopes(user, m.claims_override, m.scopes, scope_defs);
+    claims.insert("iss".into(), json!(m.issuer));
+    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("aud".into(), json!(client.client_id));
+    claims.insert("azp".into(), json!(client.client_id));
+    claims.insert("exp".into(), json!(m.now + client.id_token_ttl));
+    claims.insert("iat".into(), json!(m.now));
+    claims.insert("auth_time".into(), json!(m.auth_time.unwrap_or(m.now)));
+    if let Some(n) = m.nonce {
+        claims.insert("nonce".into(), json!(n));
+    }
+    if let Some(at) = access_token {
+        claims.insert("at_hash".into(), json!(at_hash(at)));
+    }
+    keys.get(client.id_token_signed_response_alg)
+        .and_then(|k| k.sign_jwt("JWT", &Value::Object(claims)))
+        .map_err(sign_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_oidc_example() {
+        // OpenID Connect Core, Appendix A.3 (implicit flow example).
+        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+
+    #[test]
+    fn scopes_release_only_their_claims() {
+        let user = User {
+            sub: "s".into(),
+            username: "alice".into(),
+            has_password: false,
+            claims: serde_json::from_value(json!({"name": "Alice", "email": "a@x", "secret": 1})).unwrap(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let defs = Scope::defaults();
+        let c = claims_for_scopes(&user, None, &["openid".into(), "email".into()], &defs);
+        assert_eq!(c.get("email"), Some(&json!("a@x")));
+        assert!(c.get("name").is_none());
+        let c = claims_for_scopes(&user, None, &["profile".into()], &defs);
+        assert_eq!(c.get("name"), Some(&json!("Alice")));
+        assert_eq!(c.get("preferred_username"), Some(&json!("alice")));
+        assert!(c.get("secret").is_none());
+    }
+}
