@@ -14,6 +14,8 @@ use crate::model::{
 };
 use crate::password;
 use crate::seed::{ImportSummary, SEED_VERSION, ScopeInput, SeedFile};
+use crate::log::{RequestEntry, RequestStatus};
+use crate::store::flows::{self, TokenFilter, TokenKind, TokenRow, TokenSummary};
 use crate::store::{Store, UserRecord};
 
 #[derive(Debug, Clone)]
@@ -314,6 +316,117 @@ impl Core {
         self.store.delete_scope(name).await?;
         self.events.publish(ProviderEvent::ScopesChanged);
         Ok(())
+    }
+
+    // ---- tokens ----
+
+    async fn summarize(&self, rows: Vec<TokenRow>) -> Result<Vec<TokenSummary>> {
+        let now = self.now();
+        let users: std::collections::HashMap<String, String> = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|r| (r.user.sub, r.user.username))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|t| TokenSummary {
+                state: t.state(now),
+                scopes: t.scope_list(),
+                username: t.sub.as_ref().and_then(|s| users.get(s).cloned()),
+                id: t.id,
+                kind: t.kind,
+                format: t.format,
+                client_id: t.client_id,
+                sub: t.sub,
+                issued_at: t.issued_at,
+                expires_at: t.expires_at,
+                revoked_at: t.revoked_at.or(t.rotated_at),
+                grant_id: t.grant_id,
+            })
+            .collect())
+    }
+
+    /// Issued tokens, newest first.
+    pub async fn list_tokens(&self, filter: TokenFilter) -> Result<Vec<TokenSummary>> {
+        let sub = match &filter.username {
+            Some(u) => Some(self.get_user(u).await?.sub),
+            None => None,
+        };
+        let rows = flows::list_tokens(self.store.pool(), &filter, sub.as_deref(), self.now()).await?;
+        self.summarize(rows).await
+    }
+
+    async fn token_row(&self, id: &str) -> Result<TokenRow> {
+        flows::get_token(self.store.pool(), id).await?.ok_or_else(|| Error::NotFound {
+            what: "token",
+            id: id.into(),
+        })
+    }
+
+    pub async fn get_token(&self, id: &str) -> Result<(TokenSummary, Option<String>)> {
+        let row = self.token_row(id).await?;
+        let value = row.value.clone();
+        let mut list = self.summarize(vec![row]).await?;
+        let summary = list.pop().ok_or_else(|| Error::NotFound {
+            what: "token",
+            id: id.into(),
+        })?;
+        Ok((summary, value))
+    }
+
+    /// Revokes one token; a refresh token takes its whole grant with it, as at the
+    /// revocation endpoint.
+    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        let row = self.token_row(id).await?;
+        let now = self.now();
+        let mut tx = self.store.pool().begin().await?;
+        match (row.kind, &row.grant_id) {
+            (TokenKind::RefreshToken, Some(g)) => {
+                flows::revoke_grant(&mut tx, g, now, "revoked from Authdesk").await?;
+            }
+            _ => {
+                flows::revoke_token(&mut tx, id, now).await?;
+            }
+        }
+        tx.commit().await?;
+        self.events.publish(ProviderEvent::TokenChanged { id: Some(id.into()) });
+        Ok(())
+    }
+
+    pub async fn revoke_client_tokens(&self, client_id: &str) -> Result<u64> {
+        self.get_client(client_id).await?;
+        let n = flows::revoke_tokens_where(self.store.pool(), "client_id", client_id, self.now()).await?;
+        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        Ok(n)
+    }
+
+    pub async fn revoke_user_tokens(&self, username: &str) -> Result<u64> {
+        let sub = self.get_user(username).await?.sub;
+        let n = flows::revoke_tokens_where(self.store.pool(), "sub", &sub, self.now()).await?;
+        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        Ok(n)
+    }
+
+    /// Sets a token's expiry to now, so the client's refresh logic can be tested.
+    pub async fn expire_token(&self, id: &str) -> Result<TokenSummary> {
+        let now = self.now();
+        if !flows::expire_token(self.store.pool(), id, now).await? {
+            self.token_row(id).await?;
+        }
+        self.events.publish(ProviderEvent::TokenChanged { id: Some(id.into()) });
+        Ok(self.get_token(id).await?.0)
+    }
+
+    /// The request log, newest first.
+    pub async fn list_requests(
+        &self,
+        client_id: Option<&str>,
+        status: Option<RequestStatus>,
+        limit: u32,
+    ) -> Result<Vec<RequestEntry>> {
+        Ok(crate::log::list(self.store.pool(), client_id, status, limit).await?)
     }
 
     // ---- export / import ----

@@ -17,6 +17,24 @@ pub enum ProviderEvent {
     TokenChanged { id: Option<String> },
     /// A request was received, decided, rejected or completed.
     Request { entry: RequestEntry },
+    /// An authorization request waits for consent.
+    ConsentPending { consent: PendingConsent },
+    /// A pending request was approved or denied (on the page, in the window, …).
+    ConsentResolved { request_id: String, approved: bool },
+}
+
+/// What the window shows of a request waiting for consent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct PendingConsent {
+    pub request_id: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+    pub redirect_uri: String,
+    pub login_hint: Option<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub created_at: crate::model::Timestamp,
 }
 
 /// The sending half of the event bus; cheap to clone.

@@ -193,16 +193,16 @@ pub struct ClientInput {
     pub require_pkce: Option<bool>,
     pub allow_plain_pkce: Option<bool>,
     pub access_token_format: Option<TokenFormat>,
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub access_token_ttl: Option<i64>,
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub refresh_token_ttl: Option<i64>,
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub id_token_ttl: Option<i64>,
     pub id_token_signed_response_alg: Option<SigningAlg>,
     pub auto_approve: Option<bool>,
     pub tags: Option<Vec<String>>,
-    #[cfg_attr(feature = "ts-bindings", ts(type = "unknown"))]
+    #[cfg_attr(feature = "ts-bindings", ts(optional, type = "unknown"))]
     pub jwks: Option<serde_json::Value>,
 }
 
@@ -632,7 +632,7 @@ pub struct UserInput {
     pub password: Option<String>,
     /// An argon2 PHC string, as `authdesk export` writes it.
     pub password_hash: Option<String>,
-    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "ts-bindings", ts(optional, type = "Record<string, unknown>"))]
     pub claims: Option<serde_json::Value>,
 }
 

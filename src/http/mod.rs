@@ -65,7 +65,81 @@ pub struct AppState {
     pub log: RequestLog,
 }
 
+/// What the window shows of one token.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct TokenDetail {
+    pub summary: crate::store::flows::TokenSummary,
+    /// The token itself (JWT or opaque).
+    pub value: Option<String>,
+    /// The RFC 7662 introspection response for it.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
+    pub introspection: Value,
+}
+
 impl AppState {
+    /// Requests waiting for consent, oldest first.
+    pub fn pending_consents(&self) -> Vec<crate::events::PendingConsent> {
+        self.pending
+            .list(self.core.now())
+            .iter()
+            .map(|p| pending_view(p))
+            .collect()
+    }
+
+    /// Approves (as `username`, default the hinted or first persona) or denies a
+    /// pending request from the window; the waiting browser page follows.
+    pub async fn decide_consent(&self, request_id: &str, approve: bool, username: Option<String>) -> crate::Result<()> {
+        let now = self.core.now();
+        let decision = if approve {
+            let pending = self.pending.get(request_id).ok_or_else(|| crate::Error::NotFound {
+                what: "pending request",
+                id: request_id.into(),
+            })?;
+            let name = match username.or_else(|| pending.request.login_hint.clone()) {
+                Some(n) => n,
+                None => self
+                    .core
+                    .list_users()
+                    .await?
+                    .first()
+                    .map(|u| u.username.clone())
+                    .ok_or_else(|| crate::Error::invalid("username", "there are no personas; create one first"))?,
+            };
+            let user = self.core.get_user(&name).await?;
+            Decision::Approve { user, claims_override: None, by: DecidedBy::Window }
+        } else {
+            Decision::Deny { by: DecidedBy::Window }
+        };
+        let username = match &decision {
+            Decision::Approve { user, .. } => Some(user.username.clone()),
+            Decision::Deny { .. } => None,
+        };
+        let pending = self.pending.take(request_id).ok_or_else(|| crate::Error::NotFound {
+            what: "pending request",
+            id: request_id.into(),
+        })?;
+        let completion = decide(self, &pending.request, decision, now, &pending.request.params, username)
+            .await
+            .map_err(|e| crate::Error::Other(e.description))?;
+        pending.outcome.send_replace(Some(completion));
+        self.core.events.publish(crate::events::ProviderEvent::ConsentResolved {
+            request_id: request_id.into(),
+            approved: approve,
+        });
+        Ok(())
+    }
+
+    /// A token with its value and introspection, for the window.
+    pub async fn token_detail(&self, id: &str) -> crate::Result<TokenDetail> {
+        let (summary, value) = self.core.get_token(id).await?;
+        let row = crate::store::flows::get_token(self.core.store.pool(), id).await?;
+        let introspection = resource::introspection_of(self, row.as_ref(), self.core.now())
+            .await
+            .map_err(|e| crate::Error::Other(e.description))?;
+        Ok(TokenDetail { summary, value, introspection })
+    }
+
     fn record(
         &self,
         kind: &str,
@@ -319,8 +393,21 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
     }
 
     let pending = state.pending.insert(req, now);
+    state.core.events.publish(crate::events::ProviderEvent::ConsentPending { consent: pending_view(&pending) });
     state.record("authorize", client_id, None, RequestStatus::PendingConsent, None, &params, json!({"request_id": pending.id}));
     consent_page(&state, &pending).await
+}
+
+fn pending_view(p: &authorize::Pending) -> crate::events::PendingConsent {
+    crate::events::PendingConsent {
+        request_id: p.id.clone(),
+        client_id: p.request.client.client_id.clone(),
+        client_name: p.request.client.name.clone(),
+        scopes: p.request.scopes.clone(),
+        redirect_uri: p.request.redirect_uri.clone(),
+        login_hint: p.request.login_hint.clone(),
+        created_at: p.created_at,
+    }
 }
 
 async fn consent_page(state: &AppState, pending: &authorize::Pending) -> Response {
@@ -469,6 +556,10 @@ async fn decision(State(state): State<AppState>, params: Result<OAuthParams, OAu
     match decide(&state, &pending.request, decision, now, &pending.request.params, username).await {
         Ok(c) => {
             pending.outcome.send_replace(Some(c.clone()));
+            state.core.events.publish(crate::events::ProviderEvent::ConsentResolved {
+                request_id: pending.id.clone(),
+                approved: approve,
+            });
             let mut res = completion_response(&state, c);
             if res.status() == StatusCode::FOUND {
                 // POST → GET for the redirect.

@@ -1,0 +1,306 @@
+/**
+ * An in-memory stand-in for the Rust core, answering every command the UI calls.
+ * Used by the screenshot script (bundled and injected before the page loads) and
+ * usable in tests. It is deliberately simple: enough behaviour for the views to
+ * be exercised, not a second implementation of the provider.
+ */
+import { mockIPC } from "@tauri-apps/api/mocks";
+import type { Client } from "../src/bindings/Client";
+import type { ClientInput } from "../src/bindings/ClientInput";
+import type { ErrorPayload } from "../src/bindings/ErrorPayload";
+import type { ExportFormat } from "../src/bindings/ExportFormat";
+import type { WindowEvent } from "../src/ipc/events";
+import type { ProviderState } from "../src/bindings/ProviderState";
+import type { RequestStatus } from "../src/bindings/RequestStatus";
+import type { Settings } from "../src/bindings/Settings";
+import type { Theme } from "../src/bindings/Theme";
+import type { TokenFilter } from "../src/bindings/TokenFilter";
+import type { UserInput } from "../src/bindings/UserInput";
+import { makeFixtures, sampleSnippets, type Fixtures } from "./fixtures";
+
+export interface MockOptions {
+  now?: number;
+  theme?: Theme;
+  state?: ProviderState;
+  /** Start with no data at all (empty states). */
+  empty?: boolean;
+}
+
+export interface MockBackend {
+  data: Fixtures;
+  calls: { cmd: string; args: Record<string, unknown> }[];
+  handle: (cmd: string, args?: unknown) => unknown;
+}
+
+function fail(code: string, message: string, field: string | null = null): never {
+  const payload: ErrorPayload = { code, message, field };
+  throw payload;
+}
+
+let seq = 100;
+const newId = (prefix: string) => `${prefix}_${(seq++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+export function createMockBackend(opts: MockOptions = {}): MockBackend {
+  const now = () => opts.now ?? Math.floor(Date.now() / 1000);
+  const data = makeFixtures(now());
+  if (opts.theme) data.settings.theme = opts.theme;
+  if (opts.state) {
+    data.status.state = opts.state;
+    if (opts.state === "port_in_use") {
+      data.status.message = "Address 127.0.0.1:8443 is already in use (another Authdesk, or a dev server?).";
+    }
+  }
+  if (opts.empty) {
+    data.clients = [];
+    data.tokens = [];
+    data.requests = [];
+    data.consents = [];
+  }
+  const calls: MockBackend["calls"] = [];
+
+  const findClient = (id: unknown): Client =>
+    data.clients.find((c) => c.client_id === id) ?? fail("not_found", `client '${String(id)}' does not exist`);
+
+  function applyClientInput(base: Client | null, input: ClientInput): Client {
+    const name = (input.name ?? base?.name ?? "").trim();
+    if (!name) fail("invalid_input", 'name: a client needs a name, e.g. "My web app"', "name");
+    const type = input.client_type ?? base?.client_type ?? "confidential";
+    const id = base?.client_id ?? input.client_id ?? newId("client");
+    if (!base && data.clients.some((c) => c.client_id === id)) fail("conflict", `client '${id}' already exists`);
+    const t = now();
+    return {
+      client_id: id,
+      client_secret: type === "public" ? null : (base?.client_secret ?? newId("secret") + newId("x")),
+      name,
+      client_type: type,
+      redirect_uris: input.redirect_uris ?? base?.redirect_uris ?? [],
+      post_logout_redirect_uris: input.post_logout_redirect_uris ?? base?.post_logout_redirect_uris ?? [],
+      grant_types: input.grant_types ?? base?.grant_types ?? ["authorization_code", "refresh_token"],
+      response_types: input.response_types ?? base?.response_types ?? ["code"],
+      scopes: input.scopes ?? base?.scopes ?? ["openid", "profile", "email", "offline_access"],
+      token_endpoint_auth_method:
+        input.token_endpoint_auth_method ??
+        base?.token_endpoint_auth_method ??
+        (type === "public" ? "none" : "client_secret_basic"),
+      require_pkce: input.require_pkce ?? base?.require_pkce ?? false,
+      allow_plain_pkce: input.allow_plain_pkce ?? base?.allow_plain_pkce ?? false,
+      access_token_format: input.access_token_format ?? base?.access_token_format ?? "jwt",
+      access_token_ttl: input.access_token_ttl ?? base?.access_token_ttl ?? 3600,
+      refresh_token_ttl: input.refresh_token_ttl ?? base?.refresh_token_ttl ?? 2592000,
+      id_token_ttl: input.id_token_ttl ?? base?.id_token_ttl ?? 3600,
+      id_token_signed_response_alg: input.id_token_signed_response_alg ?? base?.id_token_signed_response_alg ?? "RS256",
+      auto_approve: input.auto_approve ?? base?.auto_approve ?? false,
+      tags: [...(input.tags ?? base?.tags ?? [])].sort(),
+      jwks: input.jwks ?? base?.jwks ?? null,
+      created_at: base?.created_at ?? t,
+      updated_at: t,
+    };
+  }
+
+  function revokeWhere(pred: (s: Fixtures["tokens"][number]["summary"]) => boolean): number {
+    let n = 0;
+    for (const t of data.tokens) {
+      if (t.summary.state === "active" && pred(t.summary)) {
+        t.summary.state = "revoked";
+        t.summary.revoked_at = now();
+        t.introspection = { active: false };
+        n++;
+      }
+    }
+    return n;
+  }
+
+  function handle(cmd: string, rawArgs?: unknown): unknown {
+    const args = (rawArgs ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args });
+    switch (cmd) {
+      case "provider_status":
+        return structuredClone(data.status);
+      case "restart_provider":
+        data.status.state = "running";
+        data.status.message = null;
+        return structuredClone(data.status);
+      case "change_port": {
+        const port = Number(args.port);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) fail("invalid_input", "port: 1–65535", "port");
+        data.status = {
+          ...data.status,
+          state: "running",
+          port,
+          message: null,
+          issuer: `https://localhost:${port}`,
+        };
+        data.settings.port = port;
+        return structuredClone(data.status);
+      }
+
+      case "list_clients":
+        return structuredClone(data.clients);
+      case "get_client":
+        return structuredClone(findClient(args.clientId));
+      case "create_client": {
+        const c = applyClientInput(null, args.input as ClientInput);
+        data.clients.push(c);
+        return structuredClone(c);
+      }
+      case "update_client": {
+        const base = findClient(args.clientId);
+        const c = applyClientInput(base, args.input as ClientInput);
+        data.clients[data.clients.indexOf(base)] = c;
+        return structuredClone(c);
+      }
+      case "delete_client":
+        findClient(args.clientId);
+        data.clients = data.clients.filter((c) => c.client_id !== args.clientId);
+        return null;
+      case "regenerate_client_secret": {
+        const c = findClient(args.clientId);
+        if (c.client_type === "public") fail("invalid_input", "a public client has no secret", "client_type");
+        c.client_secret = newId("secret") + newId("s");
+        c.updated_at = now();
+        return structuredClone(c);
+      }
+      case "client_snippets":
+        return sampleSnippets(findClient(args.clientId), data.status.issuer);
+
+      case "list_users":
+        return structuredClone(data.users);
+      case "create_user": {
+        const input = args.input as UserInput;
+        const username = input.username ?? "";
+        if (data.users.some((u) => u.username === username)) fail("conflict", `user '${username}' already exists`);
+        const u = {
+          sub: input.sub ?? crypto.randomUUID(),
+          username,
+          has_password: !!input.password,
+          claims: input.claims ?? {},
+          created_at: now(),
+          updated_at: now(),
+        };
+        data.users.push(u);
+        return structuredClone(u);
+      }
+      case "update_user": {
+        const u = data.users.find((x) => x.username === args.username) ?? fail("not_found", "no such user");
+        const input = args.input as UserInput;
+        if (input.username) u.username = input.username;
+        if (input.claims) u.claims = input.claims;
+        if (input.password !== undefined) u.has_password = input.password !== "";
+        u.updated_at = now();
+        return structuredClone(u);
+      }
+      case "delete_user":
+        data.users = data.users.filter((u) => u.username !== args.username);
+        return null;
+      case "list_scopes":
+        return structuredClone(data.scopes);
+
+      case "list_tokens": {
+        const f = (args.filter ?? {}) as TokenFilter;
+        return data.tokens
+          .map((t) => t.summary)
+          .filter(
+            (s) =>
+              (!f.client_id || s.client_id === f.client_id) &&
+              (!f.username || s.username === f.username) &&
+              (!f.kind || s.kind === f.kind) &&
+              (!f.state || s.state === f.state),
+          )
+          .sort((a, b) => b.issued_at - a.issued_at)
+          .slice(0, f.limit ?? 500)
+          .map((s) => structuredClone(s));
+      }
+      case "get_token":
+        return structuredClone(
+          data.tokens.find((t) => t.summary.id === args.id) ??
+            fail("not_found", `token '${String(args.id)}' does not exist`),
+        );
+      case "revoke_token":
+        revokeWhere((s) => s.id === args.id);
+        return null;
+      case "revoke_client_tokens":
+        return revokeWhere((s) => s.client_id === args.clientId);
+      case "revoke_user_tokens":
+        return revokeWhere((s) => s.username === args.username);
+      case "expire_token": {
+        const t = data.tokens.find((x) => x.summary.id === args.id) ?? fail("not_found", "no such token");
+        t.summary.expires_at = now() - 1;
+        t.summary.state = "expired";
+        t.introspection = { active: false };
+        return structuredClone(t.summary);
+      }
+
+      case "certificates":
+        return structuredClone(data.certificates);
+      case "export_certificate": {
+        const names: Record<ExportFormat, string> = {
+          pem: "authdesk-ca.pem",
+          der: "authdesk-ca.cer",
+          bundle: "authdesk-bundle.pem",
+          p12: "authdesk-truststore.p12",
+        };
+        return `/home/dev/${names[args.format as ExportFormat]}`;
+      }
+      case "regenerate_server_certificate":
+        data.certificates.server.not_before = now();
+        data.certificates.server.not_after = now() + 86400 * 397;
+        return structuredClone(data.certificates);
+
+      case "get_settings":
+        return structuredClone(data.settings);
+      case "save_settings": {
+        const next = args.settings as Settings;
+        const restart =
+          next.port !== data.settings.port ||
+          next.bind_address !== data.settings.bind_address ||
+          next.issuer_override !== data.settings.issuer_override;
+        data.settings = structuredClone(next);
+        return { restart_required: restart };
+      }
+
+      case "list_requests":
+        return data.requests
+          .filter(
+            (r) =>
+              (!args.clientId || r.client_id === args.clientId) &&
+              (!args.status || r.status === (args.status as RequestStatus)),
+          )
+          .slice(0, (args.limit as number | undefined) ?? 300)
+          .map((r) => structuredClone(r));
+      case "list_pending_consents":
+        return structuredClone(data.consents);
+      case "decide_consent": {
+        data.consents = data.consents.filter((c) => c.request_id !== args.requestId);
+        const r = data.requests.find((x) => x.id === args.requestId);
+        if (r) {
+          r.status = args.approve ? "approved" : "denied";
+          r.username = (args.username as string | null) ?? null;
+        }
+        return null;
+      }
+      default:
+        fail("unknown_command", `the mock backend does not know '${cmd}'`);
+    }
+  }
+
+  return { data, calls, handle };
+}
+
+/**
+ * Installs the mock on `window.__TAURI_INTERNALS__` (events included) and exposes
+ * `window.__authdeskMock` with the data and an `emit` for provider events.
+ */
+export function install(opts: MockOptions = {}): MockBackend {
+  const backend = createMockBackend(opts);
+  mockIPC((cmd, args) => backend.handle(cmd, args), { shouldMockEvents: true });
+  const emit = (event: string, payload: unknown) =>
+    (
+      window as unknown as { __TAURI_INTERNALS__: { invoke: (c: string, a: unknown) => Promise<unknown> } }
+    ).__TAURI_INTERNALS__.invoke("plugin:event|emit", { event, payload });
+  (window as unknown as { __authdeskMock: unknown }).__authdeskMock = {
+    backend,
+    emit,
+    emitProviderEvent: (e: WindowEvent) => emit("provider://event", e),
+  };
+  return backend;
+}

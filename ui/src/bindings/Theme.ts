@@ -1,0 +1,3 @@
+// Hand-written mirror of the Rust type; ts-rs will generate this file. Do not edit by hand once generated.
+
+export type Theme = "light" | "dark" | "system";

@@ -1,0 +1,10 @@
+import type { Scope } from "../bindings/Scope";
+import type { User } from "../bindings/User";
+import type { UserInput } from "../bindings/UserInput";
+import { call } from "./core";
+
+export const listUsers = () => call<User[]>("list_users");
+export const createUser = (input: UserInput) => call<User>("create_user", { input });
+export const updateUser = (username: string, input: UserInput) => call<User>("update_user", { username, input });
+export const deleteUser = (username: string) => call<void>("delete_user", { username });
+export const listScopes = () => call<Scope[]>("list_scopes");

@@ -1,0 +1,11 @@
+import "@testing-library/jest-dom/vitest";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { cleanup } from "@testing-library/svelte";
+import { afterEach, vi } from "vitest";
+
+// Unmount components while the IPC mock still exists, then drop the mock.
+afterEach(() => {
+  cleanup();
+  clearMocks();
+  vi.useRealTimers();
+});

@@ -1,0 +1,82 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import type { RequestEntry } from "../../bindings/RequestEntry";
+import { NOW, installHarness } from "../../test/harness";
+import RequestsView from "./RequestsView.svelte";
+
+const entry = (id: string, over: Partial<RequestEntry> = {}): RequestEntry => ({
+  id,
+  at: NOW,
+  kind: "token",
+  client_id: "acme-web",
+  username: "alice",
+  status: "completed",
+  error: null,
+  error_description: null,
+  params: { grant_type: "refresh_token" },
+  detail: {},
+  ...over,
+});
+
+describe("RequestsView", () => {
+  it("approves a pending consent as the login_hint persona", async () => {
+    const h = installHarness();
+    h.data.users.reverse(); // the hinted persona is not the first one
+    render(RequestsView);
+    const picker = (await screen.findByTestId("consent-user-rq_0009")) as HTMLSelectElement;
+    await waitFor(() => expect(picker.value).toBe("alice"));
+    await fireEvent.click(screen.getByTestId("consent-approve-rq_0009"));
+    await waitFor(() => expect(h.count("decide_consent")).toBe(1));
+    expect(h.lastArgs("decide_consent")).toEqual({ requestId: "rq_0009", approve: true, username: "alice" });
+    await waitFor(() => expect(screen.queryByTestId("consent-rq_0009")).toBeNull());
+  });
+
+  it("denies with the persona a user picked ignored", async () => {
+    const h = installHarness();
+    render(RequestsView);
+    await fireEvent.change(await screen.findByTestId("consent-user-rq_0009"), { target: { value: "bob" } });
+    await fireEvent.click(screen.getByTestId("consent-deny-rq_0009"));
+    await waitFor(() =>
+      expect(h.lastArgs("decide_consent")).toEqual({ requestId: "rq_0009", approve: false, username: null }),
+    );
+  });
+
+  it("puts live requests on top and updates a known one in place", async () => {
+    const h = installHarness();
+    render(RequestsView);
+    await screen.findByTestId("request-row-rq_0001");
+    await h.emitEvent({ type: "request", entry: entry("rq_new") });
+    await screen.findByTestId("request-row-rq_new");
+    const rows = screen.getAllByTestId(/^request-row-/);
+    expect(rows[0]).toHaveAttribute("data-testid", "request-row-rq_new");
+
+    await h.emitEvent({ type: "request", entry: entry("rq_0009", { status: "denied", error: "access_denied" }) });
+    await waitFor(() => expect(screen.getByTestId("request-row-rq_0009")).toHaveAttribute("data-status", "denied"));
+    expect(screen.getAllByTestId("request-row-rq_0009")).toHaveLength(1);
+  });
+
+  it("keeps live requests out when they do not match the filter", async () => {
+    const h = installHarness();
+    render(RequestsView);
+    await screen.findByTestId("request-row-rq_0001");
+    await fireEvent.change(screen.getByTestId("requests-filter-status"), { target: { value: "rejected" } });
+    await waitFor(() => expect(h.lastArgs("list_requests")).toEqual({ status: "rejected", limit: 300 }));
+    await h.emitEvent({ type: "request", entry: entry("rq_ok") });
+    await h.emitEvent({ type: "request", entry: entry("rq_bad", { status: "rejected", error: "invalid_grant" }) });
+    await screen.findByTestId("request-row-rq_bad");
+    expect(screen.queryByTestId("request-row-rq_ok")).toBeNull();
+  });
+
+  it("expands a failure to its plain-language cause, params and detail", async () => {
+    installHarness();
+    render(RequestsView);
+    const row = await screen.findByTestId("request-row-rq_0004");
+    await fireEvent.click(row.querySelector("button")!);
+    expect(screen.getByTestId("request-error-rq_0004")).toHaveTextContent(
+      /invalid_request.*is not registered for client 'acme-web'/,
+    );
+    expect(screen.getByTestId("request-detail-rq_0004")).toHaveTextContent(
+      "http://localhost:3001/api/auth/callback/authdesk",
+    );
+  });
+});

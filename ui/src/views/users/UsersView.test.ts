@@ -1,0 +1,50 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import { installHarness } from "../../test/harness";
+import UsersView from "./UsersView.svelte";
+
+describe("UsersView", () => {
+  it("checks claims as they are typed and refuses reserved ones", async () => {
+    const h = installHarness();
+    render(UsersView);
+    await fireEvent.click(await screen.findByTestId("user-row-carol"));
+    const claims = screen.getByTestId("user-claims-input");
+    await fireEvent.input(claims, { target: { value: '{"name": "Carol", "sub": "x"}' } });
+    expect(screen.getByTestId("user-claims-error")).toHaveTextContent("'sub' is set by the provider");
+    await fireEvent.input(claims, { target: { value: "[1]" } });
+    expect(screen.getByTestId("user-claims-error")).toHaveTextContent("must be a JSON object");
+    await fireEvent.click(screen.getByTestId("user-save"));
+    expect(h.count("update_user")).toBe(0);
+
+    await fireEvent.input(claims, { target: { value: '{"name": "Carol C."}' } });
+    expect(screen.queryByTestId("user-claims-error")).toBeNull();
+    await fireEvent.click(screen.getByTestId("user-save"));
+    await waitFor(() => expect(h.count("update_user")).toBe(1));
+    expect(h.lastArgs("update_user")).toEqual({
+      username: "carol",
+      input: { username: "carol", claims: { name: "Carol C." } },
+    });
+  });
+
+  it("creates a persona with a password", async () => {
+    const h = installHarness();
+    render(UsersView);
+    await fireEvent.click(await screen.findByTestId("user-new"));
+    await fireEvent.input(screen.getByTestId("user-username-input"), { target: { value: "dave" } });
+    await fireEvent.input(screen.getByTestId("user-password-input"), { target: { value: "s3cret" } });
+    await fireEvent.click(screen.getByTestId("user-save"));
+    await screen.findByTestId("user-row-dave");
+    expect(h.lastArgs("create_user")).toEqual({
+      input: expect.objectContaining({ username: "dave", password: "s3cret", claims: expect.any(Object) }),
+    });
+  });
+
+  it("reloads on user_changed", async () => {
+    const h = installHarness();
+    render(UsersView);
+    await screen.findByTestId("user-row-alice");
+    h.data.users.push({ ...h.data.users[0]!, username: "erin", sub: "s-erin" });
+    await h.emitEvent({ type: "user_changed", username: "erin" });
+    await screen.findByTestId("user-row-erin");
+  });
+});
