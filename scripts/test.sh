@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every check and test of Authdesk: formatting, lints, the core's unit and
+# integration tests, the desktop shell's tests, the window's type-check and unit
+# tests, the Python client-library suite, the browser consent test and the end-to-end
+# test of the real window under Xvfb. Installs what it needs first.
+#
+#   bash scripts/test.sh
+#
+# CARGO_TARGET_DIR defaults to ~/.cache/authdesk/target (shared with scripts/run.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+started=$SECONDS
+
+step "checking prerequisites"
+ensure_rust
+ensure_debs "${DESKTOP_BUILD_DEBS[@]}" "${TEST_DEBS[@]}"
+ensure_node
+ui_deps
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "generated TypeScript types are current"
+bash scripts/check-bindings.sh
+
+step "core: unit and integration tests"
+cargo test --locked -p authdesk
+
+step "desktop shell: command-layer tests"
+cargo test --locked -p authdesk-desktop
+
+step "window: type-check, lint and unit tests"
+npm --prefix ui run check
+if grep -q '"lint"' ui/package.json; then npm --prefix ui run lint; fi
+npm --prefix ui test
+
+step "Python client libraries (Authlib, oauthlib) against authdesk serve"
+cargo build --locked -p authdesk
+bash tests/python/run.sh
+
+if [ -f tests/browser/run.sh ]; then
+  step "browser: consent page in headless Chromium"
+  bash tests/browser/run.sh
+fi
+
+if [ -f scripts/desktop-e2e.sh ]; then
+  step "desktop: end-to-end test of the real window under Xvfb"
+  bash scripts/desktop-e2e.sh
+fi
+
+step "all tests passed in $((SECONDS - started))s"
