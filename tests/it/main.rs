@@ -1,0 +1,19 @@
+//! Authdesk's integration tests, in one binary (each extra test file is another slow
+//! link). Every test uses real parts: a provider on port 0 over a temporary data
+//! directory, HTTPS through the CA it generated (and nothing else), a real SQLite file,
+//! and the `authdesk` binary as scripts run it. No test touches the user's real data
+//! directory: processes get `--data-dir` and a temporary HOME and XDG directories.
+//!
+//! - [`provider`]: discovery, JWKS, the certificate chain, restarts, file permissions.
+//! - [`cli_serve`]: `authdesk serve`: readiness line, signals, seeds, start-up failures.
+//! - [`cli_ca`]: `authdesk ca export` in every format.
+//! - [`cli_records`]: `clients`, `users`, `export` and `import`.
+
+// clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod cli_ca;
+mod cli_records;
+mod cli_serve;
+mod provider;
+mod support;

@@ -1,0 +1,441 @@
+//! The provider started in-process on port 0: discovery, JWKS, the TLS chain, what a
+//! restart keeps, and the permissions of what it writes.
+
+use std::collections::BTreeMap;
+
+use authdesk::Core;
+use authdesk::config::ServeOptions;
+use authdesk::model::{ClientInput, SigningAlg, UserInput};
+use authdesk::tls::TlsMaterial;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use crate::support::{
+    Sandbox, client_trusting, error_chain, get_json, mode, pem_certificates, provider_ca_pem,
+    start_provider, start_provider_with,
+};
+
+const DISCOVERY: &str = "/.well-known/openid-configuration";
+const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or_else(|| panic!("not a string: {s}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_documents_name_the_issuer_jwks_algorithms_and_default_scopes() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    assert_eq!(
+        provider.issuer,
+        format!("https://localhost:{}", provider.addr.port())
+    );
+    let client = client_trusting(&provider_ca_pem(&provider));
+
+    for path in [DISCOVERY, AS_METADATA] {
+        let doc = get_json(&client, &format!("{}{path}", provider.issuer)).await;
+        assert_eq!(doc["issuer"], json!(provider.issuer), "{path}: issuer");
+        let jwks_uri = doc["jwks_uri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: no jwks_uri in {doc}"));
+        assert!(
+            jwks_uri.starts_with(&format!("{}/", provider.issuer)),
+            "{path}: jwks_uri {jwks_uri} is not under the issuer"
+        );
+        // The advertised JWKS is served where the document says.
+        let jwks = get_json(&client, jwks_uri).await;
+        assert!(
+            !jwks["keys"].as_array().expect("keys").is_empty(),
+            "{path}: empty JWKS"
+        );
+
+        let algs = strings(&doc["id_token_signing_alg_values_supported"]);
+        assert!(
+            algs.contains(&"RS256"),
+            "{path}: RS256 missing from {algs:?}"
+        );
+        let scopes = strings(&doc["scopes_supported"]);
+        for s in ["openid", "profile", "email", "offline_access"] {
+            assert!(
+                scopes.contains(&s),
+                "{path}: scope {s} missing from {scopes:?}"
+            );
+        }
+    }
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+/// RFC 7638: SHA-256 of the required members, lexicographically ordered, no whitespace.
+fn rfc7638_thumbprint(jwk: &Value) -> String {
+    let required: &[&str] = match jwk["kty"].as_str() {
+        Some("RSA") => &["e", "kty", "n"],
+        Some("EC") => &["crv", "kty", "x", "y"],
+        other => panic!("unexpected kty {other:?}"),
+    };
+    let members: BTreeMap<&str, &Value> = required
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                jwk.get(*k)
+                    .unwrap_or_else(|| panic!("{k} missing from {jwk}")),
+            )
+        })
+        .collect();
+    let canonical = serde_json::to_string(&members).expect("canonical JSON");
+    B64URL.encode(sha2::Sha256::digest(canonical.as_bytes()))
+}
+
+fn b64url_bytes(jwk: &Value, member: &str) -> Vec<u8> {
+    let text = jwk[member]
+        .as_str()
+        .unwrap_or_else(|| panic!("{member} missing from {jwk}"));
+    B64URL
+        .decode(text)
+        .unwrap_or_else(|e| panic!("{member} is not unpadded base64url ({e}): {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_has_one_rs256_and_one_es256_key_whose_kids_are_their_thumbprints() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    let client = client_trusting(&provider_ca_pem(&provider));
+    let jwks = get_json(&client, &format!("{}/jwks", provider.issuer)).await;
+    let keys = jwks["keys"].as_array().expect("keys array");
+
+    let kids: std::collections::HashSet<&str> = keys
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid"))
+        .collect();
+    assert_eq!(kids.len(), keys.len(), "kids are not distinct: {jwks}");
+
+    let rsa: Vec<&Value> = keys.iter().filter(|k| k["alg"] == "RS256").collect();
+    let ec: Vec<&Value> = keys.iter().filter(|k| k["alg"] == "ES256").collect();
+    assert_eq!(rsa.len(), 1, "one RS256 key expected: {jwks}");
+    assert_eq!(ec.len(), 1, "one ES256 key expected: {jwks}");
+    let (rsa, ec) = (rsa[0], ec[0]);
+
+    assert_eq!(rsa["kty"], "RSA");
+    assert_eq!(rsa["e"], "AQAB");
+    let n = b64url_bytes(rsa, "n");
+    assert!(
+        n.len() >= 256,
+        "RSA modulus of {} bytes is under 2048 bits",
+        n.len()
+    );
+    assert_ne!(
+        n[0], 0,
+        "RFC 7518 §6.3.1.1: n must not have a leading zero octet"
+    );
+
+    assert_eq!(ec["kty"], "EC");
+    assert_eq!(ec["crv"], "P-256");
+    assert_eq!(b64url_bytes(ec, "x").len(), 32);
+    assert_eq!(b64url_bytes(ec, "y").len(), 32);
+
+    for key in [rsa, ec] {
+        assert_eq!(key["use"], "sig", "{key}");
+        assert_eq!(
+            key["kid"].as_str(),
+            Some(rfc7638_thumbprint(key).as_str()),
+            "kid is not the thumbprint: {key}"
+        );
+        assert!(
+            key.get("d").is_none(),
+            "the JWKS publishes a private key: {key}"
+        );
+    }
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_jwks_verifies_what_the_provider_keys_sign() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    let client = client_trusting(&provider_ca_pem(&provider));
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(get_json(&client, &format!("{}/jwks", provider.issuer)).await)
+            .expect("a JWK Set");
+
+    for (alg, jwt_alg) in [
+        (SigningAlg::Rs256, jsonwebtoken::Algorithm::RS256),
+        (SigningAlg::Es256, jsonwebtoken::Algorithm::ES256),
+    ] {
+        let key = provider.state.keys.get(alg).expect("signing key");
+        let token = key
+            .sign_jwt("JWT", &json!({"sub": "alice", "iss": provider.issuer}))
+            .expect("sign");
+        let header = jsonwebtoken::decode_header(&token).expect("JWS header");
+        let kid = header.kid.expect("kid in the header");
+        let jwk = jwks
+            .find(&kid)
+            .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key from the JWK");
+        let data =
+            jsonwebtoken::decode::<Value>(&token, &decoding, &validation).unwrap_or_else(|e| {
+                panic!("{alg}: the published key does not verify the signature: {e}")
+            });
+        assert_eq!(data.claims["sub"], "alice");
+    }
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_chain_is_valid_for_localhost_and_127_0_0_1() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    let client = client_trusting(&provider_ca_pem(&provider));
+    let port = provider.addr.port();
+
+    for origin in [
+        format!("https://localhost:{port}"),
+        format!("https://127.0.0.1:{port}"),
+    ] {
+        let doc = get_json(&client, &format!("{origin}{DISCOVERY}")).await;
+        // The issuer stays https://localhost:PORT whatever name the client used.
+        assert_eq!(doc["issuer"], json!(provider.issuer), "via {origin}");
+    }
+
+    // The server certificate also names ::1 (not served here: the provider binds 127.0.0.1).
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&provider.tls.server_der).expect("server certificate");
+    let san = cert
+        .subject_alternative_name()
+        .expect("SAN extension parses")
+        .expect("server certificate has SANs");
+    use x509_parser::extensions::GeneralName;
+    let names: Vec<String> = san
+        .value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::DNSName(d) => Some(d.to_string()),
+            GeneralName::IPAddress(b) => match b.len() {
+                4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).ok()?).to_string()),
+                16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).ok()?).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    for expected in ["localhost", "127.0.0.1", "::1"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} is not in the server certificate's SANs {names:?}"
+        );
+    }
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_not_trusting_the_ca_cannot_connect() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    let url = format!("{}{DISCOVERY}", provider.issuer);
+
+    // A client with no roots at all, and one that trusts another Authdesk's CA.
+    let other_dir = sandbox.file("other");
+    let other =
+        TlsMaterial::load_or_create(&other_dir, &[], provider.core().now()).expect("another CA");
+    assert_ne!(other.ca_pem, provider.tls.ca_pem);
+    let no_roots = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .build()
+        .expect("client");
+    for (label, client) in [
+        ("no roots", no_roots),
+        ("another CA", client_trusting(other.ca_pem.as_bytes())),
+    ] {
+        let err = client.get(&url).send().await.expect_err(&format!(
+            "{label}: the request should fail certificate verification"
+        ));
+        let chain = error_chain(&err);
+        assert!(err.is_connect(), "{label}: not a connection error: {chain}");
+        assert!(
+            chain.contains("certificate") || chain.contains("UnknownIssuer"),
+            "{label}: not a certificate error: {chain}"
+        );
+    }
+
+    // The same request succeeds when the CA is trusted, so the failures above are TLS's.
+    get_json(&client_trusting(&provider_ca_pem(&provider)), &url).await;
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_on_the_https_port_is_not_served() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    let url = format!("http://127.0.0.1:{}{DISCOVERY}", provider.addr.port());
+    let res = reqwest::Client::new().get(&url).send().await;
+    assert!(
+        !res.as_ref().is_ok_and(|r| r.status().is_success()),
+        "plain HTTP got a successful answer: {res:?}"
+    );
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuer_override_is_advertised_and_covered_by_the_certificate() {
+    let sandbox = Sandbox::new();
+    let core = Core::open(&sandbox.data_dir()).await.expect("open");
+    let options = ServeOptions {
+        issuer_override: Some("https://host.docker.internal:9443/".parse().expect("url")),
+        ..Default::default()
+    };
+    let provider = start_provider_with(core, options).await;
+    assert_eq!(
+        provider.issuer, "https://host.docker.internal:9443",
+        "no trailing slash"
+    );
+
+    // Reach the provider by that name, as a container would.
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&provider_ca_pem(&provider)).expect("CA"),
+        )
+        .resolve("host.docker.internal", provider.addr)
+        .build()
+        .expect("client");
+    let url = format!(
+        "https://host.docker.internal:{}{DISCOVERY}",
+        provider.addr.port()
+    );
+    let doc = get_json(&client, &url).await;
+    assert_eq!(doc["issuer"], "https://host.docker.internal:9443");
+    assert_eq!(doc["jwks_uri"], "https://host.docker.internal:9443/jwks");
+    // localhost keeps working with the same certificate.
+    get_json(
+        &client_trusting(&provider_ca_pem(&provider)),
+        &format!("https://localhost:{}{DISCOVERY}", provider.addr.port()),
+    )
+    .await;
+    provider.shutdown().await.expect("clean shutdown");
+}
+
+async fn jwks_kids(client: &reqwest::Client, issuer: &str) -> Vec<String> {
+    let jwks = get_json(client, &format!("{issuer}/jwks")).await;
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_string())
+        .collect();
+    kids.sort();
+    kids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_ca_keys_clients_and_users() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.data_dir();
+
+    let first = start_provider(&dir).await;
+    let ca_pem = provider_ca_pem(&first);
+    let server_pem = first.tls.server_pem.clone();
+    let client = client_trusting(&ca_pem);
+    let kids = jwks_kids(&client, &first.issuer).await;
+    assert_eq!(kids.len(), 2);
+    first.shutdown().await.expect("clean shutdown");
+
+    // Between runs, as the CLI or the window would.
+    let core = Core::open(&dir).await.expect("reopen");
+    let created = core
+        .create_client(ClientInput {
+            client_id: Some("restart-app".into()),
+            name: Some("Restart app".into()),
+            redirect_uris: Some(vec!["http://127.0.0.1:8080/callback".into()]),
+            ..Default::default()
+        })
+        .await
+        .expect("create client");
+    let carol = core
+        .create_user(UserInput {
+            username: Some("carol".into()),
+            password: Some("secret".into()),
+            claims: Some(json!({"name": "Carol"})),
+            ..Default::default()
+        })
+        .await
+        .expect("create user");
+    core.store.close().await;
+
+    let second = start_provider(&dir).await;
+    assert_eq!(
+        provider_ca_pem(&second),
+        ca_pem,
+        "the CA changed across a restart"
+    );
+    assert_eq!(
+        second.tls.server_pem, server_pem,
+        "a valid server certificate was re-issued"
+    );
+    // A client that trusted the first run's CA still reaches the second run.
+    let client = client_trusting(&ca_pem);
+    assert_eq!(
+        jwks_kids(&client, &second.issuer).await,
+        kids,
+        "the signing keys changed"
+    );
+
+    let client_after = second
+        .core()
+        .get_client("restart-app")
+        .await
+        .expect("client kept");
+    assert_eq!(client_after, created);
+    let carol_after = second.core().get_user("carol").await.expect("user kept");
+    assert_eq!(carol_after, carol);
+    let usernames: Vec<String> = second
+        .core()
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(
+        usernames,
+        ["alice", "bob", "carol"],
+        "default personas re-seeded or lost"
+    );
+    second.shutdown().await.expect("clean shutdown");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_database_are_owner_only() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.data_dir();
+    let provider = start_provider(&dir).await;
+
+    assert_eq!(mode(&dir), 0o700, "data directory");
+    assert_eq!(mode(&dir.join("tls")), 0o700, "tls/");
+    assert_eq!(mode(&dir.join("tls/ca-key.pem")), 0o600, "tls/ca-key.pem");
+    assert_eq!(
+        mode(&dir.join("tls/server-key.pem")),
+        0o600,
+        "tls/server-key.pem"
+    );
+    assert_eq!(mode(&dir.join("authdesk.db")), 0o600, "authdesk.db");
+    for side in ["authdesk.db-wal", "authdesk.db-shm"] {
+        let p = dir.join(side);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{side}");
+        }
+    }
+    // The certificates themselves are public.
+    let ca = std::fs::read(dir.join("tls/ca.pem")).expect("ca.pem");
+    assert_eq!(pem_certificates(&ca).len(), 1);
+    provider.shutdown().await.expect("clean shutdown");
+}
