@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the provider; prints `issuer https://localhost:PORT` once it accepts connections.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// The local certificate authority.
     #[command(subcommand)]
     Ca(CaCommand),
@@ -115,7 +115,7 @@ pub enum CaCommand {
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client. Defaults: confidential, authorization_code + refresh_token, scopes openid profile email offline_access.
-    Create(ClientArgs),
+    Create(Box<ClientArgs>),
     /// List clients.
     List {
         #[arg(long)]
@@ -305,7 +305,10 @@ pub fn main() -> i32 {
     let json = cli.command.json();
     let serving = matches!(cli.command, Command::Serve(_));
     init_tracing(serving);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -353,7 +356,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 pub async fn run(cli: Cli) -> Result<()> {
     let dir = data_dir(&cli.data_dir)?;
     match cli.command {
-        Command::Serve(args) => serve(&dir, args).await,
+        Command::Serve(args) => serve(&dir, *args).await,
         Command::Ca(cmd) => ca(&dir, cmd).await,
         Command::Clients(cmd) => clients(&dir, cmd).await,
         Command::Users(cmd) => users(&dir, cmd).await,
@@ -424,6 +427,9 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
         auto_approve: args.auto_approve,
         registration_open: !args.no_registration,
     };
+    // Install the signal handlers before announcing readiness, so a script that
+    // signals as soon as it reads the issuer line still gets a clean stop.
+    let shutdown = shutdown_signal()?;
     let provider = Provider::start(core, &options).await?;
     tracing::info!(addr = %provider.addr, data_dir = %dir.display(), "listening");
     {
@@ -431,33 +437,35 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
         let _ = writeln!(out, "issuer {}", provider.issuer);
         let _ = out.flush();
     }
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     provider.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now; the returned future completes on
+/// the first of them.
+#[cfg(unix)]
+pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| Error::io("cannot handle SIGINT", e))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| Error::io("cannot handle SIGTERM", e))?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
@@ -500,7 +508,11 @@ async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
                 if !c.sans.is_empty() {
                     println!("  names:    {}", c.sans.join(", "));
                 }
-                println!("  valid:    {} .. {}", fmt_time(c.not_before), fmt_time(c.not_after));
+                println!(
+                    "  valid:    {} .. {}",
+                    fmt_time(c.not_before),
+                    fmt_time(c.not_after)
+                );
                 println!("  sha256:   {}", c.sha256_fingerprint);
             }
             Ok(())
@@ -521,9 +533,13 @@ fn describe(format: ExportFormat) -> &'static str {
 pub fn usage_hint(format: ExportFormat, path: &Path) -> String {
     let p = path.display();
     match format {
-        ExportFormat::Pem => format!("use it: NODE_EXTRA_CA_CERTS={p} node app.js · curl --cacert {p} …"),
+        ExportFormat::Pem => {
+            format!("use it: NODE_EXTRA_CA_CERTS={p} node app.js · curl --cacert {p} …")
+        }
         ExportFormat::Der => format!("use it: import {p} into your OS or browser trust store"),
-        ExportFormat::Bundle => format!("use it: REQUESTS_CA_BUNDLE={p} SSL_CERT_FILE={p} CURL_CA_BUNDLE={p} …"),
+        ExportFormat::Bundle => {
+            format!("use it: REQUESTS_CA_BUNDLE={p} SSL_CERT_FILE={p} CURL_CA_BUNDLE={p} …")
+        }
         ExportFormat::P12 => format!(
             "use it: java -Djavax.net.ssl.trustStore={p} -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword={} …",
             crate::tls::P12_PASSWORD
@@ -534,7 +550,10 @@ pub fn usage_hint(format: ExportFormat, path: &Path) -> String {
 fn fmt_time(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| ts.to_string())
 }
 
@@ -548,7 +567,11 @@ fn print_client(c: &Client) {
     println!("auth method:   {}", c.token_endpoint_auth_method);
     println!(
         "grant types:   {}",
-        c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+        c.grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "redirect URIs: {}",
@@ -561,11 +584,19 @@ fn print_client(c: &Client) {
     println!("scopes:        {}", c.scopes.join(" "));
     println!(
         "PKCE:          {}",
-        if c.pkce_required() { "required" } else { "optional" }
+        if c.pkce_required() {
+            "required"
+        } else {
+            "optional"
+        }
     );
     println!(
         "access tokens: {} ({}s), refresh {}s, id_token {} {}s",
-        c.access_token_format, c.access_token_ttl, c.refresh_token_ttl, c.id_token_signed_response_alg, c.id_token_ttl
+        c.access_token_format,
+        c.access_token_ttl,
+        c.refresh_token_ttl,
+        c.id_token_signed_response_alg,
+        c.id_token_ttl
     );
     if c.auto_approve {
         println!("auto-approve:  yes");
@@ -580,7 +611,7 @@ async fn clients(dir: &Path, cmd: ClientsCommand) -> Result<()> {
     match cmd {
         ClientsCommand::Create(args) => {
             let json = args.json;
-            let client = core.create_client(args.into_input()?).await?;
+            let client = core.create_client((*args).into_input()?).await?;
             if json {
                 print_json(&client)
             } else {
@@ -594,10 +625,12 @@ async fn clients(dir: &Path, cmd: ClientsCommand) -> Result<()> {
                 return print_json(&list);
             }
             if list.is_empty() {
-                println!("no clients yet; create one with `authdesk clients create --name NAME --redirect-uri URI`");
+                println!(
+                    "no clients yet; create one with `authdesk clients create --name NAME --redirect-uri URI`"
+                );
                 return Ok(());
             }
-            println!("{:<24} {:<13} {:<20} {}", "CLIENT ID", "TYPE", "AUTH", "NAME");
+            println!("{:<24} {:<13} {:<20} NAME", "CLIENT ID", "TYPE", "AUTH");
             for c in list {
                 println!(
                     "{:<24} {:<13} {:<20} {}",
@@ -653,7 +686,10 @@ async fn users(dir: &Path, cmd: UsersCommand) -> Result<()> {
             let claims = claims
                 .map(|c| {
                     serde_json::from_str(&c).map_err(|e| {
-                        Error::invalid("claims", format!("not valid JSON ({e}); e.g. '{{\"name\":\"Carol\"}}'"))
+                        Error::invalid(
+                            "claims",
+                            format!("not valid JSON ({e}); e.g. '{{\"name\":\"Carol\"}}'"),
+                        )
                     })
                 })
                 .transpose()?;
@@ -678,7 +714,7 @@ async fn users(dir: &Path, cmd: UsersCommand) -> Result<()> {
             if json {
                 return print_json(&list);
             }
-            println!("{:<20} {:<38} {:<9} {}", "USERNAME", "SUB", "PASSWORD", "NAME");
+            println!("{:<20} {:<38} {:<9} NAME", "USERNAME", "SUB", "PASSWORD");
             for u in list {
                 println!(
                     "{:<20} {:<38} {:<9} {}",

@@ -20,9 +20,9 @@ pub fn default_data_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    dirs::data_dir()
-        .map(|d| d.join(APP_ID))
-        .ok_or_else(|| Error::Other("cannot find the application data directory; pass --data-dir".into()))
+    dirs::data_dir().map(|d| d.join(APP_ID)).ok_or_else(|| {
+        Error::Other("cannot find the application data directory; pass --data-dir".into())
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +63,10 @@ impl ServeOptions {
                     return Err(Error::invalid("issuer", format!("'{url}' must use https")));
                 }
                 if url.query().is_some() || url.fragment().is_some() {
-                    return Err(Error::invalid("issuer", format!("'{url}' must not have a query or fragment")));
+                    return Err(Error::invalid(
+                        "issuer",
+                        format!("'{url}' must not have a query or fragment"),
+                    ));
                 }
                 Ok(url.as_str().trim_end_matches('/').to_string())
             }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
 use crate::events::{EventBus, ProviderEvent};
+use crate::log::{RequestEntry, RequestStatus};
 use crate::model::{
     self, Client, ClientInput, ClientType, Scope, User, UserInput, validate_claims,
     validate_scope_name, validate_username,
 };
 use crate::password;
 use crate::seed::{ImportSummary, SEED_VERSION, ScopeInput, SeedFile};
-use crate::log::{RequestEntry, RequestStatus};
 use crate::store::flows::{self, TokenFilter, TokenKind, TokenRow, TokenSummary};
 use crate::store::{Store, UserRecord};
 
@@ -49,6 +49,12 @@ impl Core {
 
     /// Opens the data directory; on first start seeds the default scopes and personas.
     pub async fn open_with_clock(data_dir: &Path, clock: SharedClock) -> Result<Self> {
+        // Migrations and first-start seeding run under a lock, so two commands started
+        // together on a fresh data directory do not race.
+        let lock_path = data_dir.join(".lock");
+        let lock = tokio::task::spawn_blocking(move || crate::fsutil::lock_exclusive(&lock_path))
+            .await
+            .map_err(|e| Error::Other(e.to_string()))??;
         let store = Store::open(data_dir).await?;
         let core = Core {
             store,
@@ -57,6 +63,7 @@ impl Core {
             data_dir: Arc::new(data_dir.to_path_buf()),
         };
         core.seed_defaults().await?;
+        drop(lock);
         Ok(core)
     }
 
@@ -69,9 +76,10 @@ impl Core {
     }
 
     async fn seed_defaults(&self) -> Result<()> {
-        let seeded: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'seeded'")
-            .fetch_optional(self.store.pool())
-            .await?;
+        let seeded: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'seeded'")
+                .fetch_optional(self.store.pool())
+                .await?;
         if seeded.is_some() {
             return Ok(());
         }
@@ -79,10 +87,10 @@ impl Core {
             self.store.upsert_scope(&scope).await?;
         }
         for user in default_users() {
-            if let Some(name) = &user.username {
-                if self.store.get_user_by_username(name).await?.is_none() {
-                    self.create_user(user).await?;
-                }
+            if let Some(name) = &user.username
+                && self.store.get_user_by_username(name).await?.is_none()
+            {
+                self.create_user(user).await?;
             }
         }
         sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('seeded', '1')")
@@ -108,7 +116,13 @@ impl Core {
     }
 
     async fn scope_names(&self) -> Result<Vec<String>> {
-        Ok(self.store.list_scopes().await?.into_iter().map(|s| s.name).collect())
+        Ok(self
+            .store
+            .list_scopes()
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect())
     }
 
     pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
@@ -136,7 +150,8 @@ impl Core {
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client_id.into(),
         });
-        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        self.events
+            .publish(ProviderEvent::TokenChanged { id: None });
         Ok(())
     }
 
@@ -145,7 +160,9 @@ impl Core {
         if existing.client_type == ClientType::Public {
             return Err(Error::invalid(
                 "client_secret",
-                format!("'{client_id}' is a public client and has no secret; make it confidential first"),
+                format!(
+                    "'{client_id}' is a public client and has no secret; make it confidential first"
+                ),
             ));
         }
         let mut client = existing;
@@ -161,7 +178,13 @@ impl Core {
     // ---- users ----
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        Ok(self.store.list_users().await?.into_iter().map(|r| r.user).collect())
+        Ok(self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|r| r.user)
+            .collect())
     }
 
     pub async fn get_user(&self, username: &str) -> Result<User> {
@@ -192,11 +215,23 @@ impl Core {
     }
 
     pub async fn create_user(&self, input: UserInput) -> Result<User> {
-        let username = input.username.clone().unwrap_or_default().trim().to_string();
+        let username = input
+            .username
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         validate_username(&username)?;
-        let claims = validate_claims(input.claims.clone().unwrap_or_else(|| serde_json::json!({})))?;
+        let claims = validate_claims(
+            input
+                .claims
+                .clone()
+                .unwrap_or_else(|| serde_json::json!({})),
+        )?;
         let sub = match &input.sub {
-            Some(s) if s.trim().is_empty() => return Err(Error::invalid("sub", "sub must not be empty")),
+            Some(s) if s.trim().is_empty() => {
+                return Err(Error::invalid("sub", "sub must not be empty"));
+            }
             Some(s) => s.clone(),
             None => uuid::Uuid::new_v4().to_string(),
         };
@@ -236,13 +271,13 @@ impl Core {
                 what: "user",
                 id: username.into(),
             })?;
-        if let Some(sub) = &input.sub {
-            if *sub != rec.user.sub {
-                return Err(Error::invalid(
-                    "sub",
-                    "a persona's sub cannot change (tokens and consents refer to it); create a new user instead",
-                ));
-            }
+        if let Some(sub) = &input.sub
+            && *sub != rec.user.sub
+        {
+            return Err(Error::invalid(
+                "sub",
+                "a persona's sub cannot change (tokens and consents refer to it); create a new user instead",
+            ));
         }
         if let Some(new_name) = &input.username {
             let new_name = new_name.trim().to_string();
@@ -269,7 +304,8 @@ impl Core {
         self.events.publish(ProviderEvent::UserChanged {
             username: username.into(),
         });
-        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        self.events
+            .publish(ProviderEvent::TokenChanged { id: None });
         Ok(())
     }
 
@@ -282,7 +318,12 @@ impl Core {
     pub async fn save_scope(&self, input: ScopeInput) -> Result<Scope> {
         let name = input.name.trim().to_string();
         validate_scope_name("name", &name)?;
-        let existing = self.store.list_scopes().await?.into_iter().find(|s| s.name == name);
+        let existing = self
+            .store
+            .list_scopes()
+            .await?
+            .into_iter()
+            .find(|s| s.name == name);
         let scope = Scope {
             description: input
                 .description
@@ -310,7 +351,10 @@ impl Core {
         if !users.is_empty() {
             return Err(Error::invalid(
                 "name",
-                format!("scope '{name}' is allowed to clients {}; remove it from them first", users.join(", ")),
+                format!(
+                    "scope '{name}' is allowed to clients {}; remove it from them first",
+                    users.join(", ")
+                ),
             ));
         }
         self.store.delete_scope(name).await?;
@@ -354,15 +398,18 @@ impl Core {
             Some(u) => Some(self.get_user(u).await?.sub),
             None => None,
         };
-        let rows = flows::list_tokens(self.store.pool(), &filter, sub.as_deref(), self.now()).await?;
+        let rows =
+            flows::list_tokens(self.store.pool(), &filter, sub.as_deref(), self.now()).await?;
         self.summarize(rows).await
     }
 
     async fn token_row(&self, id: &str) -> Result<TokenRow> {
-        flows::get_token(self.store.pool(), id).await?.ok_or_else(|| Error::NotFound {
-            what: "token",
-            id: id.into(),
-        })
+        flows::get_token(self.store.pool(), id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "token",
+                id: id.into(),
+            })
     }
 
     pub async fn get_token(&self, id: &str) -> Result<(TokenSummary, Option<String>)> {
@@ -381,7 +428,7 @@ impl Core {
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
         let row = self.token_row(id).await?;
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.pool().begin_with("BEGIN IMMEDIATE").await?;
         match (row.kind, &row.grant_id) {
             (TokenKind::RefreshToken, Some(g)) => {
                 flows::revoke_grant(&mut tx, g, now, "revoked from Authdesk").await?;
@@ -391,21 +438,26 @@ impl Core {
             }
         }
         tx.commit().await?;
-        self.events.publish(ProviderEvent::TokenChanged { id: Some(id.into()) });
+        self.events.publish(ProviderEvent::TokenChanged {
+            id: Some(id.into()),
+        });
         Ok(())
     }
 
     pub async fn revoke_client_tokens(&self, client_id: &str) -> Result<u64> {
         self.get_client(client_id).await?;
-        let n = flows::revoke_tokens_where(self.store.pool(), "client_id", client_id, self.now()).await?;
-        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        let n = flows::revoke_tokens_where(self.store.pool(), "client_id", client_id, self.now())
+            .await?;
+        self.events
+            .publish(ProviderEvent::TokenChanged { id: None });
         Ok(n)
     }
 
     pub async fn revoke_user_tokens(&self, username: &str) -> Result<u64> {
         let sub = self.get_user(username).await?.sub;
         let n = flows::revoke_tokens_where(self.store.pool(), "sub", &sub, self.now()).await?;
-        self.events.publish(ProviderEvent::TokenChanged { id: None });
+        self.events
+            .publish(ProviderEvent::TokenChanged { id: None });
         Ok(n)
     }
 
@@ -415,7 +467,9 @@ impl Core {
         if !flows::expire_token(self.store.pool(), id, now).await? {
             self.token_row(id).await?;
         }
-        self.events.publish(ProviderEvent::TokenChanged { id: Some(id.into()) });
+        self.events.publish(ProviderEvent::TokenChanged {
+            id: Some(id.into()),
+        });
         Ok(self.get_token(id).await?.0)
     }
 
@@ -456,7 +510,12 @@ impl Core {
                 claims: Some(serde_json::Value::Object(r.user.claims)),
             })
             .collect();
-        let clients = self.list_clients().await?.iter().map(ClientInput::from).collect();
+        let clients = self
+            .list_clients()
+            .await?
+            .iter()
+            .map(ClientInput::from)
+            .collect();
         Ok(SeedFile {
             version: SEED_VERSION,
             scopes,
@@ -484,7 +543,8 @@ impl Core {
         // Validate: scopes first, since clients refer to them.
         let mut scope_names = self.scope_names().await?;
         for (i, s) in seed.scopes.iter().enumerate() {
-            validate_scope_name("name", s.name.trim()).map_err(|e| at("scopes", i, Some(&s.name), e))?;
+            validate_scope_name("name", s.name.trim())
+                .map_err(|e| at("scopes", i, Some(&s.name), e))?;
             if !scope_names.contains(&s.name) {
                 scope_names.push(s.name.clone());
             }
@@ -504,7 +564,12 @@ impl Core {
                 ));
             };
             if !seen_ids.insert(id.to_string()) {
-                return Err(at("clients", i, Some(id), Error::invalid("client_id", "appears twice in the file")));
+                return Err(at(
+                    "clients",
+                    i,
+                    Some(id),
+                    Error::invalid("client_id", "appears twice in the file"),
+                ));
             }
             let existing = self.store.get_client(id).await?;
             c.clone()
@@ -512,17 +577,40 @@ impl Core {
                 .map_err(|e| at("clients", i, Some(id), e))?;
         }
         let mut seen_users = std::collections::HashSet::new();
+        let mut seen_subs = std::collections::HashSet::new();
         for (i, u) in seed.users.iter().enumerate() {
             let name = u.username.clone().unwrap_or_default();
             validate_username(&name).map_err(|e| at("users", i, None, e))?;
             if !seen_users.insert(name.clone()) {
-                return Err(at("users", i, Some(&name), Error::invalid("username", "appears twice in the file")));
+                return Err(at(
+                    "users",
+                    i,
+                    Some(&name),
+                    Error::invalid("username", "appears twice in the file"),
+                ));
             }
             if let Some(c) = &u.claims {
                 validate_claims(c.clone()).map_err(|e| at("users", i, Some(&name), e))?;
             }
             if let Some(h) = &u.password_hash {
                 password::validate_phc(h).map_err(|e| at("users", i, Some(&name), e))?;
+            }
+            // A new persona's sub must be free, in the store and in the file.
+            let existing = self.store.get_user_by_username(&name).await?;
+            if let (None, Some(sub)) = (&existing, &u.sub) {
+                let taken = self.store.get_user_by_sub(sub).await?.is_some()
+                    || !seen_subs.insert(sub.clone());
+                if taken {
+                    return Err(at(
+                        "users",
+                        i,
+                        Some(&name),
+                        Error::invalid(
+                            "sub",
+                            format!("sub '{sub}' already belongs to another user"),
+                        ),
+                    ));
+                }
             }
         }
 
@@ -578,14 +666,24 @@ mod tests {
         assert_eq!(names, ["alice", "bob"]);
         assert!(users[0].has_password);
         assert_eq!(users[0].claims["email_verified"], true);
-        let scopes: Vec<_> = core.list_scopes().await.unwrap().into_iter().map(|s| s.name).collect();
+        let scopes: Vec<_> = core
+            .list_scopes()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         for s in model::DEFAULT_SCOPES {
             assert!(scopes.iter().any(|x| x == s), "{s} missing");
         }
         core.delete_user("bob").await.unwrap();
         core.store.close().await;
         let core = Core::open(dir.path()).await.unwrap();
-        assert_eq!(core.list_users().await.unwrap().len(), 1, "deleted seed user came back");
+        assert_eq!(
+            core.list_users().await.unwrap().len(),
+            1,
+            "deleted seed user came back"
+        );
     }
 
     #[tokio::test]
@@ -648,7 +746,10 @@ clients:
         )
         .unwrap();
         let err = core.import(seed).await.unwrap_err();
-        assert!(err.to_string().contains("clients[1] (bad).redirect_uris"), "{err}");
+        assert!(
+            err.to_string().contains("clients[1] (bad).redirect_uris"),
+            "{err}"
+        );
         assert!(core.list_clients().await.unwrap().is_empty());
     }
 }

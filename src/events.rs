@@ -10,17 +10,30 @@ use crate::log::RequestEntry;
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProviderEvent {
-    ClientChanged { client_id: String },
-    UserChanged { username: String },
+    ClientChanged {
+        client_id: String,
+    },
+    UserChanged {
+        username: String,
+    },
     ScopesChanged,
     /// A token was issued, revoked or expired; `id` is None for bulk changes.
-    TokenChanged { id: Option<String> },
+    TokenChanged {
+        id: Option<String>,
+    },
     /// A request was received, decided, rejected or completed.
-    Request { entry: RequestEntry },
+    Request {
+        entry: RequestEntry,
+    },
     /// An authorization request waits for consent.
-    ConsentPending { consent: PendingConsent },
+    ConsentPending {
+        consent: PendingConsent,
+    },
     /// A pending request was approved or denied (on the page, in the window, …).
-    ConsentResolved { request_id: String, approved: bool },
+    ConsentResolved {
+        request_id: String,
+        approved: bool,
+    },
 }
 
 /// What the window shows of a request waiting for consent.

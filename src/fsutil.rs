@@ -54,5 +54,33 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 pub fn read_to_string(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+}
+
+/// An exclusive advisory lock on `path` (created if needed), held until dropped.
+/// Serialises first-start work (CA generation, migrations, seeding) between
+/// processes that share a data directory.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+pub fn lock_exclusive(path: &Path) -> Result<DirLock> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot open lock file {}", path.display()), e))?;
+    file.lock()
+        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+    Ok(DirLock { _file: file })
 }

@@ -48,7 +48,8 @@ impl SigningKey {
     pub fn from_pkcs8(alg: SigningAlg, pkcs8: &[u8]) -> Result<Self> {
         let (signer, mut jwk) = match alg {
             SigningAlg::Rs256 => {
-                let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| keys_err(format!("RSA key: {e}")))?;
+                let kp =
+                    RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| keys_err(format!("RSA key: {e}")))?;
                 let parts = signature::RsaPublicKeyComponents::<Vec<u8>>::from(kp.public());
                 let jwk = json!({
                     "kty": "RSA",
@@ -96,7 +97,8 @@ impl SigningKey {
         match alg {
             SigningAlg::Rs256 => {
                 use rsa::pkcs8::EncodePrivateKey;
-                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(keys_err)?;
+                let key =
+                    rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(keys_err)?;
                 Ok(key.to_pkcs8_der().map_err(keys_err)?.as_bytes().to_vec())
             }
             SigningAlg::Es256 => Ok(EcdsaKeyPair::generate_pkcs8(

@@ -96,14 +96,20 @@ impl RequestLog {
             ),
             _ => tracing::debug!(kind = %entry.kind, status = entry.status.as_str(), "request"),
         }
-        self.events.publish(ProviderEvent::Request { entry: entry.clone() });
+        self.events.publish(ProviderEvent::Request {
+            entry: entry.clone(),
+        });
         if self.tx.try_send(entry).is_err() {
             tracing::debug!("request log is behind; an entry was not stored");
         }
     }
 }
 
-async fn writer(pool: sqlx::SqlitePool, mut rx: mpsc::Receiver<RequestEntry>, retention: Retention) {
+async fn writer(
+    pool: sqlx::SqlitePool,
+    mut rx: mpsc::Receiver<RequestEntry>,
+    retention: Retention,
+) {
     let mut since_prune = 0u32;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -128,7 +134,7 @@ async fn writer(pool: sqlx::SqlitePool, mut rx: mpsc::Receiver<RequestEntry>, re
 }
 
 async fn insert_batch(pool: &sqlx::SqlitePool, batch: &[RequestEntry]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     for e in batch {
         sqlx::query(
             "INSERT OR REPLACE INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail)
@@ -150,7 +156,11 @@ async fn insert_batch(pool: &sqlx::SqlitePool, batch: &[RequestEntry]) -> Result
     tx.commit().await
 }
 
-pub async fn prune(pool: &sqlx::SqlitePool, now: Timestamp, retention: Retention) -> Result<(), sqlx::Error> {
+pub async fn prune(
+    pool: &sqlx::SqlitePool,
+    now: Timestamp,
+    retention: Retention,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM request_log WHERE at < ?")
         .bind(now - retention.max_age_secs)
         .execute(pool)

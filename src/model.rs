@@ -175,7 +175,11 @@ impl Client {
 /// What a person or a seed file gives to create or replace a client. Every field but
 /// `name` has a sensible default, chosen from the client type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(
+    feature = "ts-bindings",
+    derive(ts_rs::TS),
+    ts(export, optional_fields)
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientInput {
     /// Chosen by the caller or generated.
@@ -255,28 +259,41 @@ pub fn validate_redirect_uri(field_name: &str, raw: &str) -> Result<Url, Error> 
     if url.fragment().is_some() {
         return Err(field(
             field_name,
-            format!("'{raw}' has a #fragment, which RFC 6749 §3.1.2 forbids in a redirect URI; remove it"),
+            format!(
+                "'{raw}' has a #fragment, which RFC 6749 §3.1.2 forbids in a redirect URI; remove it"
+            ),
         ));
     }
     match url.scheme() {
         "https" => {}
-        "http" => {
-            if !is_loopback_or_localhost(&url) {
-                return Err(field(
-                    field_name,
-                    format!(
-                        "'{raw}' uses http on a non-local host; use https, or a loopback address (127.0.0.1, [::1], localhost)"
-                    ),
-                ));
-            }
+        "http" if !is_loopback_or_localhost(&url) => {
+            return Err(field(
+                field_name,
+                format!(
+                    "'{raw}' uses http on a non-local host; use https, or a loopback address (127.0.0.1, [::1], localhost)"
+                ),
+            ));
         }
+        "http" => {}
         "javascript" | "data" | "file" | "vbscript" => {
             return Err(field(
                 field_name,
-                format!("'{raw}' uses the '{}' scheme, which is never a valid redirect target", url.scheme()),
+                format!(
+                    "'{raw}' uses the '{}' scheme, which is never a valid redirect target",
+                    url.scheme()
+                ),
             ));
         }
-        // Private-use URI schemes for native apps (RFC 8252 §7.1), e.g. com.example.app:/cb
+        // Private-use URI schemes for native apps are reverse domain names (RFC 8252
+        // §7.1), e.g. com.example.app:/cb; `localhost:3000/cb` is a missing scheme.
+        scheme if !scheme.contains('.') => {
+            return Err(field(
+                field_name,
+                format!(
+                    "'{raw}' has no http(s) scheme ('{scheme}:' is not one); write e.g. http://{raw}, or a reverse-domain private-use scheme like com.example.app:/callback"
+                ),
+            ));
+        }
         _ => {}
     }
     Ok(url)
@@ -298,7 +315,10 @@ fn validate_identifier(field_name: &str, value: &str, what: &str) -> Result<(), 
         return Err(field(field_name, format!("{what} must not be empty")));
     }
     if value.len() > 200 {
-        return Err(field(field_name, format!("{what} is longer than 200 characters")));
+        return Err(field(
+            field_name,
+            format!("{what} is longer than 200 characters"),
+        ));
     }
     if let Some(c) = value
         .chars()
@@ -321,7 +341,9 @@ pub fn validate_scope_name(field_name: &str, scope: &str) -> Result<(), Error> {
     {
         return Err(field(
             field_name,
-            format!("'{scope}' is not a valid scope token (printable ASCII without spaces, quotes or backslashes)"),
+            format!(
+                "'{scope}' is not a valid scope token (printable ASCII without spaces, quotes or backslashes)"
+            ),
         ));
     }
     Ok(())
@@ -378,7 +400,10 @@ impl ClientInput {
             (Some(b), Some(id)) if id != b.client_id => {
                 return Err(field(
                     "client_id",
-                    format!("cannot change the client id of '{}'; create a new client instead", b.client_id),
+                    format!(
+                        "cannot change the client id of '{}'; create a new client instead",
+                        b.client_id
+                    ),
                 ));
             }
             (Some(b), _) => b.client_id.clone(),
@@ -423,7 +448,9 @@ impl ClientInput {
             if !grant_types.contains(&needs) {
                 return Err(field(
                     "response_types",
-                    format!("response type '{rt}' needs the '{needs}' grant type; add it to grant_types or remove '{rt}'"),
+                    format!(
+                        "response type '{rt}' needs the '{needs}' grant type; add it to grant_types or remove '{rt}'"
+                    ),
                 ));
             }
         }
@@ -496,7 +523,9 @@ impl ClientInput {
             (ClientType::Public, m) if m != AuthMethod::None => {
                 return Err(field(
                     "token_endpoint_auth_method",
-                    format!("a public client authenticates with 'none', not '{m}'; make the client confidential to use '{m}'"),
+                    format!(
+                        "a public client authenticates with 'none', not '{m}'; make the client confidential to use '{m}'"
+                    ),
                 ));
             }
             (ClientType::Confidential, AuthMethod::None) => {
@@ -509,10 +538,13 @@ impl ClientInput {
         }
 
         let jwks = self.jwks.or(base.as_ref().and_then(|c| c.jwks.clone()));
-        if let Some(j) = &jwks {
-            if !j.get("keys").is_some_and(|k| k.is_array()) {
-                return Err(field("jwks", "a JWK Set is an object with a \"keys\" array"));
-            }
+        if let Some(j) = &jwks
+            && !j.get("keys").is_some_and(|k| k.is_array())
+        {
+            return Err(field(
+                "jwks",
+                "a JWK Set is an object with a \"keys\" array",
+            ));
         }
         if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
             return Err(field(
@@ -529,10 +561,10 @@ impl ClientInput {
                     .unwrap_or_else(|| random_token(32)),
             ),
         };
-        if let Some(s) = &client_secret {
-            if s.is_empty() {
-                return Err(field("client_secret", "a client secret must not be empty"));
-            }
+        if let Some(s) = &client_secret
+            && s.is_empty()
+        {
+            return Err(field("client_secret", "a client secret must not be empty"));
         }
 
         let access_token_ttl = validate_ttl(
@@ -624,7 +656,11 @@ pub struct User {
 
 /// Creates or edits a persona. `password: ""` removes the password.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(
+    feature = "ts-bindings",
+    derive(ts_rs::TS),
+    ts(export, optional_fields)
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserInput {
     pub username: Option<String>,
@@ -632,14 +668,30 @@ pub struct UserInput {
     pub password: Option<String>,
     /// An argon2 PHC string, as `authdesk export` writes it.
     pub password_hash: Option<String>,
-    #[cfg_attr(feature = "ts-bindings", ts(optional, type = "Record<string, unknown>"))]
+    #[cfg_attr(
+        feature = "ts-bindings",
+        ts(optional, type = "Record<string, unknown>")
+    )]
     pub claims: Option<serde_json::Value>,
 }
 
 /// Claims the provider sets itself; a persona cannot override them.
 pub const RESERVED_CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "at_hash", "c_hash",
-    "azp", "acr", "amr", "sid",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "azp",
+    "acr",
+    "amr",
+    "sid",
 ];
 
 pub fn validate_username(username: &str) -> Result<(), Error> {
@@ -735,7 +787,10 @@ mod tests {
         assert_eq!(c.client_type, ClientType::Confidential);
         assert_eq!(c.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
         assert!(c.client_secret.as_deref().is_some_and(|s| s.len() >= 40));
-        assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(
+            c.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
         assert_eq!(c.response_types, vec![ResponseType::Code]);
         assert_eq!(c.created_at, 10);
     }
@@ -755,13 +810,22 @@ mod tests {
         let mut i = input("x");
         i.redirect_uris = Some(vec!["not a uri".into()]);
         let err = i.into_client(None, &known(), 0).unwrap_err();
-        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "redirect_uris"), "{err}");
+        assert!(
+            matches!(err, Error::Invalid { ref field, .. } if field == "redirect_uris"),
+            "{err}"
+        );
         let mut i = input("x");
         i.redirect_uris = Some(vec!["http://example.com/cb".into()]);
         assert!(i.into_client(None, &known(), 0).is_err());
         let mut i = input("x");
         i.redirect_uris = Some(vec!["https://example.com/cb#frag".into()]);
         assert!(i.into_client(None, &known(), 0).is_err());
+        let mut i = input("x");
+        i.redirect_uris = Some(vec!["localhost:3000/cb".into()]);
+        assert!(i.into_client(None, &known(), 0).is_err());
+        let mut i = input("x");
+        i.redirect_uris = Some(vec!["com.example.app:/cb".into()]);
+        assert!(i.into_client(None, &known(), 0).is_ok());
     }
 
     #[test]
@@ -802,7 +866,12 @@ mod tests {
             "urn:ietf:params:oauth:grant-type:device_code".parse::<GrantType>(),
             Ok(GrantType::DeviceCode)
         );
-        assert!("magic".parse::<GrantType>().unwrap_err().contains("authorization_code"));
+        assert!(
+            "magic"
+                .parse::<GrantType>()
+                .unwrap_err()
+                .contains("authorization_code")
+        );
     }
 
     #[test]

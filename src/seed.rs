@@ -13,7 +13,11 @@ use crate::model::{ClientInput, UserInput};
 pub const SEED_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(
+    feature = "ts-bindings",
+    derive(ts_rs::TS),
+    ts(export, optional_fields)
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScopeInput {
     pub name: String,
@@ -53,7 +57,9 @@ impl SeedFormat {
     /// `.yaml`/`.yml` files are YAML; everything else is JSON.
     pub fn from_path(path: &Path) -> Self {
         match path.extension().and_then(|e| e.to_str()) {
-            Some(e) if e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml") => SeedFormat::Yaml,
+            Some(e) if e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml") => {
+                SeedFormat::Yaml
+            }
             _ => SeedFormat::Json,
         }
     }
@@ -64,19 +70,20 @@ impl SeedFile {
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let trimmed = text.trim_start();
         let parsed: Result<SeedFile> = if trimmed.starts_with('{') {
-            serde_json::from_str(text).map_err(|e| {
-                Error::invalid(origin, format!("not a valid seed file: {e}"))
-            })
+            serde_json::from_str(text)
+                .map_err(|e| Error::invalid(origin, format!("not a valid seed file: {e}")))
         } else {
-            serde_yaml_ng::from_str(text).map_err(|e| {
-                Error::invalid(origin, format!("not a valid seed file: {e}"))
-            })
+            serde_yaml_ng::from_str(text)
+                .map_err(|e| Error::invalid(origin, format!("not a valid seed file: {e}")))
         };
         let seed = parsed?;
         if seed.version > SEED_VERSION {
             return Err(Error::invalid(
                 "version",
-                format!("{origin} is seed format version {}, newer than this Authdesk understands ({SEED_VERSION}); upgrade Authdesk", seed.version),
+                format!(
+                    "{origin} is seed format version {}, newer than this Authdesk understands ({SEED_VERSION}); upgrade Authdesk",
+                    seed.version
+                ),
             ));
         }
         Ok(seed)
@@ -93,7 +100,9 @@ impl SeedFile {
             SeedFormat::Json => serde_json::to_string_pretty(self)
                 .map(|s| s + "\n")
                 .map_err(|e| Error::Other(e.to_string())),
-            SeedFormat::Yaml => serde_yaml_ng::to_string(self).map_err(|e| Error::Other(e.to_string())),
+            SeedFormat::Yaml => {
+                serde_yaml_ng::to_string(self).map_err(|e| Error::Other(e.to_string()))
+            }
         }
     }
 }

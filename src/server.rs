@@ -71,6 +71,20 @@ async fn serve_with_handle(
         .await
 }
 
+async fn check_auto_approve(core: &Core, options: &ServeOptions) -> Result<()> {
+    if let Some(user) = &options.auto_approve {
+        core.get_user(user).await.map_err(|_| {
+            Error::invalid(
+                "auto_approve",
+                format!(
+                    "--auto-approve {user}: no such user; create it first or pick an existing one"
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// A provider that is accepting connections.
 #[derive(Debug)]
 pub struct Provider {
@@ -86,12 +100,17 @@ impl Provider {
     /// Loads certificates and keys, binds, and starts serving. Returns once the server
     /// accepts connections.
     pub async fn start(core: Core, options: &ServeOptions) -> Result<Provider> {
+        check_auto_approve(&core, options).await?;
         let listener = bind(options.addr())?;
         Self::start_on(core, options, listener).await
     }
 
     /// Like [`Provider::start`] on a listener the caller bound.
-    pub async fn start_on(core: Core, options: &ServeOptions, listener: TcpListener) -> Result<Provider> {
+    pub async fn start_on(
+        core: Core,
+        options: &ServeOptions,
+        listener: TcpListener,
+    ) -> Result<Provider> {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("cannot read the listening address", e))?;
@@ -99,19 +118,18 @@ impl Provider {
         let now = core.now();
         let data_dir = core.data_dir().to_path_buf();
         let extra = options.extra_hosts();
-        let tls = tokio::task::spawn_blocking(move || TlsMaterial::load_or_create(&data_dir, &extra, now))
-            .await
-            .map_err(|e| Error::Other(e.to_string()))??;
+        let tls = tokio::task::spawn_blocking(move || {
+            TlsMaterial::load_or_create(&data_dir, &extra, now)
+        })
+        .await
+        .map_err(|e| Error::Other(e.to_string()))??;
         let keys = KeySet::load_or_create(&core.store, now).await?;
-        if let Some(user) = &options.auto_approve {
-            core.get_user(user).await.map_err(|_| {
-                Error::invalid(
-                    "auto_approve",
-                    format!("--auto-approve {user}: no such user; create it first or pick an existing one"),
-                )
-            })?;
-        }
-        let log = crate::log::RequestLog::start(core.store.pool().clone(), core.events.clone(), Default::default());
+        check_auto_approve(&core, options).await?;
+        let log = crate::log::RequestLog::start(
+            core.store.pool().clone(),
+            core.events.clone(),
+            Default::default(),
+        );
         let state = AppState {
             core,
             keys,
@@ -127,7 +145,12 @@ impl Provider {
         spawn_pruner(state.core.clone());
         let handle = Handle::new();
         let server_config = tls.server_config()?;
-        let task = tokio::spawn(serve_with_handle(listener, server_config, state.clone(), handle.clone()));
+        let task = tokio::spawn(serve_with_handle(
+            listener,
+            server_config,
+            state.clone(),
+            handle.clone(),
+        ));
         if handle.listening().await.is_none() {
             return Err(match task.await {
                 Ok(Err(e)) => Error::io("the server stopped at start", e),
@@ -168,7 +191,8 @@ fn spawn_pruner(core: Core) {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match crate::store::flows::prune_expired(core.store.pool(), core.now(), 24 * 3600).await {
+            match crate::store::flows::prune_expired(core.store.pool(), core.now(), 24 * 3600).await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "pruned expired codes and tokens"),
                 Err(e) => tracing::warn!(error = %e, "cannot prune expired tokens"),

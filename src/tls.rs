@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use serde::{Deserialize, Serialize};
@@ -163,7 +163,10 @@ fn generate_ca(now: Timestamp) -> Result<(String, String)> {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "Authdesk Local CA");
-    dn.push(DnType::OrganizationName, "Authdesk (local development only)");
+    dn.push(
+        DnType::OrganizationName,
+        "Authdesk (local development only)",
+    );
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
@@ -211,17 +214,18 @@ fn generate_server(
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "localhost");
-    dn.push(DnType::OrganizationName, "Authdesk (local development only)");
+    dn.push(
+        DnType::OrganizationName,
+        "Authdesk (local development only)",
+    );
     params.distinguished_name = dn;
     params.subject_alt_names = hosts
         .iter()
         .map(|h| match h.parse::<std::net::IpAddr>() {
             Ok(ip) => Ok(SanType::IpAddress(ip)),
-            Err(_) => h
-                .clone()
-                .try_into()
-                .map(SanType::DnsName)
-                .map_err(|e| Error::invalid("hosts", format!("'{h}' is not a valid host name ({e})"))),
+            Err(_) => h.clone().try_into().map(SanType::DnsName).map_err(|e| {
+                Error::invalid("hosts", format!("'{h}' is not a valid host name ({e})"))
+            }),
         })
         .collect::<Result<_>>()?;
     params.is_ca = IsCa::ExplicitNoCa;
@@ -241,7 +245,12 @@ fn generate_server(
 }
 
 /// Reasons to issue a new server certificate.
-fn server_needs_renewal(server_der: &[u8], ca_der: &[u8], hosts: &[String], now: Timestamp) -> bool {
+fn server_needs_renewal(
+    server_der: &[u8],
+    ca_der: &[u8],
+    hosts: &[String],
+    now: Timestamp,
+) -> bool {
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(server_der) else {
         return true;
     };
@@ -255,9 +264,10 @@ fn server_needs_renewal(server_der: &[u8], ca_der: &[u8], hosts: &[String], now:
         return true;
     }
     let sans = sans_of(&cert);
-    !hosts
-        .iter()
-        .all(|h| sans.iter().any(|s| s.eq_ignore_ascii_case(h) || ip_eq(s, h)))
+    !hosts.iter().all(|h| {
+        sans.iter()
+            .any(|s| s.eq_ignore_ascii_case(h) || ip_eq(s, h))
+    })
 }
 
 fn ip_eq(a: &str, b: &str) -> bool {
@@ -296,6 +306,8 @@ impl TlsMaterial {
     pub fn load_or_create(data_dir: &Path, extra_hosts: &[String], now: Timestamp) -> Result<Self> {
         let paths = TlsPaths::new(data_dir);
         fsutil::create_private_dir(&paths.dir)?;
+        // Two first starts at once must agree on one CA.
+        let _lock = fsutil::lock_exclusive(&paths.dir.join(".lock"))?;
         let (ca_pem, ca_key_pem) = match (paths.ca_cert().exists(), paths.ca_key().exists()) {
             (true, true) => (
                 fsutil::read_to_string(&paths.ca_cert())?,
@@ -311,8 +323,18 @@ impl TlsMaterial {
             (has_cert, _) => {
                 return Err(Error::Tls(format!(
                     "{} exists but {} is missing; restore it, or move the tls/ directory aside to generate a new CA",
-                    if has_cert { paths.ca_cert() } else { paths.ca_key() }.display(),
-                    if has_cert { paths.ca_key() } else { paths.ca_cert() }.display(),
+                    if has_cert {
+                        paths.ca_cert()
+                    } else {
+                        paths.ca_key()
+                    }
+                    .display(),
+                    if has_cert {
+                        paths.ca_key()
+                    } else {
+                        paths.ca_cert()
+                    }
+                    .display(),
                 )));
             }
         };
@@ -355,11 +377,19 @@ impl TlsMaterial {
     }
 
     /// Issues a new server certificate now, whatever the state of the current one.
-    pub fn regenerate_server(data_dir: &Path, extra_hosts: &[String], now: Timestamp) -> Result<Self> {
+    pub fn regenerate_server(
+        data_dir: &Path,
+        extra_hosts: &[String],
+        now: Timestamp,
+    ) -> Result<Self> {
         let paths = TlsPaths::new(data_dir);
-        for p in [paths.server_cert(), paths.server_key()] {
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(|e| Error::io(format!("cannot remove {}", p.display()), e))?;
+        {
+            let _lock = fsutil::lock_exclusive(&paths.dir.join(".lock"))?;
+            for p in [paths.server_cert(), paths.server_key()] {
+                if p.exists() {
+                    std::fs::remove_file(&p)
+                        .map_err(|e| Error::io(format!("cannot remove {}", p.display()), e))?;
+                }
             }
         }
         Self::load_or_create(data_dir, extra_hosts, now)
@@ -391,8 +421,12 @@ impl TlsMaterial {
             ExportFormat::Der => Ok(self.ca_der.clone()),
             ExportFormat::Bundle => {
                 let mut out = String::new();
-                out.push_str("# Authdesk bundle: the public web roots (Mozilla, via webpki-root-certs)\n");
-                out.push_str("# followed by the Authdesk local CA. Use it as REQUESTS_CA_BUNDLE,\n");
+                out.push_str(
+                    "# Authdesk bundle: the public web roots (Mozilla, via webpki-root-certs)\n",
+                );
+                out.push_str(
+                    "# followed by the Authdesk local CA. Use it as REQUESTS_CA_BUNDLE,\n",
+                );
                 out.push_str("# SSL_CERT_FILE or CURL_CA_BUNDLE.\n\n");
                 for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
                     out.push_str(&pem_encode("CERTIFICATE", cert.as_ref()));
@@ -405,7 +439,10 @@ impl TlsMaterial {
                 let cert = p12_keystore::Certificate::from_der(&self.ca_der)
                     .map_err(|e| tls_err("PKCS#12", e))?;
                 let mut store = p12_keystore::KeyStore::new();
-                store.add_entry("authdesk-ca", p12_keystore::KeyStoreEntry::Certificate(cert));
+                store.add_entry(
+                    "authdesk-ca",
+                    p12_keystore::KeyStoreEntry::Certificate(cert),
+                );
                 store
                     .writer(P12_PASSWORD)
                     .write()
@@ -417,7 +454,11 @@ impl TlsMaterial {
     pub fn info(&self) -> Result<CertificatesInfo> {
         Ok(CertificatesInfo {
             ca: cert_info(&self.ca_der, &self.ca_pem, &self.paths.ca_cert())?,
-            server: cert_info(&self.server_der, &self.server_pem, &self.paths.server_cert())?,
+            server: cert_info(
+                &self.server_der,
+                &self.server_pem,
+                &self.paths.server_cert(),
+            )?,
         })
     }
 }
@@ -452,7 +493,9 @@ pub fn cert_info(der: &[u8], pem: &str, path: &Path) -> Result<CertInfo> {
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
         sha256_fingerprint: fingerprint(&sha2::Sha256::digest(der)),
-        sha1_fingerprint: fingerprint(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref()),
+        sha1_fingerprint: fingerprint(
+            ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref(),
+        ),
         pem: pem.to_string(),
         path: path.display().to_string(),
     })
@@ -478,7 +521,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(a.paths.ca_key()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(a.paths.ca_key())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -497,9 +543,16 @@ mod tests {
     fn a_new_extra_host_reissues_the_server_certificate() {
         let dir = tempfile::tempdir().unwrap();
         let a = TlsMaterial::load_or_create(dir.path(), &[], NOW).unwrap();
-        let b = TlsMaterial::load_or_create(dir.path(), &["host.docker.internal".into()], NOW).unwrap();
+        let b =
+            TlsMaterial::load_or_create(dir.path(), &["host.docker.internal".into()], NOW).unwrap();
         assert_ne!(a.server_der, b.server_der);
-        assert!(b.info().unwrap().server.sans.contains(&"host.docker.internal".to_string()));
+        assert!(
+            b.info()
+                .unwrap()
+                .server
+                .sans
+                .contains(&"host.docker.internal".to_string())
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use crate::core::Core;
 use crate::keys::KeySet;
 use crate::log::{RequestEntry, RequestLog, RequestStatus};
 use crate::model::random_token;
-use crate::oauth::authorize::{self, AuthFailure, Completion, DecidedBy, Decision, PendingRegistry};
+use crate::oauth::authorize::{
+    self, AuthFailure, Completion, DecidedBy, Decision, PendingRegistry,
+};
 use crate::oauth::error::no_store;
 use crate::oauth::params::{OAuthParams, Params};
 use crate::oauth::{ErrorCode, OAuthError, client_auth, register, resource, token};
@@ -89,13 +91,21 @@ impl AppState {
 
     /// Approves (as `username`, default the hinted or first persona) or denies a
     /// pending request from the window; the waiting browser page follows.
-    pub async fn decide_consent(&self, request_id: &str, approve: bool, username: Option<String>) -> crate::Result<()> {
+    pub async fn decide_consent(
+        &self,
+        request_id: &str,
+        approve: bool,
+        username: Option<String>,
+    ) -> crate::Result<()> {
         let now = self.core.now();
         let decision = if approve {
-            let pending = self.pending.get(request_id).ok_or_else(|| crate::Error::NotFound {
-                what: "pending request",
-                id: request_id.into(),
-            })?;
+            let pending = self
+                .pending
+                .get(request_id)
+                .ok_or_else(|| crate::Error::NotFound {
+                    what: "pending request",
+                    id: request_id.into(),
+                })?;
             let name = match username.or_else(|| pending.request.login_hint.clone()) {
                 Some(n) => n,
                 None => self
@@ -104,29 +114,49 @@ impl AppState {
                     .await?
                     .first()
                     .map(|u| u.username.clone())
-                    .ok_or_else(|| crate::Error::invalid("username", "there are no personas; create one first"))?,
+                    .ok_or_else(|| {
+                        crate::Error::invalid("username", "there are no personas; create one first")
+                    })?,
             };
             let user = self.core.get_user(&name).await?;
-            Decision::Approve { user, claims_override: None, by: DecidedBy::Window }
+            Decision::Approve {
+                user,
+                claims_override: None,
+                by: DecidedBy::Window,
+            }
         } else {
-            Decision::Deny { by: DecidedBy::Window }
+            Decision::Deny {
+                by: DecidedBy::Window,
+            }
         };
         let username = match &decision {
             Decision::Approve { user, .. } => Some(user.username.clone()),
             Decision::Deny { .. } => None,
         };
-        let pending = self.pending.take(request_id).ok_or_else(|| crate::Error::NotFound {
-            what: "pending request",
-            id: request_id.into(),
-        })?;
-        let completion = decide(self, &pending.request, decision, now, &pending.request.params, username)
-            .await
-            .map_err(|e| crate::Error::Other(e.description))?;
+        let pending = self
+            .pending
+            .take(request_id)
+            .ok_or_else(|| crate::Error::NotFound {
+                what: "pending request",
+                id: request_id.into(),
+            })?;
+        let completion = decide(
+            self,
+            &pending.request,
+            decision,
+            now,
+            &pending.request.params,
+            username,
+        )
+        .await
+        .map_err(|e| crate::Error::Other(e.description))?;
         pending.outcome.send_replace(Some(completion));
-        self.core.events.publish(crate::events::ProviderEvent::ConsentResolved {
-            request_id: request_id.into(),
-            approved: approve,
-        });
+        self.core
+            .events
+            .publish(crate::events::ProviderEvent::ConsentResolved {
+                request_id: request_id.into(),
+                approved: approve,
+            });
         Ok(())
     }
 
@@ -137,9 +167,14 @@ impl AppState {
         let introspection = resource::introspection_of(self, row.as_ref(), self.core.now())
             .await
             .map_err(|e| crate::Error::Other(e.description))?;
-        Ok(TokenDetail { summary, value, introspection })
+        Ok(TokenDetail {
+            summary,
+            value,
+            introspection,
+        })
     }
 
+    #[allow(clippy::too_many_arguments)] // one call site shape: a log line's fields
     fn record(
         &self,
         kind: &str,
@@ -170,7 +205,10 @@ pub fn app(state: AppState) -> Router {
         .route(paths::DISCOVERY, get(discovery))
         .route(paths::AS_METADATA, get(discovery))
         .route(paths::JWKS, get(jwks))
-        .route(paths::AUTHORIZE, get(authorize_endpoint).post(authorize_endpoint))
+        .route(
+            paths::AUTHORIZE,
+            get(authorize_endpoint).post(authorize_endpoint),
+        )
         .route(paths::DECISION, post(decision))
         .route(paths::WAIT, get(wait))
         .route(paths::TOKEN, post(token_endpoint))
@@ -219,7 +257,10 @@ pub fn metadata(state: &AppState, scopes: Vec<String>) -> Value {
         "private_key_jwt",
         "none",
     ];
-    let endpoint_auth_algs = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+    let endpoint_auth_algs = [
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384", "EdDSA",
+    ];
     let mut doc = json!({
         "issuer": c.issuer,
         "authorization_endpoint": c.url(paths::AUTHORIZE),
@@ -309,7 +350,10 @@ fn error_page(state: &AppState, e: &OAuthError) -> Response {
     )
 }
 
-async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthParams, OAuthError>) -> Response {
+async fn authorize_endpoint(
+    State(state): State<AppState>,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
     let params = match params {
         Ok(OAuthParams(p)) => p,
         Err(e) => return error_page(&state, &e),
@@ -326,7 +370,15 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
     let req = match authorize::validate(client, &params) {
         Ok(r) => r,
         Err(failure) => {
-            state.record("authorize", client_id, None, RequestStatus::Rejected, Some(failure.error()), &params, json!({}));
+            state.record(
+                "authorize",
+                client_id,
+                None,
+                RequestStatus::Rejected,
+                Some(failure.error()),
+                &params,
+                json!({}),
+            );
             return match authorize::error_completion(&failure, &state.config.issuer) {
                 Some(c) => completion_response(&state, c),
                 None => {
@@ -338,7 +390,15 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
             };
         }
     };
-    state.record("authorize", client_id.clone(), None, RequestStatus::Received, None, &params, json!({"scopes": req.scopes}));
+    state.record(
+        "authorize",
+        client_id.clone(),
+        None,
+        RequestStatus::Received,
+        None,
+        &params,
+        json!({"scopes": req.scopes}),
+    );
 
     // Automatic approval: `serve --auto-approve USER`, or the client's own setting
     // (as the hinted persona, else the first one).
@@ -346,7 +406,12 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
         (Some(u), _) => Some(u.clone()),
         (None, true) => match &req.login_hint {
             Some(h) => Some(h.clone()),
-            None => state.core.list_users().await.ok().and_then(|u| u.first().map(|u| u.username.clone())),
+            None => state
+                .core
+                .list_users()
+                .await
+                .ok()
+                .and_then(|u| u.first().map(|u| u.username.clone())),
         },
         (None, false) => None,
     };
@@ -356,9 +421,19 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
             Err(_) => {
                 let e = OAuthError::new(
                     ErrorCode::LoginRequired,
-                    format!("auto-approve is set to user '{username}', who does not exist; create the persona or change the setting"),
+                    format!(
+                        "auto-approve is set to user '{username}', who does not exist; create the persona or change the setting"
+                    ),
                 );
-                state.record("authorize", client_id, None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+                state.record(
+                    "authorize",
+                    client_id,
+                    None,
+                    RequestStatus::Rejected,
+                    Some(&e),
+                    &params,
+                    json!({}),
+                );
                 let failure = AuthFailure::Redirect {
                     error: e,
                     redirect_uri: req.redirect_uri.clone(),
@@ -372,14 +447,34 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
             }
         };
         let username = user.username.clone();
-        return finish(&state, &req, Decision::Approve { user, claims_override: None, by: DecidedBy::AutoApprove }, now, &params, Some(username)).await;
+        return finish(
+            &state,
+            &req,
+            Decision::Approve {
+                user,
+                claims_override: None,
+                by: DecidedBy::AutoApprove,
+            },
+            now,
+            &params,
+            Some(username),
+        )
+        .await;
     }
     if req.prompt.iter().any(|p| p == "none") {
         let e = OAuthError::new(
             ErrorCode::LoginRequired,
             "prompt=none was requested, but nobody is signed in and the client is not set to auto-approve; retry without prompt=none",
         );
-        state.record("authorize", client_id, None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+        state.record(
+            "authorize",
+            client_id,
+            None,
+            RequestStatus::Rejected,
+            Some(&e),
+            &params,
+            json!({}),
+        );
         let failure = AuthFailure::Redirect {
             error: e,
             redirect_uri: req.redirect_uri.clone(),
@@ -393,8 +488,21 @@ async fn authorize_endpoint(State(state): State<AppState>, params: Result<OAuthP
     }
 
     let pending = state.pending.insert(req, now);
-    state.core.events.publish(crate::events::ProviderEvent::ConsentPending { consent: pending_view(&pending) });
-    state.record("authorize", client_id, None, RequestStatus::PendingConsent, None, &params, json!({"request_id": pending.id}));
+    state
+        .core
+        .events
+        .publish(crate::events::ProviderEvent::ConsentPending {
+            consent: pending_view(&pending),
+        });
+    state.record(
+        "authorize",
+        client_id,
+        None,
+        RequestStatus::PendingConsent,
+        None,
+        &params,
+        json!({"request_id": pending.id}),
+    );
     consent_page(&state, &pending).await
 }
 
@@ -497,14 +605,33 @@ pub async fn decide(
         Ok(_) => {
             let denial = (status == RequestStatus::Denied)
                 .then(|| OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"));
-            state.record("authorize", client_id, username, status, denial.as_ref(), params, json!({"decided_by": by}));
+            state.record(
+                "authorize",
+                client_id,
+                username,
+                status,
+                denial.as_ref(),
+                params,
+                json!({"decided_by": by}),
+            );
         }
-        Err(e) => state.record("authorize", client_id, username, RequestStatus::Rejected, Some(e), params, json!({})),
+        Err(e) => state.record(
+            "authorize",
+            client_id,
+            username,
+            RequestStatus::Rejected,
+            Some(e),
+            params,
+            json!({}),
+        ),
     }
     result
 }
 
-async fn decision(State(state): State<AppState>, params: Result<OAuthParams, OAuthError>) -> Response {
+async fn decision(
+    State(state): State<AppState>,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
     let params = match params {
         Ok(OAuthParams(p)) => p,
         Err(e) => return error_page(&state, &e),
@@ -517,49 +644,102 @@ async fn decision(State(state): State<AppState>, params: Result<OAuthParams, OAu
             false,
         )
     };
-    let Some(id) = params.get("request_id") else { return gone() };
-    let Some(pending) = state.pending.get(id) else { return gone() };
-    let csrf_ok = params
-        .get("csrf")
-        .is_some_and(|c| bool::from(subtle::ConstantTimeEq::ct_eq(c.as_bytes(), pending.csrf.as_bytes())));
+    let Some(id) = params.get("request_id") else {
+        return gone();
+    };
+    let Some(pending) = state.pending.get(id) else {
+        return gone();
+    };
+    let csrf_ok = params.get("csrf").is_some_and(|c| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            c.as_bytes(),
+            pending.csrf.as_bytes(),
+        ))
+    });
     if !csrf_ok {
-        return error_page(&state, &OAuthError::invalid_request("the consent form's CSRF token is missing or wrong; reload the page"));
+        return error_page(
+            &state,
+            &OAuthError::invalid_request(
+                "the consent form's CSRF token is missing or wrong; reload the page",
+            ),
+        );
     }
     let now = state.core.now();
     let approve = params.get("action") == Some("approve");
     let decision = if approve {
         let Some(username) = params.get("username") else {
-            return error_page(&state, &OAuthError::invalid_request("pick a persona before approving"));
+            return error_page(
+                &state,
+                &OAuthError::invalid_request("pick a persona before approving"),
+            );
         };
         let user = match state.core.get_user(username).await {
             Ok(u) => u,
-            Err(_) => return error_page(&state, &OAuthError::invalid_request(format!("there is no persona '{username}'"))),
+            Err(_) => {
+                return error_page(
+                    &state,
+                    &OAuthError::invalid_request(format!("there is no persona '{username}'")),
+                );
+            }
         };
-        let claims_override = match params.get("claims").map(str::trim).filter(|c| !c.is_empty()) {
-            Some(text) => match serde_json::from_str::<Value>(text).map_err(|e| e.to_string()).and_then(|v| {
-                crate::model::validate_claims(v).map_err(|e| e.to_string())
-            }) {
+        let claims_override = match params
+            .get("claims")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(text) => match serde_json::from_str::<Value>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|v| crate::model::validate_claims(v).map_err(|e| e.to_string()))
+            {
                 Ok(m) => Some(m),
                 Err(e) => {
-                    return error_page(&state, &OAuthError::invalid_request(format!("the claims override is not valid: {e}")));
+                    return error_page(
+                        &state,
+                        &OAuthError::invalid_request(format!(
+                            "the claims override is not valid: {e}"
+                        )),
+                    );
                 }
             },
             None => None,
         };
-        Decision::Approve { user, claims_override, by: DecidedBy::Page }
+        Decision::Approve {
+            user,
+            claims_override,
+            by: DecidedBy::Page,
+        }
     } else {
-        Decision::Deny { by: DecidedBy::Page }
+        Decision::Deny {
+            by: DecidedBy::Page,
+        }
     };
     // Only the first decision counts, whether it comes from the page or the window.
-    let Some(pending) = state.pending.take(id) else { return gone() };
-    let username = params.get("username").filter(|_| approve).map(str::to_string);
-    match decide(&state, &pending.request, decision, now, &pending.request.params, username).await {
+    let Some(pending) = state.pending.take(id) else {
+        return gone();
+    };
+    let username = params
+        .get("username")
+        .filter(|_| approve)
+        .map(str::to_string);
+    match decide(
+        &state,
+        &pending.request,
+        decision,
+        now,
+        &pending.request.params,
+        username,
+    )
+    .await
+    {
         Ok(c) => {
             pending.outcome.send_replace(Some(c.clone()));
-            state.core.events.publish(crate::events::ProviderEvent::ConsentResolved {
-                request_id: pending.id.clone(),
-                approved: approve,
-            });
+            state
+                .core
+                .events
+                .publish(crate::events::ProviderEvent::ConsentResolved {
+                    request_id: pending.id.clone(),
+                    approved: approve,
+                });
             let mut res = completion_response(&state, c);
             if res.status() == StatusCode::FOUND {
                 // POST → GET for the redirect.
@@ -592,7 +772,9 @@ async fn wait(State(state): State<AppState>, Query(q): Query<WaitQuery>) -> Resp
     };
     let body = match outcome {
         Some(Completion::Redirect(url)) => json!({"done": true, "redirect": url}),
-        Some(Completion::FormPost { action, fields }) => json!({"done": true, "form": {"action": action, "fields": fields}}),
+        Some(Completion::FormPost { action, fields }) => {
+            json!({"done": true, "form": {"action": action, "fields": fields}})
+        }
         None => json!({"done": false}),
     };
     no_store_json(StatusCode::OK, &body)
@@ -600,11 +782,23 @@ async fn wait(State(state): State<AppState>, Query(q): Query<WaitQuery>) -> Resp
 
 // ---- token, introspection, revocation ----
 
-async fn token_endpoint(State(state): State<AppState>, headers: HeaderMap, params: Result<OAuthParams, OAuthError>) -> Response {
+async fn token_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
     let params = match params {
         Ok(OAuthParams(p)) => p,
         Err(e) => {
-            state.record("token", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({}));
+            state.record(
+                "token",
+                None,
+                None,
+                RequestStatus::Rejected,
+                Some(&e),
+                &Params::default(),
+                json!({}),
+            );
             return e.into_response();
         }
     };
@@ -619,22 +813,49 @@ async fn token_endpoint(State(state): State<AppState>, headers: HeaderMap, param
                 &params,
                 json!({"grant_type": params.get("grant_type"), "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some()}),
             );
-            state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: None });
+            state
+                .core
+                .events
+                .publish(crate::events::ProviderEvent::TokenChanged { id: None });
             let value = serde_json::to_value(&resp).unwrap_or_default();
             no_store_json(StatusCode::OK, &value)
         }
         Err((e, client_id)) => {
-            state.record("token", client_id, None, RequestStatus::Rejected, Some(&e), &params, json!({"grant_type": params.get("grant_type")}));
+            state.record(
+                "token",
+                client_id,
+                None,
+                RequestStatus::Rejected,
+                Some(&e),
+                &params,
+                json!({"grant_type": params.get("grant_type")}),
+            );
             e.into_response()
         }
     }
 }
 
-async fn authenticated(state: &AppState, headers: &HeaderMap, params: &Params, path: &str) -> Result<crate::model::Client, OAuthError> {
-    client_auth::authenticate(state, headers, params, &state.config.url(path), state.core.now()).await
+async fn authenticated(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    path: &str,
+) -> Result<crate::model::Client, OAuthError> {
+    client_auth::authenticate(
+        state,
+        headers,
+        params,
+        &state.config.url(path),
+        state.core.now(),
+    )
+    .await
 }
 
-async fn introspect(State(state): State<AppState>, headers: HeaderMap, params: Result<OAuthParams, OAuthError>) -> Response {
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
     let params = match params {
         Ok(OAuthParams(p)) => p,
         Err(e) => return e.into_response(),
@@ -647,17 +868,37 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, params: R
     .await;
     match result {
         Ok((client, v)) => {
-            state.record("introspect", Some(client.client_id), None, RequestStatus::Completed, None, &params, json!({"active": v["active"]}));
+            state.record(
+                "introspect",
+                Some(client.client_id),
+                None,
+                RequestStatus::Completed,
+                None,
+                &params,
+                json!({"active": v["active"]}),
+            );
             no_store_json(StatusCode::OK, &v)
         }
         Err(e) => {
-            state.record("introspect", params.get("client_id").map(str::to_string), None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+            state.record(
+                "introspect",
+                params.get("client_id").map(str::to_string),
+                None,
+                RequestStatus::Rejected,
+                Some(&e),
+                &params,
+                json!({}),
+            );
             e.into_response()
         }
     }
 }
 
-async fn revoke(State(state): State<AppState>, headers: HeaderMap, params: Result<OAuthParams, OAuthError>) -> Response {
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
     let params = match params {
         Ok(OAuthParams(p)) => p,
         Err(e) => return e.into_response(),
@@ -670,13 +911,29 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, params: Resul
     .await;
     match result {
         Ok((client, id)) => {
-            state.record("revoke", Some(client.client_id), None, RequestStatus::Completed, None, &params, json!({"token_id": id}));
+            state.record(
+                "revoke",
+                Some(client.client_id),
+                None,
+                RequestStatus::Completed,
+                None,
+                &params,
+                json!({"token_id": id}),
+            );
             let mut res = StatusCode::OK.into_response();
             no_store(res.headers_mut());
             res
         }
         Err(e) => {
-            state.record("revoke", params.get("client_id").map(str::to_string), None, RequestStatus::Rejected, Some(&e), &params, json!({}));
+            state.record(
+                "revoke",
+                params.get("client_id").map(str::to_string),
+                None,
+                RequestStatus::Rejected,
+                Some(&e),
+                &params,
+                json!({}),
+            );
             e.into_response()
         }
     }
@@ -689,7 +946,10 @@ fn resource_form(headers: &HeaderMap, body: &Bytes) -> Result<Option<Params>, OA
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if is_form && !body.is_empty() {
         Params::parse(body).map(Some)
     } else {
@@ -697,7 +957,11 @@ fn resource_form(headers: &HeaderMap, body: &Bytes) -> Result<Option<Params>, OA
     }
 }
 
-async fn bearer_of(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<resource::Bearer, OAuthError> {
+async fn bearer_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<resource::Bearer, OAuthError> {
     let form = resource_form(headers, body)?;
     let token = resource::bearer_token(headers, form.as_ref())?;
     resource::authorize_bearer(state, &token, state.core.now()).await
@@ -712,12 +976,28 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     .await;
     match result {
         Ok((b, v)) => {
-            state.record("userinfo", Some(b.token.client_id.clone()), b.user.map(|u| u.username), RequestStatus::Completed, None, &Params::default(), json!({}));
+            state.record(
+                "userinfo",
+                Some(b.token.client_id.clone()),
+                b.user.map(|u| u.username),
+                RequestStatus::Completed,
+                None,
+                &Params::default(),
+                json!({}),
+            );
             no_store_json(StatusCode::OK, &v)
         }
         Err(e) => {
             if !e.description.is_empty() {
-                state.record("userinfo", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({}));
+                state.record(
+                    "userinfo",
+                    None,
+                    None,
+                    RequestStatus::Rejected,
+                    Some(&e),
+                    &Params::default(),
+                    json!({}),
+                );
             }
             e.into_bearer_response()
         }
@@ -739,7 +1019,15 @@ async fn api_me(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         ),
         Err(e) => {
             if !e.description.is_empty() {
-                state.record("resource", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({"path": paths::API_ME}));
+                state.record(
+                    "resource",
+                    None,
+                    None,
+                    RequestStatus::Rejected,
+                    Some(&e),
+                    &Params::default(),
+                    json!({"path": paths::API_ME}),
+                );
             }
             e.into_bearer_response()
         }
@@ -748,7 +1036,11 @@ async fn api_me(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
 
 // ---- dynamic registration ----
 
-async fn register_endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn register_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let result = async {
         if !state.config.registration_open {
             return Err(OAuthError::new(
@@ -775,13 +1067,36 @@ async fn register_endpoint(State(state): State<AppState>, headers: HeaderMap, bo
     .await;
     match result {
         Ok(client) => {
-            state.record("register", Some(client.client_id.clone()), None, RequestStatus::Completed, None, &Params::default(), json!({"name": client.name}));
+            state.record(
+                "register",
+                Some(client.client_id.clone()),
+                None,
+                RequestStatus::Completed,
+                None,
+                &Params::default(),
+                json!({"name": client.name}),
+            );
             no_store_json(StatusCode::CREATED, &register::response(&client))
         }
         Err(e) => {
-            state.record("register", None, None, RequestStatus::Rejected, Some(&e), &Params::default(), json!({}));
-            let status = if e.code == ErrorCode::AccessDenied { StatusCode::FORBIDDEN } else { e.status() };
-            no_store_json(status, &json!({"error": e.code.as_str(), "error_description": e.description}))
+            state.record(
+                "register",
+                None,
+                None,
+                RequestStatus::Rejected,
+                Some(&e),
+                &Params::default(),
+                json!({}),
+            );
+            let status = if e.code == ErrorCode::AccessDenied {
+                StatusCode::FORBIDDEN
+            } else {
+                e.status()
+            };
+            no_store_json(
+                status,
+                &json!({"error": e.code.as_str(), "error_description": e.description}),
+            )
         }
     }
 }

@@ -25,7 +25,10 @@ impl Pages {
             ("base.html", include_str!("../../templates/base.html")),
             ("consent.html", include_str!("../../templates/consent.html")),
             ("error.html", include_str!("../../templates/error.html")),
-            ("form_post.html", include_str!("../../templates/form_post.html")),
+            (
+                "form_post.html",
+                include_str!("../../templates/form_post.html"),
+            ),
             ("message.html", include_str!("../../templates/message.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
@@ -36,14 +39,24 @@ impl Pages {
     }
 
     /// Renders `name` with `ctx` (plus a CSP nonce) as a response with security headers.
-    pub fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value, form_action_any: bool) -> Response {
+    pub fn render(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: minijinja::Value,
+        form_action_any: bool,
+    ) -> Response {
         let nonce = random_token(12);
         let ctx = minijinja::context! { nonce => nonce.clone(), ..ctx };
         let body = match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(template = name, error = %e, "cannot render page");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "Authdesk could not render this page; see its log").into_response();
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Authdesk could not render this page; see its log",
+                )
+                    .into_response();
             }
         };
         let csp = format!(
@@ -56,8 +69,14 @@ impl Pages {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }

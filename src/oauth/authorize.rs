@@ -18,7 +18,9 @@ use super::params::Params;
 use super::token::resolve_scopes;
 use super::tokens::{Mint, mint};
 use crate::http::AppState;
-use crate::model::{Client, GrantType, ResponseType, Timestamp, User, is_loopback_or_localhost, random_token};
+use crate::model::{
+    Client, GrantType, ResponseType, Timestamp, User, is_loopback_or_localhost, random_token,
+};
 use crate::store::flows::{self, CodeRow, GrantRow, hash_secret};
 
 /// Authorization codes live this long (RFC 6749 §4.1.2 recommends at most 10 minutes).
@@ -97,7 +99,9 @@ pub fn redirect_matches(client: &Client, registered: &str, given: &str) -> bool 
 }
 
 fn valid_pkce_challenge(s: &str) -> bool {
-    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 /// Validates an authorization request against its client (pure).
@@ -114,12 +118,24 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
     })?;
     let redirect_uri = match params.get("redirect_uri") {
         Some(given) => {
-            if !client.redirect_uris.iter().any(|r| redirect_matches(&client, r, given)) {
+            if !client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect_matches(&client, r, given))
+            {
                 return Err(page(format!(
                     "redirect_uri {given} is not registered for client '{}'; registered: {}. Add it to the client in Authdesk, or fix your app's redirect URI (matching is exact{})",
                     client.client_id,
-                    if client.redirect_uris.is_empty() { "(none)".to_string() } else { client.redirect_uris.join(", ") },
-                    if client.is_public() { "; loopback ports may vary" } else { "" }
+                    if client.redirect_uris.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        client.redirect_uris.join(", ")
+                    },
+                    if client.is_public() {
+                        "; loopback ports may vary"
+                    } else {
+                        ""
+                    }
                 )));
             }
             given.to_string()
@@ -191,7 +207,9 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
         (Some(raw), None) => {
             return Err(fail(OAuthError::new(
                 ErrorCode::UnsupportedResponseType,
-                format!("response_type '{raw}' is not supported; use code (or token / id_token / \"id_token token\" for implicit clients)"),
+                format!(
+                    "response_type '{raw}' is not supported; use code (or token / id_token / \"id_token token\" for implicit clients)"
+                ),
             )));
         }
         (_, Some(rt)) => rt,
@@ -200,7 +218,12 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
         return Err(fail(OAuthError::unauthorized_client(format!(
             "client '{}' may not use response_type '{response_type}'; allowed: {}. {}",
             client.client_id,
-            client.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+            client
+                .response_types
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             if response_type == ResponseType::Code {
                 "Enable the authorization_code grant on the client"
             } else {
@@ -219,15 +242,24 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
             client.client_id
         ))));
     }
-    let scopes = resolve_scopes(&client, params.get("scope"), || client.scopes.clone()).map_err(fail)?;
+    let scopes =
+        resolve_scopes(&client, params.get("scope"), || client.scopes.clone()).map_err(fail)?;
     let is_oidc = scopes.iter().any(|s| s == "openid");
-    if matches!(response_type, ResponseType::IdToken | ResponseType::IdTokenToken) && !is_oidc {
+    if matches!(
+        response_type,
+        ResponseType::IdToken | ResponseType::IdTokenToken
+    ) && !is_oidc
+    {
         return Err(fail(OAuthError::invalid_scope(format!(
             "response_type '{response_type}' returns an id_token, which needs the openid scope"
         ))));
     }
     let nonce = params.get("nonce").map(str::to_string);
-    if matches!(response_type, ResponseType::IdToken | ResponseType::IdTokenToken) && nonce.is_none() {
+    if matches!(
+        response_type,
+        ResponseType::IdToken | ResponseType::IdTokenToken
+    ) && nonce.is_none()
+    {
         return Err(fail(OAuthError::invalid_request(
             "the implicit flow needs a nonce (OIDC Core §3.2.2.1); add a random nonce and check it in the id_token",
         )));
@@ -248,7 +280,11 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
                 return Err(fail(OAuthError::invalid_request(format!(
                     "client '{}' requires PKCE{}: send code_challenge=BASE64URL(SHA256(code_verifier)) and code_challenge_method=S256",
                     client.client_id,
-                    if client.is_public() { " (it is a public client)" } else { "" }
+                    if client.is_public() {
+                        " (it is a public client)"
+                    } else {
+                        ""
+                    }
                 ))));
             }
             (Some(c), _) if !valid_pkce_challenge(c) => {
@@ -279,7 +315,12 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
     }
     let prompt: Vec<String> = params
         .get("prompt")
-        .map(|p| p.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|p| {
+            p.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     for p in &prompt {
         if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
@@ -334,7 +375,10 @@ fn parse_response_type(raw: &str) -> Option<ResponseType> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
     Redirect(String),
-    FormPost { action: String, fields: Vec<(String, String)> },
+    FormPost {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
 }
 
 impl Completion {
@@ -398,7 +442,10 @@ pub fn error_completion(failure: &AuthFailure, issuer: &str) -> Option<Completio
             *response_mode,
             vec![
                 ("error".into(), error.code.as_str().to_string()),
-                ("error_description".into(), super::error::quote_safe(&error.description)),
+                (
+                    "error_description".into(),
+                    super::error::quote_safe(&error.description),
+                ),
             ],
             state.as_deref(),
             issuer,
@@ -478,7 +525,12 @@ impl PendingRegistry {
         let mut v: Vec<_> = self
             .map
             .lock()
-            .map(|m| m.values().filter(|p| p.created_at + PENDING_TTL > now).cloned().collect())
+            .map(|m| {
+                m.values()
+                    .filter(|p| p.created_at + PENDING_TTL > now)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort_by_key(|p| p.created_at);
         v
@@ -487,7 +539,12 @@ impl PendingRegistry {
 
 /// Carries out a decision: issues the code (or implicit tokens) or the denial, and
 /// returns where the browser goes.
-pub async fn complete(state: &AppState, req: &AuthRequest, decision: Decision, now: Timestamp) -> Result<Completion, OAuthError> {
+pub async fn complete(
+    state: &AppState,
+    req: &AuthRequest,
+    decision: Decision,
+    now: Timestamp,
+) -> Result<Completion, OAuthError> {
     let issuer = &state.config.issuer;
     let (user, claims_override) = match decision {
         Decision::Deny { .. } => {
@@ -496,18 +553,28 @@ pub async fn complete(state: &AppState, req: &AuthRequest, decision: Decision, n
                 req.response_mode,
                 vec![
                     ("error".into(), "access_denied".into()),
-                    ("error_description".into(), "the user denied the request".into()),
+                    (
+                        "error_description".into(),
+                        "the user denied the request".into(),
+                    ),
                 ],
                 req.state.as_deref(),
                 issuer,
             ));
         }
         Decision::Approve {
-            user, claims_override, ..
+            user,
+            claims_override,
+            ..
         } => (user, claims_override),
     };
     let grant_id = random_token(16);
-    let mut tx = state.core.store.pool().begin().await?;
+    let mut tx = state
+        .core
+        .store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await?;
     flows::insert_grant(
         &mut tx,
         &GrantRow {
@@ -577,7 +644,13 @@ pub async fn complete(state: &AppState, req: &AuthRequest, decision: Decision, n
                 access = Some(resp.access_token);
             }
             if matches!(rt, ResponseType::IdToken | ResponseType::IdTokenToken) {
-                let idt = super::tokens::id_token(&state.keys, &scope_defs, &m, &user, access.as_deref())?;
+                let idt = super::tokens::id_token(
+                    &state.keys,
+                    &scope_defs,
+                    &m,
+                    &user,
+                    access.as_deref(),
+                )?;
                 fields.push(("id_token".to_string(), idt));
             }
             fields
@@ -585,9 +658,18 @@ pub async fn complete(state: &AppState, req: &AuthRequest, decision: Decision, n
     };
     tx.commit().await?;
     if req.response_type != ResponseType::Code {
-        state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: None });
+        state
+            .core
+            .events
+            .publish(crate::events::ProviderEvent::TokenChanged { id: None });
     }
-    Ok(respond(&req.redirect_uri, req.response_mode, fields, req.state.as_deref(), issuer))
+    Ok(respond(
+        &req.redirect_uri,
+        req.response_mode,
+        fields,
+        req.state.as_deref(),
+        issuer,
+    ))
 }
 
 #[cfg(test)]
@@ -600,10 +682,20 @@ mod tests {
             client_id: Some("demo".into()),
             name: Some("Demo".into()),
             client_type: Some(kind),
-            redirect_uris: Some(vec!["http://127.0.0.1:5000/cb".into(), "https://app.example/cb".into()]),
+            redirect_uris: Some(vec![
+                "http://127.0.0.1:5000/cb".into(),
+                "https://app.example/cb".into(),
+            ]),
             ..Default::default()
         }
-        .into_client(None, &DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect::<Vec<_>>(), 0)
+        .into_client(
+            None,
+            &DEFAULT_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+            0,
+        )
         .unwrap()
     }
 
@@ -617,14 +709,21 @@ mod tests {
         assert!(matches!(validate(None, &p), Err(AuthFailure::Page(_))));
         let p = params("client_id=demo&response_type=code&redirect_uri=https://evil.example/cb");
         let err = validate(Some(client(ClientType::Confidential)), &p).unwrap_err();
-        let AuthFailure::Page(e) = err else { panic!("redirected to an unregistered URI") };
+        let AuthFailure::Page(e) = err else {
+            panic!("redirected to an unregistered URI")
+        };
         assert!(e.description.contains("https://evil.example/cb"));
-        assert!(e.description.contains("registered: http://127.0.0.1:5000/cb"));
+        assert!(
+            e.description
+                .contains("registered: http://127.0.0.1:5000/cb")
+        );
     }
 
     #[test]
     fn loopback_port_may_vary_only_for_public_clients() {
-        let p = params("client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:6123/cb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256");
+        let p = params(
+            "client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:6123/cb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        );
         assert!(validate(Some(client(ClientType::Public)), &p).is_ok());
         assert!(matches!(
             validate(Some(client(ClientType::Confidential)), &p),
@@ -634,19 +733,27 @@ mod tests {
 
     #[test]
     fn public_clients_need_s256_pkce() {
-        let p = params("client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:5000/cb&state=xyz");
+        let p = params(
+            "client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:5000/cb&state=xyz",
+        );
         let err = validate(Some(client(ClientType::Public)), &p).unwrap_err();
-        let AuthFailure::Redirect { error, state, .. } = err else { panic!() };
+        let AuthFailure::Redirect { error, state, .. } = err else {
+            panic!()
+        };
         assert_eq!(error.code, ErrorCode::InvalidRequest);
         assert_eq!(state.as_deref(), Some("xyz"));
-        let p = params("client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:5000/cb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        let p = params(
+            "client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:5000/cb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        );
         let err = validate(Some(client(ClientType::Public)), &p).unwrap_err();
         assert!(err.error().description.contains("plain"));
     }
 
     #[test]
     fn scope_beyond_allowance_is_invalid_scope() {
-        let p = params("client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:5000/cb&scope=openid%20admin");
+        let p = params(
+            "client_id=demo&response_type=code&redirect_uri=http://127.0.0.1:5000/cb&scope=openid%20admin",
+        );
         let err = validate(Some(client(ClientType::Confidential)), &p).unwrap_err();
         assert_eq!(err.error().code, ErrorCode::InvalidScope);
     }

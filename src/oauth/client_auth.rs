@@ -32,7 +32,9 @@ impl Presented {
         match self {
             Presented::Basic { .. } => "client_secret_basic",
             Presented::Post { .. } => "client_secret_post",
-            Presented::Assertion { .. } => "a client assertion (client_secret_jwt / private_key_jwt)",
+            Presented::Assertion { .. } => {
+                "a client assertion (client_secret_jwt / private_key_jwt)"
+            }
             Presented::IdOnly { .. } => "none (client_id only)",
         }
     }
@@ -87,7 +89,10 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
             found.push(Presented::Basic { id, secret });
         }
     }
-    match (params.get("client_assertion_type"), params.get("client_assertion")) {
+    match (
+        params.get("client_assertion_type"),
+        params.get("client_assertion"),
+    ) {
         (Some(t), Some(jwt)) => {
             if t != JWT_BEARER_ASSERTION {
                 return Err(OAuthError::invalid_client(format!(
@@ -111,7 +116,10 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
         }
         (None, None) => {
             if let Some(secret) = params.get("client_secret") {
-                let id = params.require("client_id", "client_secret_post sends client_id with client_secret")?;
+                let id = params.require(
+                    "client_id",
+                    "client_secret_post sends client_id with client_secret",
+                )?;
                 found.push(Presented::Post {
                     id: id.to_string(),
                     secret: secret.to_string(),
@@ -127,16 +135,18 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
         )));
     }
     if let Some(p) = found.pop() {
-        if let (Presented::Basic { id, .. }, Some(form_id)) = (&p, params.get("client_id")) {
-            if form_id != id {
-                return Err(OAuthError::invalid_request(format!(
-                    "client_id '{form_id}' in the body differs from '{id}' in the Authorization header"
-                )));
-            }
+        if let (Presented::Basic { id, .. }, Some(form_id)) = (&p, params.get("client_id"))
+            && form_id != id
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "client_id '{form_id}' in the body differs from '{id}' in the Authorization header"
+            )));
         }
         return Ok(Some(p));
     }
-    Ok(params.get("client_id").map(|id| Presented::IdOnly { id: id.to_string() }))
+    Ok(params
+        .get("client_id")
+        .map(|id| Presented::IdOnly { id: id.to_string() }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,8 +178,13 @@ fn secrets_match(a: &str, b: &str) -> bool {
 fn accepts(registered: AuthMethod, presented: &Presented, assertion_alg_is_hmac: bool) -> bool {
     use AuthMethod::*;
     match (registered, presented) {
-        (ClientSecretBasic | ClientSecretPost, Presented::Basic { .. } | Presented::Post { .. }) => true,
-        (ClientSecretBasic | ClientSecretPost | ClientSecretJwt, Presented::Assertion { .. }) => assertion_alg_is_hmac,
+        (
+            ClientSecretBasic | ClientSecretPost,
+            Presented::Basic { .. } | Presented::Post { .. },
+        ) => true,
+        (ClientSecretBasic | ClientSecretPost | ClientSecretJwt, Presented::Assertion { .. }) => {
+            assertion_alg_is_hmac
+        }
         (PrivateKeyJwt, Presented::Assertion { .. }) => !assertion_alg_is_hmac,
         (None, Presented::IdOnly { .. }) => true,
         _ => false,
@@ -196,7 +211,9 @@ pub async fn authenticate(
         e
     };
     let client_id = match &presented {
-        Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id } => id.clone(),
+        Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id } => {
+            id.clone()
+        }
         Presented::Assertion { id, jwt } => match (id, unverified_sub(jwt)) {
             (Some(id), Some(sub)) if *id != sub => {
                 return Err(fail(format!(
@@ -206,7 +223,9 @@ pub async fn authenticate(
             (Some(id), _) => id.clone(),
             (None, Some(sub)) => sub,
             (None, None) => {
-                return Err(fail("the client_assertion is not a JWT with a sub claim".into()));
+                return Err(fail(
+                    "the client_assertion is not a JWT with a sub claim".into(),
+                ));
             }
         },
     };
@@ -223,7 +242,9 @@ pub async fn authenticate(
             .map(|h| {
                 matches!(
                     h.alg,
-                    jsonwebtoken::Algorithm::HS256 | jsonwebtoken::Algorithm::HS384 | jsonwebtoken::Algorithm::HS512
+                    jsonwebtoken::Algorithm::HS256
+                        | jsonwebtoken::Algorithm::HS384
+                        | jsonwebtoken::Algorithm::HS512
                 )
             })
             .map_err(|e| fail(format!("the client_assertion is not a valid JWT: {e}")))?,
@@ -270,8 +291,9 @@ async fn verify_assertion(
     now: Timestamp,
 ) -> Result<(), OAuthError> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-    let header = jsonwebtoken::decode_header(jwt)
-        .map_err(|e| OAuthError::invalid_client(format!("the client_assertion is not a valid JWT: {e}")))?;
+    let header = jsonwebtoken::decode_header(jwt).map_err(|e| {
+        OAuthError::invalid_client(format!("the client_assertion is not a valid JWT: {e}"))
+    })?;
     let key = match header.alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             let secret = client.client_secret.as_deref().unwrap_or("");
@@ -302,8 +324,9 @@ async fn verify_assertion(
                     ));
                 }
             };
-            DecodingKey::from_jwk(jwk)
-                .map_err(|e| OAuthError::invalid_client(format!("the client's registered key is unusable: {e}")))?
+            DecodingKey::from_jwk(jwk).map_err(|e| {
+                OAuthError::invalid_client(format!("the client's registered key is unusable: {e}"))
+            })?
         }
     };
     let mut validation = Validation::new(header.alg);
@@ -315,7 +338,10 @@ async fn verify_assertion(
     let data = jsonwebtoken::decode::<AssertionClaims>(jwt, &key, &validation).map_err(|e| {
         OAuthError::invalid_client(format!(
             "the client_assertion signature does not verify ({e}); {}",
-            if matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            if matches!(
+                header.alg,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
                 "sign it with the client's current secret"
             } else {
                 "sign it with the private key matching the registered jwks"
@@ -344,27 +370,38 @@ async fn verify_assertion(
     if !aud_matches {
         return Err(OAuthError::invalid_client(format!(
             "the assertion's aud {} must be the token endpoint {token_url} or the issuer {issuer}",
-            c.aud.map(|a| a.to_string()).unwrap_or_else(|| "(missing)".into())
+            c.aud
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "(missing)".into())
         )));
     }
-    let exp = c
-        .exp
-        .ok_or_else(|| OAuthError::invalid_client("the assertion has no exp claim (RFC 7523 §3 requires one)"))?;
+    let exp = c.exp.ok_or_else(|| {
+        OAuthError::invalid_client("the assertion has no exp claim (RFC 7523 §3 requires one)")
+    })?;
     if exp + LEEWAY < now {
         return Err(OAuthError::invalid_client(format!(
             "the assertion expired {}s ago; make a fresh one for each request",
             now - exp
         )));
     }
-    if let Some(nbf) = c.nbf {
-        if nbf - LEEWAY > now {
-            return Err(OAuthError::invalid_client("the assertion is not valid yet (nbf is in the future); check your clock"));
-        }
+    if let Some(nbf) = c.nbf
+        && nbf - LEEWAY > now
+    {
+        return Err(OAuthError::invalid_client(
+            "the assertion is not valid yet (nbf is in the future); check your clock",
+        ));
     }
-    let jti = c
-        .jti
-        .ok_or_else(|| OAuthError::invalid_client("the assertion has no jti; each assertion needs a unique jti"))?;
-    let fresh = crate::store::flows::use_assertion_jti(state.core.store.pool(), id, &jti, exp.max(now) + LEEWAY, now).await?;
+    let jti = c.jti.ok_or_else(|| {
+        OAuthError::invalid_client("the assertion has no jti; each assertion needs a unique jti")
+    })?;
+    let fresh = crate::store::flows::use_assertion_jti(
+        state.core.store.pool(),
+        id,
+        &jti,
+        exp.max(now) + LEEWAY,
+        now,
+    )
+    .await?;
     if !fresh {
         return Err(OAuthError::invalid_client(format!(
             "the assertion jti '{jti}' was already used; assertions are single-use, make a new one per request"
@@ -408,8 +445,14 @@ mod tests {
 
     #[test]
     fn secret_methods_are_interchangeable_but_jwt_methods_are_strict() {
-        let basic = Presented::Basic { id: "a".into(), secret: "b".into() };
-        let assertion = Presented::Assertion { id: None, jwt: String::new() };
+        let basic = Presented::Basic {
+            id: "a".into(),
+            secret: "b".into(),
+        };
+        let assertion = Presented::Assertion {
+            id: None,
+            jwt: String::new(),
+        };
         assert!(accepts(AuthMethod::ClientSecretPost, &basic, false));
         assert!(!accepts(AuthMethod::PrivateKeyJwt, &basic, false));
         assert!(!accepts(AuthMethod::PrivateKeyJwt, &assertion, true));

@@ -178,7 +178,9 @@ impl From<crate::error::Error> for OAuthError {
     fn from(e: crate::error::Error) -> Self {
         // Database and I/O details stay in the log, not in responses.
         tracing::error!(error = %e, "internal error");
-        OAuthError::server_error("the provider hit an internal error; see the Authdesk log for details")
+        OAuthError::server_error(
+            "the provider hit an internal error; see the Authdesk log for details",
+        )
     }
 }
 
@@ -198,6 +200,9 @@ mod tests {
         let body = e.body();
         let d = body["error_description"].as_str().unwrap();
         assert_eq!(d, "codes are single-use (RFC 6749 section 4.1.2) 'x' ?");
-        assert!(d.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+        assert!(
+            d.bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        );
     }
 }

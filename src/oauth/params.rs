@@ -45,7 +45,14 @@ impl Params {
             .map(|(k, v)| {
                 let secret = matches!(
                     k.as_str(),
-                    "client_secret" | "password" | "code" | "refresh_token" | "token" | "code_verifier" | "client_assertion" | "access_token"
+                    "client_secret"
+                        | "password"
+                        | "code"
+                        | "refresh_token"
+                        | "token"
+                        | "code_verifier"
+                        | "client_assertion"
+                        | "access_token"
                 );
                 let shown = if secret {
                     let prefix: String = v.chars().take(6).collect();
@@ -79,14 +86,20 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !content_type.starts_with("application/x-www-form-urlencoded") {
-            let got = if content_type.is_empty() { "no Content-Type".to_string() } else { format!("'{content_type}'") };
+            let got = if content_type.is_empty() {
+                "no Content-Type".to_string()
+            } else {
+                format!("'{content_type}'")
+            };
             return Err(OAuthError::invalid_request(format!(
                 "the request body must be application/x-www-form-urlencoded (RFC 6749 §3.2), but it has {got}; send the parameters as a form, not JSON"
             )));
         }
-        let body = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            OAuthError::invalid_request(format!("the request body could not be read: {e}"))
-        })?;
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                OAuthError::invalid_request(format!("the request body could not be read: {e}"))
+            })?;
         Params::parse(&body).map(OAuthParams)
     }
 }

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use super::error::{ErrorCode, OAuthError};
 use crate::error::Error;
-use crate::model::{AuthMethod, Client, ClientInput, ClientType, GrantType, ResponseType, SigningAlg};
+use crate::model::{
+    AuthMethod, Client, ClientInput, ClientType, GrantType, ResponseType, SigningAlg,
+};
 
 /// The metadata of RFC 7591 §2 (and OIDC Registration) that Authdesk understands.
 /// Unknown members are ignored, as §2 asks.
@@ -29,16 +31,24 @@ fn metadata_err(d: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, d)
 }
 
-fn parse_list<T: std::str::FromStr<Err = String>>(field: &str, v: &[String]) -> Result<Vec<T>, OAuthError> {
+fn parse_list<T: std::str::FromStr<Err = String>>(
+    field: &str,
+    v: &[String],
+) -> Result<Vec<T>, OAuthError> {
     v.iter()
-        .map(|s| s.parse::<T>().map_err(|e| metadata_err(format!("{field}: {e}"))))
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| metadata_err(format!("{field}: {e}")))
+        })
         .collect()
 }
 
 /// Turns registration metadata into a client input with RFC 7591's defaults.
 pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
     if m.jwks_uri.is_some() {
-        return Err(metadata_err("jwks_uri is not supported; register the keys inline with jwks"));
+        return Err(metadata_err(
+            "jwks_uri is not supported; register the keys inline with jwks",
+        ));
     }
     let method: AuthMethod = match &m.token_endpoint_auth_method {
         Some(s) => s
@@ -55,17 +65,26 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         None => None,
     };
     let alg: Option<SigningAlg> = match &m.id_token_signed_response_alg {
-        Some(a) => Some(a.parse().map_err(|e: String| metadata_err(format!("id_token_signed_response_alg: {e}")))?),
+        Some(a) => Some(
+            a.parse()
+                .map_err(|e: String| metadata_err(format!("id_token_signed_response_alg: {e}")))?,
+        ),
         None => None,
     };
-    let scopes = m
-        .scope
-        .as_ref()
-        .map(|s| s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect());
+    let scopes = m.scope.as_ref().map(|s| {
+        s.split(' ')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
     Ok(ClientInput {
         client_id: None,
         client_secret: None,
-        name: Some(m.client_name.clone().unwrap_or_else(|| "Registered client".to_string())),
+        name: Some(
+            m.client_name
+                .clone()
+                .unwrap_or_else(|| "Registered client".to_string()),
+        ),
         client_type: Some(if method == AuthMethod::None {
             ClientType::Public
         } else {
@@ -87,7 +106,9 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
 /// Maps a validation error to RFC 7591's codes.
 pub fn from_core_error(e: Error) -> OAuthError {
     match e {
-        Error::Invalid { field, message } if field.starts_with("redirect_uris") || field.starts_with("post_logout") => {
+        Error::Invalid { field, message }
+            if field.starts_with("redirect_uris") || field.starts_with("post_logout") =>
+        {
             OAuthError::new(ErrorCode::InvalidRedirectUri, format!("{field}: {message}"))
         }
         Error::Invalid { field, message } => {

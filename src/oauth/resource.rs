@@ -11,12 +11,21 @@ use crate::model::{Client, Timestamp, User};
 use crate::store::flows::{self, TokenKind, TokenRow, TokenState, hash_secret};
 
 /// RFC 7662 §2.2 response for `row` (inactive when unknown, expired or revoked).
-pub async fn introspection_of(state: &AppState, row: Option<&TokenRow>, now: Timestamp) -> Result<Value, OAuthError> {
+pub async fn introspection_of(
+    state: &AppState,
+    row: Option<&TokenRow>,
+    now: Timestamp,
+) -> Result<Value, OAuthError> {
     let Some(t) = row.filter(|t| t.state(now) == TokenState::Active) else {
         return Ok(json!({"active": false}));
     };
     let username = match &t.sub {
-        Some(sub) => state.core.store.get_user_by_sub(sub).await?.map(|u| u.user.username),
+        Some(sub) => state
+            .core
+            .store
+            .get_user_by_sub(sub)
+            .await?
+            .map(|u| u.user.username),
         None => None,
     };
     let mut v = json!({
@@ -49,12 +58,19 @@ fn check_hint(params: &Params) -> Result<(), OAuthError> {
         None | Some("access_token") | Some("refresh_token") => Ok(()),
         Some(other) => Err(OAuthError::new(
             ErrorCode::UnsupportedTokenType,
-            format!("token_type_hint '{other}' is not supported; use access_token or refresh_token, or leave it out"),
+            format!(
+                "token_type_hint '{other}' is not supported; use access_token or refresh_token, or leave it out"
+            ),
         )),
     }
 }
 
-pub async fn introspect(state: &AppState, _client: &Client, params: &Params, now: Timestamp) -> Result<Value, OAuthError> {
+pub async fn introspect(
+    state: &AppState,
+    _client: &Client,
+    params: &Params,
+    now: Timestamp,
+) -> Result<Value, OAuthError> {
     let token = params.require("token", "send the token to introspect as token=…")?;
     check_hint(params)?;
     let row = find_token(state, token).await?;
@@ -63,7 +79,12 @@ pub async fn introspect(state: &AppState, _client: &Client, params: &Params, now
 
 /// Revokes a token. Revoking a refresh token revokes its whole grant. Unknown tokens
 /// succeed silently (RFC 7009 §2.2).
-pub async fn revoke(state: &AppState, client: &Client, params: &Params, now: Timestamp) -> Result<Option<String>, OAuthError> {
+pub async fn revoke(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    now: Timestamp,
+) -> Result<Option<String>, OAuthError> {
     let token = params.require("token", "send the token to revoke as token=…")?;
     check_hint(params)?;
     let Some(row) = find_token(state, token).await? else {
@@ -75,7 +96,12 @@ pub async fn revoke(state: &AppState, client: &Client, params: &Params, now: Tim
             row.client_id, client.client_id
         )));
     }
-    let mut tx = state.core.store.pool().begin().await?;
+    let mut tx = state
+        .core
+        .store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await?;
     match (row.kind, &row.grant_id) {
         (TokenKind::RefreshToken, Some(grant)) => {
             flows::revoke_grant(&mut tx, grant, now, "refresh token revoked").await?;
@@ -85,7 +111,12 @@ pub async fn revoke(state: &AppState, client: &Client, params: &Params, now: Tim
         }
     }
     tx.commit().await?;
-    state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: Some(row.id.clone()) });
+    state
+        .core
+        .events
+        .publish(crate::events::ProviderEvent::TokenChanged {
+            id: Some(row.id.clone()),
+        });
     Ok(Some(row.id))
 }
 
@@ -112,10 +143,7 @@ pub fn bearer_token(headers: &HeaderMap, form: Option<&Params>) -> Result<String
             "the access token was sent both in the Authorization header and in the body; RFC 6750 §2 allows one method",
         )),
         (Some(t), None) | (None, Some(t)) => Ok(t),
-        (None, None) => Err(OAuthError::new(
-            ErrorCode::InvalidRequest,
-            String::new(),
-        )),
+        (None, None) => Err(OAuthError::new(ErrorCode::InvalidRequest, String::new())),
     }
 }
 
@@ -127,7 +155,11 @@ pub struct Bearer {
 }
 
 /// Validates an access token for a protected resource.
-pub async fn authorize_bearer(state: &AppState, token: &str, now: Timestamp) -> Result<Bearer, OAuthError> {
+pub async fn authorize_bearer(
+    state: &AppState,
+    token: &str,
+    now: Timestamp,
+) -> Result<Bearer, OAuthError> {
     let row = find_token(state, token).await?.ok_or_else(|| {
         OAuthError::invalid_token("the access token is unknown to this provider; get a new one")
     })?;
@@ -137,7 +169,11 @@ pub async fn authorize_bearer(state: &AppState, token: &str, now: Timestamp) -> 
         ));
     }
     match row.state(now) {
-        TokenState::Revoked => return Err(OAuthError::invalid_token("the access token was revoked; get a new one")),
+        TokenState::Revoked => {
+            return Err(OAuthError::invalid_token(
+                "the access token was revoked; get a new one",
+            ));
+        }
         TokenState::Expired => {
             return Err(OAuthError::invalid_token(format!(
                 "the access token expired {}s ago; refresh it or sign in again",
@@ -163,7 +199,9 @@ pub async fn userinfo(state: &AppState, bearer: &Bearer) -> Result<Value, OAuthE
         ));
     }
     let user = bearer.user.as_ref().ok_or_else(|| {
-        OAuthError::invalid_token("this access token has no user (client_credentials); userinfo needs a user's token")
+        OAuthError::invalid_token(
+            "this access token has no user (client_credentials); userinfo needs a user's token",
+        )
     })?;
     let defs = state.core.store.list_scopes().await?;
     let mut claims = super::tokens::claims_for_scopes(user, None, &scopes, &defs);

@@ -54,14 +54,21 @@ impl TokenRequest {
             },
             "refresh_token" => TokenRequest::RefreshToken {
                 refresh_token: p
-                    .require("refresh_token", "send the refresh token from the last token response")?
+                    .require(
+                        "refresh_token",
+                        "send the refresh token from the last token response",
+                    )?
                     .to_string(),
                 scope,
             },
             "client_credentials" => TokenRequest::ClientCredentials { scope },
             "password" => TokenRequest::Password {
-                username: p.require("username", "the password grant needs username and password")?.to_string(),
-                password: p.require("password", "the password grant needs username and password")?.to_string(),
+                username: p
+                    .require("username", "the password grant needs username and password")?
+                    .to_string(),
+                password: p
+                    .require("password", "the password grant needs username and password")?
+                    .to_string(),
                 scope,
             },
             other => {
@@ -86,7 +93,11 @@ impl TokenRequest {
 }
 
 /// Checks a PKCE verifier against the stored challenge (RFC 7636 §4.6).
-pub fn verify_pkce(challenge: Option<&str>, method: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+pub fn verify_pkce(
+    challenge: Option<&str>,
+    method: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(OAuthError::invalid_grant(
@@ -97,17 +108,21 @@ pub fn verify_pkce(challenge: Option<&str>, method: Option<&str>, verifier: Opti
         )),
         (Some(challenge), Some(verifier)) => {
             if !(43..=128).contains(&verifier.len())
-                || !verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                || !verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
             {
                 return Err(OAuthError::invalid_grant(
                     "the code_verifier must be 43-128 characters of [A-Z a-z 0-9 - . _ ~] (RFC 7636 §4.1)",
                 ));
             }
             let computed = match method.unwrap_or("plain") {
-                "S256" => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes())),
+                "S256" => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(verifier.as_bytes())),
                 _ => verifier.to_string(),
             };
-            let ok: bool = subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into();
+            let ok: bool =
+                subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into();
             if ok {
                 Ok(())
             } else {
@@ -146,7 +161,11 @@ pub fn resolve_scopes(
 }
 
 /// Runs a token request; the caller has parsed the form.
-pub async fn token(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<(TokenResponse, Client), (OAuthError, Option<String>)> {
+pub async fn token(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<(TokenResponse, Client), (OAuthError, Option<String>)> {
     let now = state.core.now();
     let endpoint = state.config.url(paths::TOKEN);
     let client = client_auth::authenticate(state, headers, params, &endpoint, now)
@@ -159,7 +178,12 @@ pub async fn token(state: &AppState, headers: &HeaderMap, params: &Params) -> Re
         return Err(with_client(OAuthError::unauthorized_client(format!(
             "client '{}' is not allowed the {grant} grant; allowed: {}. Enable it on the client in Authdesk",
             client.client_id,
-            client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")
+            client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))));
     }
     let res = match request {
@@ -167,11 +191,24 @@ pub async fn token(state: &AppState, headers: &HeaderMap, params: &Params) -> Re
             code,
             redirect_uri,
             code_verifier,
-        } => authorization_code(state, &client, &code, redirect_uri.as_deref(), code_verifier.as_deref(), now).await,
-        TokenRequest::RefreshToken { refresh_token, scope } => {
-            refresh(state, &client, &refresh_token, scope.as_deref(), now).await
+        } => {
+            authorization_code(
+                state,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+                now,
+            )
+            .await
         }
-        TokenRequest::ClientCredentials { scope } => client_credentials(state, &client, scope.as_deref(), now).await,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(state, &client, &refresh_token, scope.as_deref(), now).await,
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials(state, &client, scope.as_deref(), now).await
+        }
         TokenRequest::Password {
             username,
             password,
@@ -189,8 +226,14 @@ async fn authorization_code(
     verifier: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let mut tx = state.core.store.pool().begin().await?;
-    let Some((row, first_use)) = flows::consume_code(&mut tx, &hash_secret(code), now).await? else {
+    let mut tx = state
+        .core
+        .store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await?;
+    let Some((row, first_use)) = flows::consume_code(&mut tx, &hash_secret(code), now).await?
+    else {
         return Err(OAuthError::invalid_grant(
             "the authorization code is unknown: it was never issued by this provider, or expired long ago; start the authorization again",
         ));
@@ -202,9 +245,13 @@ async fn authorization_code(
         )));
     }
     if !first_use {
-        let revoked = flows::revoke_grant(&mut tx, &row.grant_id, now, "authorization code replayed").await?;
+        let revoked =
+            flows::revoke_grant(&mut tx, &row.grant_id, now, "authorization code replayed").await?;
         tx.commit().await?;
-        state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: None });
+        state
+            .core
+            .events
+            .publish(crate::events::ProviderEvent::TokenChanged { id: None });
         return Err(OAuthError::invalid_grant(format!(
             "the authorization code was already used; codes are single-use (RFC 6749 §4.1.2), so the {revoked} token(s) issued from it are now revoked. Exchange each code once"
         )));
@@ -234,7 +281,11 @@ async fn authorization_code(
         }
         _ => {}
     }
-    if let Err(e) = verify_pkce(row.code_challenge.as_deref(), row.code_challenge_method.as_deref(), verifier) {
+    if let Err(e) = verify_pkce(
+        row.code_challenge.as_deref(),
+        row.code_challenge_method.as_deref(),
+        verifier,
+    ) {
         tx.commit().await?;
         return Err(e);
     }
@@ -243,7 +294,9 @@ async fn authorization_code(
         .store
         .get_user_by_sub(&row.sub)
         .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the user this code was issued for no longer exists"))?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the user this code was issued for no longer exists")
+        })?
         .user;
     let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
     let claims_override = row
@@ -282,11 +335,20 @@ async fn refresh(
     scope: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let mut tx = state.core.store.pool().begin().await?;
+    let mut tx = state
+        .core
+        .store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await?;
     let row = flows::find_token_by_hash(&mut tx, &hash_secret(refresh_token))
         .await?
         .filter(|t| t.kind == TokenKind::RefreshToken)
-        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown to this provider; sign in again to get a new one"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(
+                "the refresh token is unknown to this provider; sign in again to get a new one",
+            )
+        })?;
     if row.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(format!(
             "the refresh token was issued to client '{}', not '{}'",
@@ -300,9 +362,13 @@ async fn refresh(
     }
     if row.rotated_at.is_some() || !flows::rotate_refresh(&mut tx, &row.id, now).await? {
         let grant = row.grant_id.clone().unwrap_or_default();
-        let revoked = flows::revoke_grant(&mut tx, &grant, now, "rotated refresh token reused").await?;
+        let revoked =
+            flows::revoke_grant(&mut tx, &grant, now, "rotated refresh token reused").await?;
         tx.commit().await?;
-        state.core.events.publish(crate::events::ProviderEvent::TokenChanged { id: None });
+        state
+            .core
+            .events
+            .publish(crate::events::ProviderEvent::TokenChanged { id: None });
         return Err(OAuthError::invalid_grant(format!(
             "this refresh token was already exchanged; refresh tokens rotate on every use, and reusing an old one revokes the whole grant ({revoked} token(s) revoked). Store the refresh_token of each new response and sign in again"
         )));
@@ -318,7 +384,11 @@ async fn refresh(
     let scopes = match scope {
         None => granted.clone(),
         Some(s) => {
-            let asked: Vec<String> = s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect();
+            let asked: Vec<String> = s
+                .split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect();
             if let Some(extra) = asked.iter().find(|x| !granted.contains(x)) {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope '{extra}' was not granted originally; a refresh may only narrow the scopes ({})",
@@ -334,7 +404,9 @@ async fn refresh(
     };
     if grant.as_ref().is_some_and(|g| g.revoked_at.is_some()) {
         tx.commit().await?;
-        return Err(OAuthError::invalid_grant("the grant behind this refresh token was revoked; sign in again"));
+        return Err(OAuthError::invalid_grant(
+            "the grant behind this refresh token was revoked; sign in again",
+        ));
     }
     let user: Option<User> = match &row.sub {
         Some(sub) => Some(
@@ -343,7 +415,9 @@ async fn refresh(
                 .store
                 .get_user_by_sub(sub)
                 .await?
-                .ok_or_else(|| OAuthError::invalid_grant("the user of this refresh token no longer exists"))?
+                .ok_or_else(|| {
+                    OAuthError::invalid_grant("the user of this refresh token no longer exists")
+                })?
                 .user,
         ),
         None => None,
@@ -382,7 +456,17 @@ async fn client_credentials(
     scope: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let scopes = resolve_scopes(client, scope, Vec::new)?;
+    // Without a scope parameter, the client gets what it is allowed that needs no user.
+    let scopes = resolve_scopes(client, scope, || {
+        client
+            .scopes
+            .iter()
+            .filter(|s| {
+                !USER_SCOPES.contains(&s.as_str()) && !["profile", "email"].contains(&s.as_str())
+            })
+            .cloned()
+            .collect()
+    })?;
     if let Some(s) = scopes.iter().find(|s| USER_SCOPES.contains(&s.as_str())) {
         return Err(OAuthError::invalid_scope(format!(
             "scope '{s}' needs a signed-in user, and client_credentials has none; drop it, or use the authorization_code grant"
@@ -406,7 +490,12 @@ async fn client_credentials(
             now,
         },
     )?;
-    let mut tx = state.core.store.pool().begin().await?;
+    let mut tx = state
+        .core
+        .store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await?;
     flows::insert_grant(
         &mut tx,
         &GrantRow {
@@ -441,14 +530,20 @@ async fn password_grant(
         .store
         .get_user_by_username(username)
         .await?
-        .ok_or_else(|| OAuthError::invalid_grant(format!("there is no user '{username}'; create the persona in Authdesk")))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(format!(
+                "there is no user '{username}'; create the persona in Authdesk"
+            ))
+        })?;
     let Some(hash) = rec.password_hash.clone() else {
         return Err(OAuthError::invalid_grant(format!(
             "user '{username}' has no password; set one in Authdesk to use the password grant"
         )));
     };
     if !crate::password::verify_blocking(hash, password.to_string()).await {
-        return Err(OAuthError::invalid_grant(format!("the password for '{username}' is wrong")));
+        return Err(OAuthError::invalid_grant(format!(
+            "the password for '{username}' is wrong"
+        )));
     }
     let grant_id = random_token(16);
     let scope_defs = state.core.store.list_scopes().await?;
@@ -469,7 +564,12 @@ async fn password_grant(
             now,
         },
     )?;
-    let mut tx = state.core.store.pool().begin().await?;
+    let mut tx = state
+        .core
+        .store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await?;
     flows::insert_grant(
         &mut tx,
         &GrantRow {
@@ -497,9 +597,15 @@ mod tests {
     #[test]
     fn unknown_grant_type_is_unsupported() {
         let p = Params::parse(b"grant_type=magic").unwrap();
-        assert_eq!(TokenRequest::parse(&p).unwrap_err().code, ErrorCode::UnsupportedGrantType);
+        assert_eq!(
+            TokenRequest::parse(&p).unwrap_err().code,
+            ErrorCode::UnsupportedGrantType
+        );
         let p = Params::parse(b"grant_type=authorization_code").unwrap();
-        assert_eq!(TokenRequest::parse(&p).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            TokenRequest::parse(&p).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]
@@ -508,7 +614,14 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(verify_pkce(Some(challenge), Some("S256"), Some(verifier)).is_ok());
-        assert!(verify_pkce(Some(challenge), Some("S256"), Some(&verifier.replace('d', "e"))).is_err());
+        assert!(
+            verify_pkce(
+                Some(challenge),
+                Some("S256"),
+                Some(&verifier.replace('d', "e"))
+            )
+            .is_err()
+        );
         assert!(verify_pkce(Some(challenge), Some("S256"), None).is_err());
         assert!(verify_pkce(None, None, Some(verifier)).is_err());
         assert!(verify_pkce(Some(verifier), Some("plain"), Some(verifier)).is_ok());

@@ -26,6 +26,7 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
 }
 
@@ -78,7 +79,11 @@ fn sign_err(e: crate::error::Error) -> OAuthError {
 }
 
 /// Mints the tokens of a response. Returns the response and the rows to store.
-pub fn mint(keys: &KeySet, scope_defs: &[Scope], m: &Mint<'_>) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
+pub fn mint(
+    keys: &KeySet,
+    scope_defs: &[Scope],
+    m: &Mint<'_>,
+) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
     let client = m.client;
     let scope = m.scopes.join(" ");
     let sub = m.user.map(|u| u.sub.clone());
@@ -197,7 +202,10 @@ mod tests {
     #[test]
     fn at_hash_matches_the_oidc_example() {
         // OpenID Connect Core, Appendix A.3 (implicit flow example).
-        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 
     #[test]
@@ -206,7 +214,8 @@ mod tests {
             sub: "s".into(),
             username: "alice".into(),
             has_password: false,
-            claims: serde_json::from_value(json!({"name": "Alice", "email": "a@x", "secret": 1})).unwrap(),
+            claims: serde_json::from_value(json!({"name": "Alice", "email": "a@x", "secret": 1}))
+                .unwrap(),
             created_at: 0,
             updated_at: 0,
         };

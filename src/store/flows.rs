@@ -7,7 +7,7 @@ use sha2::Digest;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::Result;
-use crate::model::{TokenFormat, Timestamp};
+use crate::model::{Timestamp, TokenFormat};
 
 /// SHA-256 of a code or token, hex.
 pub fn hash_secret(value: &str) -> String {
@@ -136,7 +136,11 @@ pub struct TokenSummary {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(
+    feature = "ts-bindings",
+    derive(ts_rs::TS),
+    ts(export, optional_fields)
+)]
 #[serde(default)]
 pub struct TokenFilter {
     pub client_id: Option<String>,
@@ -211,18 +215,20 @@ pub async fn use_assertion_jti(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query("DELETE FROM used_assertions WHERE expires_at < ?")
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    let n = sqlx::query("INSERT OR IGNORE INTO used_assertions (client_id, jti, expires_at) VALUES (?, ?, ?)")
-        .bind(client_id)
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let n = sqlx::query(
+        "INSERT OR IGNORE INTO used_assertions (client_id, jti, expires_at) VALUES (?, ?, ?)",
+    )
+    .bind(client_id)
+    .bind(jti)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
     Ok(n == 1)
 }
@@ -286,11 +292,13 @@ pub async fn consume_code(
     code_hash: &str,
     now: Timestamp,
 ) -> Result<Option<(CodeRow, bool)>> {
-    let row = sqlx::query("UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *")
-        .bind(now)
-        .bind(code_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *",
+    )
+    .bind(now)
+    .bind(code_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
     if let Some(r) = row {
         return Ok(Some((CodeRow::from_row(&r), true)));
     }
@@ -302,19 +310,27 @@ pub async fn consume_code(
 }
 
 /// Revokes a grant and every token issued under it; returns the tokens revoked.
-pub async fn revoke_grant(conn: &mut SqliteConnection, grant_id: &str, now: Timestamp, reason: &str) -> Result<u64> {
-    sqlx::query("UPDATE grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL")
-        .bind(now)
-        .bind(reason)
-        .bind(grant_id)
-        .execute(&mut *conn)
-        .await?;
-    let n = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL")
-        .bind(now)
-        .bind(grant_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+pub async fn revoke_grant(
+    conn: &mut SqliteConnection,
+    grant_id: &str,
+    now: Timestamp,
+    reason: &str,
+) -> Result<u64> {
+    sqlx::query(
+        "UPDATE grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(grant_id)
+    .execute(&mut *conn)
+    .await?;
+    let n =
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(grant_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     Ok(n)
 }
 
@@ -339,7 +355,10 @@ pub async fn insert_token(conn: &mut SqliteConnection, t: &TokenRow) -> Result<(
     Ok(())
 }
 
-pub async fn find_token_by_hash(conn: &mut SqliteConnection, token_hash: &str) -> Result<Option<TokenRow>> {
+pub async fn find_token_by_hash(
+    conn: &mut SqliteConnection,
+    token_hash: &str,
+) -> Result<Option<TokenRow>> {
     let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?")
         .bind(token_hash)
         .fetch_optional(conn)
@@ -376,12 +395,17 @@ pub async fn revoke_token(conn: &mut SqliteConnection, id: &str, now: Timestamp)
     Ok(n == 1)
 }
 
-pub async fn revoke_tokens_where(pool: &SqlitePool, column: &str, value: &str, now: Timestamp) -> Result<u64> {
+pub async fn revoke_tokens_where(
+    pool: &SqlitePool,
+    column: &str,
+    value: &str,
+    now: Timestamp,
+) -> Result<u64> {
     let column = match column {
         "client_id" => "client_id",
         _ => "sub",
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let n = sqlx::query(&format!(
         "UPDATE tokens SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL AND expires_at > ?"
     ))
@@ -414,7 +438,12 @@ pub async fn expire_token(pool: &SqlitePool, id: &str, now: Timestamp) -> Result
     Ok(n == 1)
 }
 
-pub async fn list_tokens(pool: &SqlitePool, filter: &TokenFilter, sub: Option<&str>, now: Timestamp) -> Result<Vec<TokenRow>> {
+pub async fn list_tokens(
+    pool: &SqlitePool,
+    filter: &TokenFilter,
+    sub: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<TokenRow>> {
     let mut sql = String::from("SELECT * FROM tokens WHERE 1=1");
     if filter.client_id.is_some() {
         sql.push_str(" AND client_id = ?");
@@ -426,9 +455,15 @@ pub async fn list_tokens(pool: &SqlitePool, filter: &TokenFilter, sub: Option<&s
         sql.push_str(&format!(" AND kind = '{}'", kind.as_str()));
     }
     match filter.state {
-        Some(TokenState::Active) => sql.push_str(" AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?"),
-        Some(TokenState::Expired) => sql.push_str(" AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at <= ?"),
-        Some(TokenState::Revoked) => sql.push_str(" AND (revoked_at IS NOT NULL OR rotated_at IS NOT NULL)"),
+        Some(TokenState::Active) => {
+            sql.push_str(" AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?")
+        }
+        Some(TokenState::Expired) => {
+            sql.push_str(" AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at <= ?")
+        }
+        Some(TokenState::Revoked) => {
+            sql.push_str(" AND (revoked_at IS NOT NULL OR rotated_at IS NOT NULL)")
+        }
         None => {}
     }
     sql.push_str(" ORDER BY issued_at DESC, id LIMIT ?");
@@ -439,7 +474,10 @@ pub async fn list_tokens(pool: &SqlitePool, filter: &TokenFilter, sub: Option<&s
     if let Some(s) = sub {
         q = q.bind(s);
     }
-    if matches!(filter.state, Some(TokenState::Active) | Some(TokenState::Expired)) {
+    if matches!(
+        filter.state,
+        Some(TokenState::Active) | Some(TokenState::Expired)
+    ) {
         q = q.bind(now);
     }
     q = q.bind(i64::from(filter.limit.unwrap_or(500).min(5000)));
@@ -465,7 +503,13 @@ pub async fn prune_expired(pool: &SqlitePool, now: Timestamp, older_than: i64) -
 
 /// Removes everything issued to a client that is being deleted.
 pub(crate) async fn delete_for_client(tx: &mut SqliteConnection, client_id: &str) -> Result<()> {
-    for table in ["tokens", "auth_codes", "grants", "consents", "used_assertions"] {
+    for table in [
+        "tokens",
+        "auth_codes",
+        "grants",
+        "consents",
+        "used_assertions",
+    ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE client_id = ?"))
             .bind(client_id)
             .execute(&mut *tx)
@@ -476,11 +520,191 @@ pub(crate) async fn delete_for_client(tx: &mut SqliteConnection, client_id: &str
 
 /// Removes everything issued to a user that is being deleted.
 pub(crate) async fn delete_for_user(tx: &mut SqliteConnection, sub: &str) -> Result<()> {
-    for table in ["tokens", "auth_codes", "grants", "consents"] {
+    for table in ["tokens", "auth_codes", "grants", "consents", "sessions"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE sub = ?"))
             .bind(sub)
             .execute(&mut *tx)
             .await?;
     }
     Ok(())
+}
+
+// ---- sessions and consents ----
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub sub: String,
+    pub auth_time: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert_session(
+    pool: &SqlitePool,
+    id: &str,
+    sub: &str,
+    auth_time: Timestamp,
+    expires_at: Timestamp,
+) -> Result<()> {
+    sqlx::query("INSERT OR REPLACE INTO sessions (id_hash, sub, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(hash_secret(id))
+        .bind(sub)
+        .bind(auth_time)
+        .bind(auth_time)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_session(
+    pool: &SqlitePool,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<SessionRow>> {
+    let row = sqlx::query(
+        "SELECT sub, auth_time, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?",
+    )
+    .bind(hash_secret(id))
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| SessionRow {
+        sub: r.get("sub"),
+        auth_time: r.get("auth_time"),
+        expires_at: r.get("expires_at"),
+    }))
+}
+
+pub async fn delete_session(pool: &SqlitePool, id: &str) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        .bind(hash_secret(id))
+        .execute(pool)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// A remembered consent: `sub` allowed `client_id` these scopes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct Consent {
+    pub sub: String,
+    pub username: Option<String>,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub granted_at: Timestamp,
+}
+
+/// Remembers consent, adding `scopes` to what was granted before.
+pub async fn remember_consent(
+    pool: &SqlitePool,
+    sub: &str,
+    client_id: &str,
+    scopes: &[String],
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT scopes FROM consents WHERE sub = ? AND client_id = ?")
+            .bind(sub)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let mut all: Vec<String> = before
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    for s in scopes {
+        if !all.contains(s) {
+            all.push(s.clone());
+        }
+    }
+    sqlx::query(
+        "INSERT OR REPLACE INTO consents (sub, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(sub)
+    .bind(client_id)
+    .bind(all.join(" "))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// True when `sub` already consented to every scope in `scopes` for `client_id`.
+pub async fn has_consent(
+    pool: &SqlitePool,
+    sub: &str,
+    client_id: &str,
+    scopes: &[String],
+) -> Result<bool> {
+    let granted: Option<String> =
+        sqlx::query_scalar("SELECT scopes FROM consents WHERE sub = ? AND client_id = ?")
+            .bind(sub)
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(granted.is_some_and(|g| {
+        let g: Vec<&str> = g.split_whitespace().collect();
+        scopes.iter().all(|s| g.contains(&s.as_str()))
+    }))
+}
+
+pub async fn list_consents(pool: &SqlitePool, sub: Option<&str>) -> Result<Vec<Consent>> {
+    let rows = match sub {
+        Some(s) => {
+            sqlx::query("SELECT c.*, u.username FROM consents c LEFT JOIN users u ON u.sub = c.sub WHERE c.sub = ? ORDER BY granted_at DESC")
+                .bind(s)
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT c.*, u.username FROM consents c LEFT JOIN users u ON u.sub = c.sub ORDER BY granted_at DESC")
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(rows
+        .iter()
+        .map(|r| Consent {
+            sub: r.get("sub"),
+            username: r.get("username"),
+            client_id: r.get("client_id"),
+            scopes: r
+                .get::<String, _>("scopes")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            granted_at: r.get("granted_at"),
+        })
+        .collect())
+}
+
+/// Forgets a consent and revokes the grants (and tokens) it led to.
+pub async fn revoke_consent(
+    pool: &SqlitePool,
+    sub: &str,
+    client_id: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let n = sqlx::query("DELETE FROM consents WHERE sub = ? AND client_id = ?")
+        .bind(sub)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let grants: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM grants WHERE sub = ? AND client_id = ? AND revoked_at IS NULL",
+    )
+    .bind(sub)
+    .bind(client_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for g in grants {
+        revoke_grant(&mut tx, &g, now, "consent revoked").await?;
+    }
+    tx.commit().await?;
+    Ok(n == 1)
 }

@@ -3,7 +3,6 @@
 //! response is sent.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -48,14 +47,14 @@ impl Store {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
             }
-            if let Err(e) = options.open(&path) {
-                if e.kind() != std::io::ErrorKind::AlreadyExists {
-                    return Err(Error::io(format!("cannot create {}", path.display()), e));
-                }
+            if let Err(e) = options.open(&path)
+                && e.kind() != std::io::ErrorKind::AlreadyExists
+            {
+                return Err(Error::io(format!("cannot create {}", path.display()), e));
             }
         }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(Error::Database)?
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // WAL + NORMAL survives a killed process; only power loss can drop the last commits.
@@ -95,12 +94,14 @@ impl Store {
 
     /// The change counter of clients, users and scopes.
     pub async fn revision(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
-    async fn bump<'c>(tx: &mut sqlx::SqliteConnection) -> Result<()> {
+    async fn bump(tx: &mut sqlx::SqliteConnection) -> Result<()> {
         sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
             .execute(tx)
             .await?;
@@ -110,9 +111,10 @@ impl Store {
     // ---- scopes ----
 
     pub async fn list_scopes(&self) -> Result<Vec<Scope>> {
-        let rows = sqlx::query("SELECT name, description, claims FROM scopes ORDER BY position, name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT name, description, claims FROM scopes ORDER BY position, name")
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(Scope {
@@ -125,7 +127,7 @@ impl Store {
     }
 
     pub async fn upsert_scope(&self, scope: &Scope) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM scopes")
             .fetch_one(&mut *tx)
             .await?;
@@ -145,7 +147,7 @@ impl Store {
     }
 
     pub async fn delete_scope(&self, name: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let n = sqlx::query("DELETE FROM scopes WHERE name = ?")
             .bind(name)
             .execute(&mut *tx)
@@ -165,31 +167,36 @@ impl Store {
     // ---- clients ----
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT data FROM clients ORDER BY created_at, client_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT data FROM clients ORDER BY created_at, client_id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|d| serde_json::from_str(d).map_err(json_err))
             .collect()
     }
 
     pub async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {
-        let row: Option<String> = sqlx::query_scalar("SELECT data FROM clients WHERE client_id = ?")
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|d| serde_json::from_str(&d).map_err(json_err)).transpose()
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT data FROM clients WHERE client_id = ?")
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|d| serde_json::from_str(&d).map_err(json_err))
+            .transpose()
     }
 
     pub async fn insert_client(&self, client: &Client) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let res = sqlx::query("INSERT INTO clients (client_id, data, created_at, updated_at) VALUES (?, ?, ?, ?)")
-            .bind(&client.client_id)
-            .bind(serde_json::to_string(client).map_err(json_err)?)
-            .bind(client.created_at)
-            .bind(client.updated_at)
-            .execute(&mut *tx)
-            .await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let res = sqlx::query(
+            "INSERT INTO clients (client_id, data, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&client.client_id)
+        .bind(serde_json::to_string(client).map_err(json_err)?)
+        .bind(client.created_at)
+        .bind(client.updated_at)
+        .execute(&mut *tx)
+        .await;
         match res {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(Error::Conflict {
@@ -207,7 +214,7 @@ impl Store {
     }
 
     pub async fn update_client(&self, client: &Client) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let n = sqlx::query("UPDATE clients SET data = ?, updated_at = ? WHERE client_id = ?")
             .bind(serde_json::to_string(client).map_err(json_err)?)
             .bind(client.updated_at)
@@ -227,7 +234,7 @@ impl Store {
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let n = sqlx::query("DELETE FROM clients WHERE client_id = ?")
             .bind(client_id)
             .execute(&mut *tx)
@@ -249,7 +256,8 @@ impl Store {
 
     fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRecord> {
         let password_hash: Option<String> = r.get("password_hash");
-        let claims: serde_json::Value = serde_json::from_str(r.get::<&str, _>("claims")).map_err(json_err)?;
+        let claims: serde_json::Value =
+            serde_json::from_str(r.get::<&str, _>("claims")).map_err(json_err)?;
         Ok(UserRecord {
             user: User {
                 sub: r.get("sub"),
@@ -291,7 +299,7 @@ impl Store {
 
     /// Inserts or replaces (by `sub`) a user.
     pub async fn save_user(&self, rec: &UserRecord, is_new: bool) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let claims = serde_json::to_string(&rec.user.claims).map_err(json_err)?;
         let res = if is_new {
             sqlx::query(
@@ -321,7 +329,10 @@ impl Store {
                 return Err(if msg.contains("username") {
                     Error::Invalid {
                         field: "username".into(),
-                        message: format!("a user named '{}' already exists; choose another username", rec.user.username),
+                        message: format!(
+                            "a user named '{}' already exists; choose another username",
+                            rec.user.username
+                        ),
                     }
                 } else {
                     Error::Invalid {
@@ -347,7 +358,7 @@ impl Store {
                 what: "user",
                 id: username.into(),
             })?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM users WHERE sub = ?")
             .bind(&rec.user.sub)
             .execute(&mut *tx)
@@ -369,7 +380,13 @@ impl Store {
         .await?)
     }
 
-    pub async fn insert_signing_key(&self, kid: &str, alg: SigningAlg, pkcs8: &[u8], now: Timestamp) -> Result<()> {
+    pub async fn insert_signing_key(
+        &self,
+        kid: &str,
+        alg: SigningAlg,
+        pkcs8: &[u8],
+        now: Timestamp,
+    ) -> Result<()> {
         sqlx::query("INSERT OR REPLACE INTO signing_keys (kid, alg, pkcs8, created_at, active) VALUES (?, ?, ?, ?, 1)")
             .bind(kid)
             .bind(alg.as_str())
@@ -388,7 +405,10 @@ fn describe_open_error(path: &Path, e: sqlx::Error) -> Error {
             "{} is not a valid Authdesk database ({text}); move it aside to start fresh",
             path.display()
         ))
-    } else if text.contains("unable to open") || text.contains("readonly") || text.contains("permission") {
+    } else if text.contains("unable to open")
+        || text.contains("readonly")
+        || text.contains("permission")
+    {
         Error::Other(format!(
             "cannot open {} ({text}); check that the data directory is writable by you",
             path.display()
