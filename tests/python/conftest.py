@@ -185,7 +185,7 @@ def start_provider(name: str, root: Path, auto_approve: str | None) -> Provider:
             _kill(proc)
             pytest.fail(
                 f"{name}: `authdesk serve` printed no `issuer https://localhost:PORT` line within "
-                f"{STARTUP_TIMEOUT:.0f}s (raise AUTHDESK_STARTUP_TIMEOUT if the machine is slow).\n"
+                f"{STARTUP_TIMEOUT:g}s (raise AUTHDESK_STARTUP_TIMEOUT if the machine is slow).\n"
                 f"command: {' '.join(cmd)}\nlog:\n{p.log_tail()}",
                 pytrace=False,
             )
