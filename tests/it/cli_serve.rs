@@ -293,7 +293,6 @@ fn default_data_dir_is_the_platform_one_and_authdesk_data_dir_overrides_it() {
 }
 
 #[test]
-#[ignore = "src bug: cli.rs serve() installs the SIGINT/SIGTERM handlers only after printing the issuer line, so a signal sent right after it kills the process (exit by signal, no graceful stop)"]
 fn a_signal_right_after_the_issuer_line_still_stops_cleanly() {
     let sandbox = Sandbox::new();
     // Make the CA and keys once so each start is quick.
@@ -320,7 +319,6 @@ fn a_signal_right_after_the_issuer_line_still_stops_cleanly() {
 }
 
 #[test]
-#[ignore = "src bug: two processes starting together on a fresh data directory race on the migrations (store/mod.rs Store::open), the first-start seeding (core.rs seed_defaults) and deferred read-then-write transactions (SQLITE_BUSY_SNAPSHOT)"]
 fn two_commands_started_together_on_a_fresh_data_dir_both_succeed() {
     for round in 0..5 {
         let sandbox = Sandbox::new();
@@ -353,7 +351,6 @@ fn two_commands_started_together_on_a_fresh_data_dir_both_succeed() {
 }
 
 #[test]
-#[ignore = "src bug: store/mod.rs Store::open builds a sqlite:// URL from the path, which sqlx percent-decodes and splits at '?', so such data directories cannot be opened"]
 fn data_dir_with_percent_or_question_mark_in_its_name_works() {
     let sandbox = Sandbox::new();
     for name in ["50%25 off", "what?mode=ro", "a%20b"] {

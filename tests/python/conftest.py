@@ -60,22 +60,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"the seed file {SEED} is missing", returncode=4)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    import sys
-
-    flows = sys.modules.get("oauthflows")
-    retried = getattr(flows, "TRANSIENT_REFRESH_500S", [])
-    if retried:
-        tr = terminalreporter
-        tr.section("provider bug workaround")
-        tr.write_line(
-            f"{len(retried)} refresh_token request(s) got HTTP 500 and were retried "
-            "(see test_bugs.py::test_refresh_chain_never_answers_500):"
-        )
-        for line in retried:
-            tr.write_line(f"  {line}")
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"authdesk binary: {authdesk_binary()}", f"seed: {SEED}"]
 

@@ -46,40 +46,7 @@ def follow_authorize(p: Provider, url: str, expect_status: int = 302) -> str:
     return location
 
 
-# Refresh requests that the provider answered with a transient 500 and that were
-# retried; listed at the end of the run (see RetryRefreshOn500).
-TRANSIENT_REFRESH_500S: list[str] = []
-
-
-class RetryRefreshOn500:
-    """Session mixin: resends a refresh_token grant that got HTTP 500, at most 3 times.
-
-    Works around a provider bug (test_bugs.py::test_refresh_chain_never_answers_500):
-    the refresh transaction starts with a read, so SQLite refuses its later write with
-    SQLITE_BUSY / SQLITE_BUSY_SNAPSHOT ("database is locked") when the request-log
-    writer committed in between, and the token endpoint answers 500 server_error. The
-    failed transaction is rolled back, so resending the same refresh token is not a
-    replay; resending through Session.request re-runs the client authentication, so a
-    client_secret_jwt / private_key_jwt assertion is signed afresh (new jti). Only this
-    grant is retried; any other 500 still fails its test. Retries are listed in the
-    terminal summary.
-    """
-
-    def request(self, method, url, *args, **kwargs):
-        resp = super().request(method, url, *args, **kwargs)
-        data = kwargs.get("data")
-        if not (isinstance(data, dict) and data.get("grant_type") == "refresh_token"):
-            return resp
-        retries = 0
-        while resp.status_code == 500 and retries < 3:
-            TRANSIENT_REFRESH_500S.append(f"{method} {url}: {resp.text[:200]}")
-            retries += 1
-            resp = super().request(method, url, *args, **kwargs)
-        return resp
-
-
-class AuthlibSession(RetryRefreshOn500, OAuth2Session):
-    """Authlib's OAuth2Session, unchanged but for RetryRefreshOn500."""
+AuthlibSession = OAuth2Session
 
 
 def oauth2_session(p: Provider, client_id: str, client_secret=None, **kwargs) -> OAuth2Session:

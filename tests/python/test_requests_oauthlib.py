@@ -8,11 +8,9 @@ from requests.auth import HTTPBasicAuth
 import requests_oauthlib
 
 from conftest import HTTP_TIMEOUT
-from oauthflows import SECRETS, RetryRefreshOn500
+from oauthflows import SECRETS
 
-
-class OAuth2Session(RetryRefreshOn500, requests_oauthlib.OAuth2Session):
-    """requests-oauthlib's OAuth2Session, unchanged but for the refresh-500 workaround."""
+OAuth2Session = requests_oauthlib.OAuth2Session
 
 
 def test_backend_application_client(provider):

@@ -1,5 +1,5 @@
-"""Provider bugs found by this suite, each pinned by a strict xfail: when the bug is
-fixed the test passes, pytest reports XPASS as a failure, and the marker must go."""
+"""Concurrency: refresh-token rotation under a concurrent load of other requests.
+This once answered 500 (SQLITE_BUSY_SNAPSHOT in a deferred transaction)."""
 
 import threading
 
@@ -12,18 +12,6 @@ from oauthflows import SECRETS, authlib_code_flow
 REFRESHES = 500
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: POST /token grant_type=refresh_token intermittently answers 500 server_error. "
-        "token::refresh opens a DEFERRED SQLite transaction whose first statement is a read "
-        "(find_token_by_hash); when the request-log writer commits on another connection in "
-        "between, the later UPDATE (rotate_refresh / revoke_grant) fails with "
-        "'(code: 517) database is locked' (SQLITE_BUSY_SNAPSHOT) or code 5, which busy_timeout "
-        "cannot help. RFC 6749 §5.1/§5.2 expect 200 or a 400 error, never 500. "
-        "Fix: BEGIN IMMEDIATE for the refresh transaction (or write first)."
-    ),
-    strict=True,
-)
 def test_refresh_chain_never_answers_500(provider):
     """A client refreshing in a loop (each refresh right after the previous response)
     while another client introspects tokens: an ordinary local-dev load. Every refresh
