@@ -473,6 +473,30 @@ impl Core {
         Ok(self.get_token(id).await?.0)
     }
 
+    /// Remembered consents, of one persona or of all.
+    pub async fn list_consents(&self, username: Option<&str>) -> Result<Vec<flows::Consent>> {
+        let sub = match username {
+            Some(u) => Some(self.get_user(u).await?.sub),
+            None => None,
+        };
+        flows::list_consents(self.store.pool(), sub.as_deref()).await
+    }
+
+    /// Forgets a persona's consent to a client and revokes what it granted, so the
+    /// next sign-in asks again ("revoke all grants of a user for a client").
+    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<()> {
+        let sub = self.get_user(username).await?.sub;
+        if !flows::revoke_consent(self.store.pool(), &sub, client_id, self.now()).await? {
+            return Err(Error::NotFound {
+                what: "consent",
+                id: format!("{username} → {client_id}"),
+            });
+        }
+        self.events
+            .publish(ProviderEvent::TokenChanged { id: None });
+        Ok(())
+    }
+
     /// The request log, newest first.
     pub async fn list_requests(
         &self,

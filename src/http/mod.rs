@@ -39,6 +39,52 @@ pub mod paths {
     pub const REVOKE: &str = "/revoke";
     pub const REGISTER: &str = "/register";
     pub const API_ME: &str = "/api/me";
+    pub const END_SESSION: &str = "/end_session";
+}
+
+/// The provider session cookie.
+pub const SESSION_COOKIE: &str = "authdesk_session";
+/// How long a provider session lasts.
+pub const SESSION_TTL: i64 = 7 * 24 * 3600;
+
+fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_session_cookie(res: &mut Response, value: &str, max_age: i64) {
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Starts a provider session for `sub`; returns the cookie value.
+async fn start_session(state: &AppState, sub: &str, now: i64) -> Option<String> {
+    let id = random_token(32);
+    match crate::store::flows::insert_session(
+        state.core.store.pool(),
+        &id,
+        sub,
+        now,
+        now + SESSION_TTL,
+    )
+    .await
+    {
+        Ok(()) => Some(id),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot store the provider session");
+            None
+        }
+    }
 }
 
 /// Runtime settings of a serving provider.
@@ -123,15 +169,16 @@ impl AppState {
                 user,
                 claims_override: None,
                 by: DecidedBy::Window,
+                auth_time: None,
             }
         } else {
             Decision::Deny {
                 by: DecidedBy::Window,
             }
         };
-        let username = match &decision {
-            Decision::Approve { user, .. } => Some(user.username.clone()),
-            Decision::Deny { .. } => None,
+        let (username, sub) = match &decision {
+            Decision::Approve { user, .. } => (Some(user.username.clone()), Some(user.sub.clone())),
+            Decision::Deny { .. } => (None, None),
         };
         let pending = self
             .pending
@@ -150,6 +197,23 @@ impl AppState {
         )
         .await
         .map_err(|e| crate::Error::Other(e.description))?;
+        if let Some(sub) = sub {
+            crate::store::flows::remember_consent(
+                self.core.store.pool(),
+                &sub,
+                &pending.request.client.client_id,
+                &pending.request.scopes,
+                now,
+            )
+            .await?;
+            // The waiting page picks the session up from /authorize/wait.
+            if let (Some(v), Ok(mut slot)) = (
+                start_session(self, &sub, now).await,
+                pending.session_cookie.lock(),
+            ) {
+                *slot = Some(v);
+            }
+        }
         pending.outcome.send_replace(Some(completion));
         self.core
             .events
@@ -217,6 +281,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::REVOKE, post(revoke))
         .route(paths::REGISTER, post(register_endpoint))
         .route(paths::API_ME, get(api_me).post(api_me))
+        .route(paths::END_SESSION, get(end_session).post(end_session))
         .fallback(not_found)
         .with_state(state)
 }
@@ -269,6 +334,7 @@ pub fn metadata(state: &AppState, scopes: Vec<String>) -> Value {
         "jwks_uri": c.url(paths::JWKS),
         "introspection_endpoint": c.url(paths::INTROSPECT),
         "revocation_endpoint": c.url(paths::REVOKE),
+        "end_session_endpoint": c.url(paths::END_SESSION),
         "scopes_supported": scopes,
         "response_types_supported": ["code", "token", "id_token", "id_token token"],
         "response_modes_supported": ["query", "fragment", "form_post"],
@@ -352,6 +418,7 @@ fn error_page(state: &AppState, e: &OAuthError) -> Response {
 
 async fn authorize_endpoint(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Result<OAuthParams, OAuthError>,
 ) -> Response {
     let params = match params {
@@ -454,6 +521,7 @@ async fn authorize_endpoint(
                 user,
                 claims_override: None,
                 by: DecidedBy::AutoApprove,
+                auth_time: None,
             },
             now,
             &params,
@@ -461,11 +529,82 @@ async fn authorize_endpoint(
         )
         .await;
     }
+    // A provider session answers silently when the user already consented, unless
+    // the client asks to log in again (prompt=login, an exceeded max_age) or to
+    // confirm consent (prompt=consent).
+    let session = match session_cookie_value(&headers) {
+        Some(v) => crate::store::flows::get_session(state.core.store.pool(), &v, now)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let session_user = match &session {
+        Some(s) => state
+            .core
+            .store
+            .get_user_by_sub(&s.sub)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.user),
+        None => None,
+    };
+    let wants_login = req
+        .prompt
+        .iter()
+        .any(|p| p == "login" || p == "select_account");
+    let too_old = match (&session, req.max_age) {
+        (Some(s), Some(max_age)) => now - s.auth_time > max_age,
+        _ => false,
+    };
+    let mut silent_error = None;
+    if let (Some(sess), Some(user)) = (&session, &session_user) {
+        if !wants_login && !too_old {
+            let consented = !req.prompt.iter().any(|p| p == "consent")
+                && crate::store::flows::has_consent(
+                    state.core.store.pool(),
+                    &user.sub,
+                    &req.client.client_id,
+                    &req.scopes,
+                )
+                .await
+                .unwrap_or(false);
+            if consented {
+                let decision = Decision::Approve {
+                    user: user.clone(),
+                    claims_override: None,
+                    by: DecidedBy::RememberedConsent,
+                    auth_time: Some(sess.auth_time),
+                };
+                let username = Some(user.username.clone());
+                return finish(&state, &req, decision, now, &params, username).await;
+            }
+            silent_error = Some(OAuthError::new(
+                ErrorCode::ConsentRequired,
+                format!(
+                    "prompt=none was requested and {} is signed in, but has not consented to '{}' for client '{}'; retry without prompt=none to show the consent page",
+                    user.username,
+                    req.scopes.join(" "),
+                    req.client.client_id
+                ),
+            ));
+        } else if too_old {
+            silent_error = Some(OAuthError::new(
+                ErrorCode::LoginRequired,
+                format!(
+                    "prompt=none was requested, but the sign-in is {}s old and max_age is {}s; retry without prompt=none to sign in again",
+                    now - sess.auth_time,
+                    req.max_age.unwrap_or(0)
+                ),
+            ));
+        }
+    }
     if req.prompt.iter().any(|p| p == "none") {
-        let e = OAuthError::new(
+        let e = silent_error.unwrap_or_else(|| OAuthError::new(
             ErrorCode::LoginRequired,
             "prompt=none was requested, but nobody is signed in and the client is not set to auto-approve; retry without prompt=none",
-        );
+        ));
         state.record(
             "authorize",
             client_id,
@@ -487,6 +626,10 @@ async fn authorize_endpoint(
         };
     }
 
+    let mut req = req;
+    if req.login_hint.is_none() && !wants_login {
+        req.login_hint = session_user.map(|u| u.username);
+    }
     let pending = state.pending.insert(req, now);
     state
         .core
@@ -707,6 +850,7 @@ async fn decision(
             user,
             claims_override,
             by: DecidedBy::Page,
+            auth_time: None,
         }
     } else {
         Decision::Deny {
@@ -740,10 +884,29 @@ async fn decision(
                     request_id: pending.id.clone(),
                     approved: approve,
                 });
+            // Remember the consent and sign the browser in, so the next request of
+            // this client is answered silently.
+            let mut cookie = None;
+            if let (true, Some(name)) = (approve, params.get("username"))
+                && let Ok(user) = state.core.get_user(name).await
+            {
+                let _ = crate::store::flows::remember_consent(
+                    state.core.store.pool(),
+                    &user.sub,
+                    &pending.request.client.client_id,
+                    &pending.request.scopes,
+                    now,
+                )
+                .await;
+                cookie = start_session(&state, &user.sub, now).await;
+            }
             let mut res = completion_response(&state, c);
             if res.status() == StatusCode::FOUND {
                 // POST → GET for the redirect.
                 *res.status_mut() = StatusCode::SEE_OTHER;
+            }
+            if let Some(v) = cookie {
+                set_session_cookie(&mut res, &v, SESSION_TTL);
             }
             res
         }
@@ -763,7 +926,6 @@ async fn wait(State(state): State<AppState>, Query(q): Query<WaitQuery>) -> Resp
         return no_store_json(StatusCode::OK, &json!({"done": false, "gone": true}));
     };
     let mut rx = pending.outcome.subscribe();
-    drop(pending);
     let decided = tokio::time::timeout(Duration::from_secs(25), rx.wait_for(|o| o.is_some())).await;
     let outcome = match decided {
         Ok(Ok(o)) => o.clone(),
@@ -777,7 +939,16 @@ async fn wait(State(state): State<AppState>, Query(q): Query<WaitQuery>) -> Resp
         }
         None => json!({"done": false}),
     };
-    no_store_json(StatusCode::OK, &body)
+    let mut res = no_store_json(StatusCode::OK, &body);
+    let cookie = pending
+        .session_cookie
+        .lock()
+        .ok()
+        .and_then(|mut c| c.take());
+    if let Some(v) = cookie {
+        set_session_cookie(&mut res, &v, SESSION_TTL);
+    }
+    res
 }
 
 // ---- token, introspection, revocation ----
@@ -1099,4 +1270,132 @@ async fn register_endpoint(
             )
         }
     }
+}
+
+// ---- RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) ----
+
+fn unverified_aud(id_token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    match &v["aud"] {
+        Value::String(a) => Some(a.clone()),
+        Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Ends the provider session; returns to `post_logout_redirect_uri` only when the
+/// client registered it, carrying `state`.
+async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return error_page(&state, &e),
+    };
+    let client_id = params
+        .get("client_id")
+        .map(str::to_string)
+        .or_else(|| params.get("id_token_hint").and_then(unverified_aud));
+    let client = match &client_id {
+        Some(id) => state.core.store.get_client(id).await.ok().flatten(),
+        None => None,
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        Some(uri) => match &client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
+                Some(uri.to_string())
+            }
+            Some(c) => {
+                let e = OAuthError::invalid_request(format!(
+                    "post_logout_redirect_uri {uri} is not registered for client '{}'; registered: {}. Add it to the client's post-logout redirect URIs in Authdesk",
+                    c.client_id,
+                    if c.post_logout_redirect_uris.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        c.post_logout_redirect_uris.join(", ")
+                    }
+                ));
+                state.record(
+                    "end_session",
+                    client_id.clone(),
+                    None,
+                    RequestStatus::Rejected,
+                    Some(&e),
+                    &params,
+                    json!({}),
+                );
+                return error_page(&state, &e);
+            }
+            None => {
+                let e = OAuthError::invalid_request(
+                    "post_logout_redirect_uri needs the client: send client_id or id_token_hint so Authdesk can check the URI is registered",
+                );
+                state.record(
+                    "end_session",
+                    None,
+                    None,
+                    RequestStatus::Rejected,
+                    Some(&e),
+                    &params,
+                    json!({}),
+                );
+                return error_page(&state, &e);
+            }
+        },
+        None => None,
+    };
+    let mut username = None;
+    if let Some(v) = session_cookie_value(&headers) {
+        if let Ok(Some(sess)) =
+            crate::store::flows::get_session(state.core.store.pool(), &v, state.core.now()).await
+        {
+            username = state
+                .core
+                .store
+                .get_user_by_sub(&sess.sub)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.user.username);
+        }
+        let _ = crate::store::flows::delete_session(state.core.store.pool(), &v).await;
+    }
+    state.record(
+        "end_session",
+        client_id,
+        username,
+        RequestStatus::Completed,
+        None,
+        &params,
+        json!({"redirect": redirect}),
+    );
+    let mut res = match redirect {
+        Some(uri) => {
+            let mut url = uri.clone();
+            if let (Some(st), Ok(mut parsed)) = (params.get("state"), url::Url::parse(&uri)) {
+                parsed.query_pairs_mut().append_pair("state", st);
+                url = parsed.to_string();
+            }
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        None => state.pages.render(
+            StatusCode::OK,
+            "message.html",
+            minijinja::context! { title => "You are signed out", message => "Your Authdesk session has ended. You can close this page." },
+            false,
+        ),
+    };
+    set_session_cookie(&mut res, "", 0);
+    res
 }

@@ -471,6 +471,8 @@ pub enum Decision {
         user: User,
         claims_override: Option<Map<String, Value>>,
         by: DecidedBy,
+        /// When the user authenticated: now, or the session's sign-in for silent answers.
+        auth_time: Option<Timestamp>,
     },
     Deny {
         by: DecidedBy,
@@ -486,6 +488,8 @@ pub struct Pending {
     /// Set once decided: where the browser goes next.
     pub outcome: watch::Sender<Option<Completion>>,
     pub csrf: String,
+    /// A session created by a decision in the window, handed to the waiting page.
+    pub session_cookie: Mutex<Option<String>>,
 }
 
 /// The requests waiting for consent. In memory: a waiting browser page cannot survive
@@ -504,6 +508,7 @@ impl PendingRegistry {
             created_at: now,
             outcome: tx,
             csrf: random_token(16),
+            session_cookie: Mutex::new(None),
         });
         if let Ok(mut map) = self.map.lock() {
             map.retain(|_, p| p.created_at + PENDING_TTL > now);
@@ -546,7 +551,7 @@ pub async fn complete(
     now: Timestamp,
 ) -> Result<Completion, OAuthError> {
     let issuer = &state.config.issuer;
-    let (user, claims_override) = match decision {
+    let (user, claims_override, auth_time) = match decision {
         Decision::Deny { .. } => {
             return Ok(respond(
                 &req.redirect_uri,
@@ -565,8 +570,9 @@ pub async fn complete(
         Decision::Approve {
             user,
             claims_override,
+            auth_time,
             ..
-        } => (user, claims_override),
+        } => (user, claims_override, auth_time.unwrap_or(now)),
     };
     let grant_id = random_token(16);
     let mut tx = state
@@ -582,7 +588,7 @@ pub async fn complete(
             client_id: req.client.client_id.clone(),
             sub: Some(user.sub.clone()),
             scopes: req.scopes.join(" "),
-            auth_time: Some(now),
+            auth_time: Some(auth_time),
             created_at: now,
             revoked_at: None,
         },
@@ -603,7 +609,7 @@ pub async fn complete(
                     nonce: req.nonce.clone(),
                     code_challenge: req.code_challenge.clone(),
                     code_challenge_method: req.code_challenge_method.clone(),
-                    auth_time: now,
+                    auth_time,
                     claims: claims_override
                         .as_ref()
                         .map(|c| Value::Object(c.clone()).to_string()),
@@ -624,7 +630,7 @@ pub async fn complete(
                 claims_override: claims_override.as_ref(),
                 scopes: &req.scopes,
                 grant_id: Some(&grant_id),
-                auth_time: Some(now),
+                auth_time: Some(auth_time),
                 nonce: req.nonce.as_deref(),
                 refresh: false,
                 id_token: false,
