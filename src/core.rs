@@ -24,6 +24,45 @@ pub struct Core {
     pub clock: SharedClock,
     pub events: EventBus,
     data_dir: Arc<PathBuf>,
+    cache: Arc<RecordCache>,
+}
+
+/// Clients, users and scopes as the hot paths read them, parsed once. Changes made
+/// through this `Core` drop the cache at once; changes by another process (the CLI
+/// while the provider runs) are noticed through the store's revision counter, checked
+/// at most every [`RecordCache::RECHECK`].
+#[derive(Debug, Default)]
+struct RecordCache {
+    inner: std::sync::RwLock<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    revision: i64,
+    checked: Option<std::time::Instant>,
+    clients: std::collections::HashMap<String, Option<Arc<Client>>>,
+    users: std::collections::HashMap<String, Option<Arc<User>>>,
+    scopes: Option<Arc<Vec<Scope>>>,
+}
+
+impl RecordCache {
+    const RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+    fn clear(&self) {
+        if let Ok(mut c) = self.inner.write() {
+            c.clients.clear();
+            c.users.clear();
+            c.scopes = None;
+            c.checked = None;
+        }
+    }
+
+    fn needs_check(&self) -> bool {
+        self.inner
+            .read()
+            .map(|c| c.checked.is_none_or(|t| t.elapsed() >= Self::RECHECK))
+            .unwrap_or(true)
+    }
 }
 
 /// The personas a fresh provider starts with.
@@ -61,6 +100,7 @@ impl Core {
             clock,
             events: EventBus::new(),
             data_dir: Arc::new(data_dir.to_path_buf()),
+            cache: Arc::default(),
         };
         core.seed_defaults().await?;
         drop(lock);
@@ -73,6 +113,85 @@ impl Core {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Drops cached records when another process changed them.
+    async fn revalidate(&self) -> Result<()> {
+        if !self.cache.needs_check() {
+            return Ok(());
+        }
+        let revision = self.store.revision().await?;
+        if let Ok(mut c) = self.cache.inner.write() {
+            if c.revision != revision {
+                c.clients.clear();
+                c.users.clear();
+                c.scopes = None;
+                c.revision = revision;
+            }
+            c.checked = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    /// A client, from the cache (the hot paths' lookup).
+    pub async fn cached_client(&self, client_id: &str) -> Result<Option<Arc<Client>>> {
+        self.revalidate().await?;
+        if let Some(hit) = self
+            .cache
+            .inner
+            .read()
+            .ok()
+            .and_then(|c| c.clients.get(client_id).cloned())
+        {
+            return Ok(hit);
+        }
+        let client = self.store.get_client(client_id).await?.map(Arc::new);
+        if let Ok(mut c) = self.cache.inner.write() {
+            if c.clients.len() > 10_000 {
+                c.clients.clear();
+            }
+            c.clients.insert(client_id.to_string(), client.clone());
+        }
+        Ok(client)
+    }
+
+    /// A user by `sub`, from the cache.
+    pub async fn cached_user(&self, sub: &str) -> Result<Option<Arc<User>>> {
+        self.revalidate().await?;
+        if let Some(hit) = self
+            .cache
+            .inner
+            .read()
+            .ok()
+            .and_then(|c| c.users.get(sub).cloned())
+        {
+            return Ok(hit);
+        }
+        let user = self
+            .store
+            .get_user_by_sub(sub)
+            .await?
+            .map(|r| Arc::new(r.user));
+        if let Ok(mut c) = self.cache.inner.write() {
+            if c.users.len() > 10_000 {
+                c.users.clear();
+            }
+            c.users.insert(sub.to_string(), user.clone());
+        }
+        Ok(user)
+    }
+
+    /// The scopes, from the cache.
+    pub async fn cached_scopes(&self) -> Result<Arc<Vec<Scope>>> {
+        self.revalidate().await?;
+        if let Some(hit) = self.cache.inner.read().ok().and_then(|c| c.scopes.clone()) {
+            return Ok(hit);
+        }
+        let scopes = Arc::new(self.store.list_scopes().await?);
+        if let Ok(mut c) = self.cache.inner.write() {
+            c.scopes = Some(scopes.clone());
+        }
+        Ok(scopes)
     }
 
     async fn seed_defaults(&self) -> Result<()> {
@@ -128,6 +247,7 @@ impl Core {
     pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
         let client = input.into_client(None, &self.scope_names().await?, self.now())?;
         self.store.insert_client(&client).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
         });
@@ -139,6 +259,7 @@ impl Core {
         let existing = self.get_client(client_id).await?;
         let client = input.into_client(Some(&existing), &self.scope_names().await?, self.now())?;
         self.store.update_client(&client).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
         });
@@ -147,6 +268,7 @@ impl Core {
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
         self.store.delete_client(client_id).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client_id.into(),
         });
@@ -169,6 +291,7 @@ impl Core {
         client.client_secret = Some(model::random_token(32));
         client.updated_at = self.now();
         self.store.update_client(&client).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
         });
@@ -255,6 +378,7 @@ impl Core {
             password_hash,
         };
         self.store.save_user(&rec, true).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::UserChanged {
             username: rec.user.username.clone(),
         });
@@ -293,6 +417,7 @@ impl Core {
         rec.user.has_password = rec.password_hash.is_some();
         rec.user.updated_at = self.now();
         self.store.save_user(&rec, false).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::UserChanged {
             username: rec.user.username.clone(),
         });
@@ -301,6 +426,7 @@ impl Core {
 
     pub async fn delete_user(&self, username: &str) -> Result<()> {
         self.store.delete_user(username).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::UserChanged {
             username: username.into(),
         });
@@ -336,6 +462,7 @@ impl Core {
             name,
         };
         self.store.upsert_scope(&scope).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::ScopesChanged);
         Ok(scope)
     }
@@ -358,6 +485,7 @@ impl Core {
             ));
         }
         self.store.delete_scope(name).await?;
+        self.cache.clear();
         self.events.publish(ProviderEvent::ScopesChanged);
         Ok(())
     }

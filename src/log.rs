@@ -80,9 +80,9 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// Starts the writer task on the current runtime.
-    pub fn start(pool: sqlx::SqlitePool, events: EventBus, retention: Retention) -> Self {
+    pub fn start(store: crate::store::Store, events: EventBus, retention: Retention) -> Self {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer(pool, rx, retention));
+        tokio::spawn(writer(store, rx, retention));
         RequestLog { tx, events }
     }
 
@@ -106,7 +106,7 @@ impl RequestLog {
 }
 
 async fn writer(
-    pool: sqlx::SqlitePool,
+    store: crate::store::Store,
     mut rx: mpsc::Receiver<RequestEntry>,
     retention: Retention,
 ) {
@@ -120,21 +120,34 @@ async fn writer(
             }
         }
         let newest = batch.iter().map(|e| e.at).max().unwrap_or(0);
-        if let Err(e) = insert_batch(&pool, &batch).await {
+        let count = batch.len() as u32;
+        // Through the group writer, so the log shares commits with the token paths
+        // instead of contending with them for SQLite's write lock.
+        let res = store
+            .writer()
+            .run(move |conn| {
+                Box::pin(
+                    async move { insert_batch(conn, &batch).await.map_err(crate::Error::from) },
+                )
+            })
+            .await;
+        if let Err(e) = res {
             tracing::warn!(error = %e, "cannot write the request log");
         }
-        since_prune += batch.len() as u32;
+        since_prune += count;
         if since_prune >= 1000 {
             since_prune = 0;
-            if let Err(e) = prune(&pool, newest, retention).await {
+            if let Err(e) = prune(store.pool(), newest, retention).await {
                 tracing::warn!(error = %e, "cannot prune the request log");
             }
         }
     }
 }
 
-async fn insert_batch(pool: &sqlx::SqlitePool, batch: &[RequestEntry]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+async fn insert_batch(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &[RequestEntry],
+) -> Result<(), sqlx::Error> {
     for e in batch {
         sqlx::query(
             "INSERT OR REPLACE INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail)
@@ -153,7 +166,7 @@ async fn insert_batch(pool: &sqlx::SqlitePool, batch: &[RequestEntry]) -> Result
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 pub async fn prune(

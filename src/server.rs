@@ -126,7 +126,7 @@ impl Provider {
         let keys = KeySet::load_or_create(&core.store, now).await?;
         check_auto_approve(&core, options).await?;
         let log = crate::log::RequestLog::start(
-            core.store.pool().clone(),
+            core.store.clone(),
             core.events.clone(),
             Default::default(),
         );

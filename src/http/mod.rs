@@ -427,8 +427,8 @@ async fn authorize_endpoint(
     };
     let now = state.core.now();
     let client = match params.get("client_id") {
-        Some(id) => match state.core.store.get_client(id).await {
-            Ok(c) => c,
+        Some(id) => match state.core.cached_client(id).await {
+            Ok(c) => c.map(|c| (*c).clone()),
             Err(e) => return error_page(&state, &OAuthError::from(e)),
         },
         None => None,
@@ -1011,7 +1011,7 @@ async fn authenticated(
     headers: &HeaderMap,
     params: &Params,
     path: &str,
-) -> Result<crate::model::Client, OAuthError> {
+) -> Result<Arc<crate::model::Client>, OAuthError> {
     client_auth::authenticate(
         state,
         headers,
@@ -1041,7 +1041,7 @@ async fn introspect(
         Ok((client, v)) => {
             state.record(
                 "introspect",
-                Some(client.client_id),
+                Some(client.client_id.clone()),
                 None,
                 RequestStatus::Completed,
                 None,
@@ -1084,7 +1084,7 @@ async fn revoke(
         Ok((client, id)) => {
             state.record(
                 "revoke",
-                Some(client.client_id),
+                Some(client.client_id.clone()),
                 None,
                 RequestStatus::Completed,
                 None,

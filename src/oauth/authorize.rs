@@ -575,32 +575,23 @@ pub async fn complete(
         } => (user, claims_override, auth_time.unwrap_or(now)),
     };
     let grant_id = random_token(16);
-    let mut tx = state
-        .core
-        .store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await?;
-    flows::insert_grant(
-        &mut tx,
-        &GrantRow {
-            id: grant_id.clone(),
-            client_id: req.client.client_id.clone(),
-            sub: Some(user.sub.clone()),
-            scopes: req.scopes.join(" "),
-            auth_time: Some(auth_time),
-            created_at: now,
-            revoked_at: None,
-        },
-    )
-    .await?;
+    let grant = GrantRow {
+        id: grant_id.clone(),
+        client_id: req.client.client_id.clone(),
+        sub: Some(user.sub.clone()),
+        scopes: req.scopes.join(" "),
+        auth_time: Some(auth_time),
+        created_at: now,
+        revoked_at: None,
+    };
+    let mut code_row = None;
+    let mut token_rows = Vec::new();
     let fields = match req.response_type {
         ResponseType::Code => {
             let code = random_token(32);
-            flows::insert_code(
-                &mut tx,
-                &hash_secret(&code),
-                &CodeRow {
+            code_row = Some((
+                hash_secret(&code),
+                CodeRow {
                     grant_id,
                     client_id: req.client.client_id.clone(),
                     sub: user.sub.clone(),
@@ -617,12 +608,11 @@ pub async fn complete(
                     expires_at: now + CODE_TTL,
                     used_at: None,
                 },
-            )
-            .await?;
+            ));
             vec![("code".to_string(), code)]
         }
         rt => {
-            let scope_defs = state.core.store.list_scopes().await?;
+            let scope_defs = state.core.cached_scopes().await?;
             let m = Mint {
                 issuer,
                 client: &req.client,
@@ -640,9 +630,7 @@ pub async fn complete(
             let mut access = None;
             if matches!(rt, ResponseType::Token | ResponseType::IdTokenToken) {
                 let (resp, rows) = mint(&state.keys, &scope_defs, &m)?;
-                for r in &rows {
-                    flows::insert_token(&mut tx, r).await?;
-                }
+                token_rows = rows;
                 fields.push(("access_token".to_string(), resp.access_token.clone()));
                 fields.push(("token_type".to_string(), "Bearer".to_string()));
                 fields.push(("expires_in".to_string(), resp.expires_in.to_string()));
@@ -662,7 +650,24 @@ pub async fn complete(
             fields
         }
     };
-    tx.commit().await?;
+    // The code (or tokens) is committed before the browser is sent back.
+    state
+        .core
+        .store
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                flows::insert_grant(conn, &grant).await?;
+                if let Some((hash, row)) = &code_row {
+                    flows::insert_code(conn, hash, row).await?;
+                }
+                for r in &token_rows {
+                    flows::insert_token(conn, r).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
     if req.response_type != ResponseType::Code {
         state
             .core

@@ -198,7 +198,7 @@ pub async fn authenticate(
     params: &Params,
     endpoint_url: &str,
     now: Timestamp,
-) -> Result<Client, OAuthError> {
+) -> Result<std::sync::Arc<Client>, OAuthError> {
     let presented = presented(headers, params)?.ok_or_else(|| {
         OAuthError::invalid_client(
             "no client authentication: send client_id and client_secret with HTTP Basic (client_secret_basic) or in the form (client_secret_post), a client_assertion, or client_id alone for a public client",
@@ -231,8 +231,7 @@ pub async fn authenticate(
     };
     let client = state
         .core
-        .store
-        .get_client(&client_id)
+        .cached_client(&client_id)
         .await?
         .ok_or_else(|| fail(format!("no client with id '{client_id}' is registered; check the client id, or create it in Authdesk")))?;
     let registered = client.token_endpoint_auth_method;

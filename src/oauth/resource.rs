@@ -22,10 +22,9 @@ pub async fn introspection_of(
     let username = match &t.sub {
         Some(sub) => state
             .core
-            .store
-            .get_user_by_sub(sub)
+            .cached_user(sub)
             .await?
-            .map(|u| u.user.username),
+            .map(|u| u.username.clone()),
         None => None,
     };
     let mut v = json!({
@@ -183,7 +182,7 @@ pub async fn authorize_bearer(
         TokenState::Active => {}
     }
     let user = match &row.sub {
-        Some(sub) => state.core.store.get_user_by_sub(sub).await?.map(|u| u.user),
+        Some(sub) => state.core.cached_user(sub).await?.map(|u| (*u).clone()),
         None => None,
     };
     Ok(Bearer { token: row, user })
@@ -203,7 +202,7 @@ pub async fn userinfo(state: &AppState, bearer: &Bearer) -> Result<Value, OAuthE
             "this access token has no user (client_credentials); userinfo needs a user's token",
         )
     })?;
-    let defs = state.core.store.list_scopes().await?;
+    let defs = state.core.cached_scopes().await?;
     let mut claims = super::tokens::claims_for_scopes(user, None, &scopes, &defs);
     claims.insert("sub".into(), json!(user.sub));
     Ok(Value::Object(claims))

@@ -165,7 +165,7 @@ pub async fn token(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<(TokenResponse, Client), (OAuthError, Option<String>)> {
+) -> Result<(TokenResponse, std::sync::Arc<Client>), (OAuthError, Option<String>)> {
     let now = state.core.now();
     let endpoint = state.config.url(paths::TOKEN);
     let client = client_auth::authenticate(state, headers, params, &endpoint, now)
@@ -218,6 +218,81 @@ pub async fn token(
     res.map(|r| (r, client.clone())).map_err(with_client)
 }
 
+/// What a write job decided about a code or refresh token it was handed.
+enum Exchange {
+    Issued,
+    /// The code or refresh token had already been used: the grant is now revoked.
+    Replayed(u64),
+}
+
+/// Stores freshly minted tokens (and their grant, if new) through the group writer.
+async fn store_tokens(
+    state: &AppState,
+    grant: Option<GrantRow>,
+    rows: Vec<flows::TokenRow>,
+) -> Result<(), OAuthError> {
+    state
+        .core
+        .store
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                if let Some(g) = &grant {
+                    flows::insert_grant(conn, g).await?;
+                }
+                for r in &rows {
+                    flows::insert_token(conn, r).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Burns a code whose exchange failed a check (redirect, PKCE), so it cannot be tried again.
+async fn burn_code(state: &AppState, code_hash: String, now: Timestamp) -> Result<(), OAuthError> {
+    state
+        .core
+        .store
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move { flows::consume_code(conn, &code_hash, now).await.map(|_| ()) })
+        })
+        .await?;
+    Ok(())
+}
+
+async fn revoke_replayed(
+    state: &AppState,
+    grant_id: String,
+    now: Timestamp,
+    reason: &'static str,
+) -> Result<u64, OAuthError> {
+    let n = state
+        .core
+        .store
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move { flows::revoke_grant(conn, &grant_id, now, reason).await })
+        })
+        .await?;
+    state
+        .core
+        .events
+        .publish(crate::events::ProviderEvent::TokenChanged { id: None });
+    Ok(n)
+}
+
+async fn user_by_sub(state: &AppState, sub: &str, what: &str) -> Result<User, OAuthError> {
+    state
+        .core
+        .cached_user(sub)
+        .await?
+        .map(|u| (*u).clone())
+        .ok_or_else(|| OAuthError::invalid_grant(format!("the user {what} no longer exists")))
+}
+
 async fn authorization_code(
     state: &AppState,
     client: &Client,
@@ -226,14 +301,12 @@ async fn authorization_code(
     verifier: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let mut tx = state
-        .core
-        .store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await?;
-    let Some((row, first_use)) = flows::consume_code(&mut tx, &hash_secret(code), now).await?
-    else {
+    let code_hash = hash_secret(code);
+    let row = {
+        let mut conn = state.core.store.pool().acquire().await?;
+        flows::find_code(&mut conn, &code_hash).await?
+    };
+    let Some(row) = row else {
         return Err(OAuthError::invalid_grant(
             "the authorization code is unknown: it was never issued by this provider, or expired long ago; start the authorization again",
         ));
@@ -244,66 +317,56 @@ async fn authorization_code(
             row.client_id, client.client_id
         )));
     }
-    if !first_use {
-        let revoked =
-            flows::revoke_grant(&mut tx, &row.grant_id, now, "authorization code replayed").await?;
-        tx.commit().await?;
-        state
-            .core
-            .events
-            .publish(crate::events::ProviderEvent::TokenChanged { id: None });
-        return Err(OAuthError::invalid_grant(format!(
+    let replayed = |revoked: u64| {
+        OAuthError::invalid_grant(format!(
             "the authorization code was already used; codes are single-use (RFC 6749 §4.1.2), so the {revoked} token(s) issued from it are now revoked. Exchange each code once"
-        )));
+        ))
+    };
+    if row.used_at.is_some() {
+        let revoked = revoke_replayed(
+            state,
+            row.grant_id.clone(),
+            now,
+            "authorization code replayed",
+        )
+        .await?;
+        return Err(replayed(revoked));
     }
     if row.expires_at <= now {
-        tx.commit().await?;
         return Err(OAuthError::invalid_grant(format!(
             "the authorization code expired {}s ago (codes live {}s); exchange it right after the redirect",
             now - row.expires_at,
             row.expires_at - row.created_at
         )));
     }
-    match redirect_uri {
-        Some(r) if r != row.redirect_uri => {
-            tx.commit().await?;
-            return Err(OAuthError::invalid_grant(format!(
-                "redirect_uri '{r}' differs from '{}' used in the authorization request; send the identical value (RFC 6749 §4.1.3)",
-                row.redirect_uri
-            )));
-        }
+    let checks = match redirect_uri {
+        Some(r) if r != row.redirect_uri => Err(OAuthError::invalid_grant(format!(
+            "redirect_uri '{r}' differs from '{}' used in the authorization request; send the identical value (RFC 6749 §4.1.3)",
+            row.redirect_uri
+        ))),
         None if !client.is_public() && row.code_challenge.is_none() => {
-            tx.commit().await?;
-            return Err(OAuthError::invalid_request(format!(
+            Err(OAuthError::invalid_request(format!(
                 "redirect_uri is missing; send '{}' as in the authorization request (RFC 6749 §4.1.3)",
                 row.redirect_uri
-            )));
+            )))
         }
-        _ => {}
-    }
-    if let Err(e) = verify_pkce(
-        row.code_challenge.as_deref(),
-        row.code_challenge_method.as_deref(),
-        verifier,
-    ) {
-        tx.commit().await?;
+        _ => verify_pkce(
+            row.code_challenge.as_deref(),
+            row.code_challenge_method.as_deref(),
+            verifier,
+        ),
+    };
+    if let Err(e) = checks {
+        burn_code(state, code_hash, now).await?;
         return Err(e);
     }
-    let user = state
-        .core
-        .store
-        .get_user_by_sub(&row.sub)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant("the user this code was issued for no longer exists")
-        })?
-        .user;
+    let user = user_by_sub(state, &row.sub, "this code was issued for").await?;
     let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
     let claims_override = row
         .claims
         .as_deref()
         .and_then(|c| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(c).ok());
-    let scope_defs = state.core.store.list_scopes().await?;
+    let scope_defs = state.core.cached_scopes().await?;
     let (response, rows) = mint(
         &state.keys,
         &scope_defs,
@@ -321,11 +384,40 @@ async fn authorization_code(
             now,
         },
     )?;
-    for r in &rows {
-        flows::insert_token(&mut tx, r).await?;
+    // Consume the code and store the tokens atomically: of two concurrent exchanges
+    // of one code, exactly one issues tokens and the other revokes them.
+    let grant_id = row.grant_id.clone();
+    let outcome = state
+        .core
+        .store
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                match flows::consume_code(conn, &code_hash, now).await? {
+                    Some((_, true)) => {
+                        for r in &rows {
+                            flows::insert_token(conn, r).await?;
+                        }
+                        Ok(Exchange::Issued)
+                    }
+                    _ => Ok(Exchange::Replayed(
+                        flows::revoke_grant(conn, &grant_id, now, "authorization code replayed")
+                            .await?,
+                    )),
+                }
+            })
+        })
+        .await?;
+    match outcome {
+        Exchange::Issued => Ok(response),
+        Exchange::Replayed(n) => {
+            state
+                .core
+                .events
+                .publish(crate::events::ProviderEvent::TokenChanged { id: None });
+            Err(replayed(n))
+        }
     }
-    tx.commit().await?;
-    Ok(response)
 }
 
 async fn refresh(
@@ -335,20 +427,16 @@ async fn refresh(
     scope: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let mut tx = state
-        .core
-        .store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await?;
-    let row = flows::find_token_by_hash(&mut tx, &hash_secret(refresh_token))
-        .await?
-        .filter(|t| t.kind == TokenKind::RefreshToken)
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(
-                "the refresh token is unknown to this provider; sign in again to get a new one",
-            )
-        })?;
+    let row = {
+        let mut conn = state.core.store.pool().acquire().await?;
+        flows::find_token_by_hash(&mut conn, &hash_secret(refresh_token)).await?
+    }
+    .filter(|t| t.kind == TokenKind::RefreshToken)
+    .ok_or_else(|| {
+        OAuthError::invalid_grant(
+            "the refresh token is unknown to this provider; sign in again to get a new one",
+        )
+    })?;
     if row.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(format!(
             "the refresh token was issued to client '{}', not '{}'",
@@ -360,21 +448,17 @@ async fn refresh(
             "the refresh token was revoked (by a revocation request, from Authdesk, or because a rotated token was reused); sign in again",
         ));
     }
-    if row.rotated_at.is_some() || !flows::rotate_refresh(&mut tx, &row.id, now).await? {
-        let grant = row.grant_id.clone().unwrap_or_default();
-        let revoked =
-            flows::revoke_grant(&mut tx, &grant, now, "rotated refresh token reused").await?;
-        tx.commit().await?;
-        state
-            .core
-            .events
-            .publish(crate::events::ProviderEvent::TokenChanged { id: None });
-        return Err(OAuthError::invalid_grant(format!(
+    let reused = |revoked: u64| {
+        OAuthError::invalid_grant(format!(
             "this refresh token was already exchanged; refresh tokens rotate on every use, and reusing an old one revokes the whole grant ({revoked} token(s) revoked). Store the refresh_token of each new response and sign in again"
-        )));
+        ))
+    };
+    let grant_id = row.grant_id.clone().unwrap_or_default();
+    if row.rotated_at.is_some() {
+        let n = revoke_replayed(state, grant_id, now, "rotated refresh token reused").await?;
+        return Err(reused(n));
     }
     if row.expires_at <= now {
-        tx.commit().await?;
         return Err(OAuthError::invalid_grant(format!(
             "the refresh token expired {}s ago; sign in again",
             now - row.expires_at
@@ -399,30 +483,22 @@ async fn refresh(
         }
     };
     let grant = match &row.grant_id {
-        Some(g) => flows::get_grant(&mut tx, g).await?,
+        Some(g) => {
+            let mut conn = state.core.store.pool().acquire().await?;
+            flows::get_grant(&mut conn, g).await?
+        }
         None => None,
     };
     if grant.as_ref().is_some_and(|g| g.revoked_at.is_some()) {
-        tx.commit().await?;
         return Err(OAuthError::invalid_grant(
             "the grant behind this refresh token was revoked; sign in again",
         ));
     }
-    let user: Option<User> = match &row.sub {
-        Some(sub) => Some(
-            state
-                .core
-                .store
-                .get_user_by_sub(sub)
-                .await?
-                .ok_or_else(|| {
-                    OAuthError::invalid_grant("the user of this refresh token no longer exists")
-                })?
-                .user,
-        ),
+    let user = match &row.sub {
+        Some(sub) => Some(user_by_sub(state, sub, "of this refresh token").await?),
         None => None,
     };
-    let scope_defs = state.core.store.list_scopes().await?;
+    let scope_defs = state.core.cached_scopes().await?;
     let (response, rows) = mint(
         &state.keys,
         &scope_defs,
@@ -440,11 +516,39 @@ async fn refresh(
             now,
         },
     )?;
-    for r in &rows {
-        flows::insert_token(&mut tx, r).await?;
+    // Rotate and store atomically: of two concurrent uses of one refresh token,
+    // exactly one gets new tokens and the other revokes the grant.
+    let old_id = row.id.clone();
+    let outcome = state
+        .core
+        .store
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                if flows::rotate_refresh(conn, &old_id, now).await? {
+                    for r in &rows {
+                        flows::insert_token(conn, r).await?;
+                    }
+                    Ok(Exchange::Issued)
+                } else {
+                    Ok(Exchange::Replayed(
+                        flows::revoke_grant(conn, &grant_id, now, "rotated refresh token reused")
+                            .await?,
+                    ))
+                }
+            })
+        })
+        .await?;
+    match outcome {
+        Exchange::Issued => Ok(response),
+        Exchange::Replayed(n) => {
+            state
+                .core
+                .events
+                .publish(crate::events::ProviderEvent::TokenChanged { id: None });
+            Err(reused(n))
+        }
     }
-    tx.commit().await?;
-    Ok(response)
 }
 
 /// Scopes that only make sense with a user.
@@ -472,7 +576,8 @@ async fn client_credentials(
             "scope '{s}' needs a signed-in user, and client_credentials has none; drop it, or use the authorization_code grant"
         )));
     }
-    let grant_id = random_token(16);
+    // No grant row: client-credentials tokens stand alone and are revoked one by one
+    // or all of the client at once.
     let (response, rows) = mint(
         &state.keys,
         &[],
@@ -482,7 +587,7 @@ async fn client_credentials(
             user: None,
             claims_override: None,
             scopes: &scopes,
-            grant_id: Some(&grant_id),
+            grant_id: None,
             auth_time: None,
             nonce: None,
             refresh: false,
@@ -490,29 +595,7 @@ async fn client_credentials(
             now,
         },
     )?;
-    let mut tx = state
-        .core
-        .store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await?;
-    flows::insert_grant(
-        &mut tx,
-        &GrantRow {
-            id: grant_id,
-            client_id: client.client_id.clone(),
-            sub: None,
-            scopes: scopes.join(" "),
-            auth_time: None,
-            created_at: now,
-            revoked_at: None,
-        },
-    )
-    .await?;
-    for r in &rows {
-        flows::insert_token(&mut tx, r).await?;
-    }
-    tx.commit().await?;
+    store_tokens(state, None, rows).await?;
     Ok(response)
 }
 
@@ -546,7 +629,7 @@ async fn password_grant(
         )));
     }
     let grant_id = random_token(16);
-    let scope_defs = state.core.store.list_scopes().await?;
+    let scope_defs = state.core.cached_scopes().await?;
     let (response, rows) = mint(
         &state.keys,
         &scope_defs,
@@ -564,29 +647,16 @@ async fn password_grant(
             now,
         },
     )?;
-    let mut tx = state
-        .core
-        .store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await?;
-    flows::insert_grant(
-        &mut tx,
-        &GrantRow {
-            id: grant_id,
-            client_id: client.client_id.clone(),
-            sub: Some(rec.user.sub.clone()),
-            scopes: scopes.join(" "),
-            auth_time: Some(now),
-            created_at: now,
-            revoked_at: None,
-        },
-    )
-    .await?;
-    for r in &rows {
-        flows::insert_token(&mut tx, r).await?;
-    }
-    tx.commit().await?;
+    let grant = GrantRow {
+        id: grant_id,
+        client_id: client.client_id.clone(),
+        sub: Some(rec.user.sub.clone()),
+        scopes: scopes.join(" "),
+        auth_time: Some(now),
+        created_at: now,
+        revoked_at: None,
+    };
+    store_tokens(state, Some(grant), rows).await?;
     Ok(response)
 }
 

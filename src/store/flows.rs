@@ -286,6 +286,15 @@ pub async fn insert_code(conn: &mut SqliteConnection, code_hash: &str, c: &CodeR
     Ok(())
 }
 
+/// Reads a code without using it.
+pub async fn find_code(conn: &mut SqliteConnection, code_hash: &str) -> Result<Option<CodeRow>> {
+    let row = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ?")
+        .bind(code_hash)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(CodeRow::from_row))
+}
+
 /// Marks a code used. `Ok(Some((row, first_use)))`: `first_use` false means a replay.
 pub async fn consume_code(
     conn: &mut SqliteConnection,

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::{Client, Scope, SigningAlg, Timestamp, User};
 
 pub mod flows;
+pub mod writer;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "authdesk.db";
@@ -20,6 +21,7 @@ pub const DB_FILE: &str = "authdesk.db";
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    writer: writer::Writer,
 }
 
 /// A user with the secret parts the store keeps.
@@ -77,7 +79,8 @@ impl Store {
                     path.display()
                 )),
             })?;
-        Ok(Store { pool, path })
+        let writer = writer::Writer::start(pool.clone());
+        Ok(Store { pool, path, writer })
     }
 
     pub fn path(&self) -> &Path {
@@ -86,6 +89,11 @@ impl Store {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The group-commit writer of the hot write paths.
+    pub fn writer(&self) -> &writer::Writer {
+        &self.writer
     }
 
     pub async fn close(&self) {
