@@ -93,6 +93,12 @@ pub struct ServeArgs {
     /// Close RFC 7591 dynamic client registration.
     #[arg(long)]
     pub no_registration: bool,
+    /// Keep request-log entries this many days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub log_max_age_days: u32,
+    /// Keep at most this many request-log entries.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub log_max_entries: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -426,6 +432,10 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
         issuer_override: args.issuer,
         auto_approve: args.auto_approve,
         registration_open: !args.no_registration,
+        log_retention: crate::log::Retention {
+            max_age_secs: i64::from(args.log_max_age_days) * 24 * 3600,
+            max_entries: i64::from(args.log_max_entries),
+        },
     };
     // Install the signal handlers before announcing readiness, so a script that
     // signals as soon as it reads the issuer line still gets a clean stop.

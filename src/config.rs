@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub auto_approve: Option<String>,
     /// RFC 7591 dynamic registration is open on localhost unless turned off.
     pub registration_open: bool,
+    /// How much request history the log keeps.
+    pub log_retention: crate::log::Retention,
 }
 
 impl Default for ServeOptions {
@@ -46,6 +48,7 @@ impl Default for ServeOptions {
             issuer_override: None,
             auto_approve: None,
             registration_open: true,
+            log_retention: crate::log::Retention::default(),
         }
     }
 }

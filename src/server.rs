@@ -128,7 +128,7 @@ impl Provider {
         let log = crate::log::RequestLog::start(
             core.store.clone(),
             core.events.clone(),
-            Default::default(),
+            options.log_retention,
         );
         let state = AppState {
             core,
@@ -142,7 +142,7 @@ impl Provider {
             pages: Default::default(),
             log,
         };
-        spawn_pruner(state.core.clone());
+        spawn_pruner(state.core.clone(), options.log_retention);
         let handle = Handle::new();
         let server_config = tls.server_config()?;
         let task = tokio::spawn(serve_with_handle(
@@ -186,7 +186,7 @@ impl Provider {
 
 /// Expired codes and tokens are kept a day for the window, then removed in the
 /// background so lookups stay fast as the tables would otherwise grow.
-fn spawn_pruner(core: Core) {
+fn spawn_pruner(core: Core, retention: crate::log::Retention) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -196,6 +196,9 @@ fn spawn_pruner(core: Core) {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "pruned expired codes and tokens"),
                 Err(e) => tracing::warn!(error = %e, "cannot prune expired tokens"),
+            }
+            if let Err(e) = crate::log::prune(core.store.pool(), core.now(), retention).await {
+                tracing::warn!(error = %e, "cannot prune the request log");
             }
             if core.store.pool().is_closed() {
                 break;

@@ -494,20 +494,32 @@ pub async fn list_tokens(
     Ok(rows.iter().map(TokenRow::from_row).collect())
 }
 
-/// Removes codes and tokens that expired more than `older_than` seconds ago.
+/// Removes codes and tokens that expired more than `older_than` seconds ago, in small
+/// chunks so a large backlog never holds the write lock for long.
 pub async fn prune_expired(pool: &SqlitePool, now: Timestamp, older_than: i64) -> Result<u64> {
     let cutoff = now - older_than;
-    let a = sqlx::query("DELETE FROM auth_codes WHERE expires_at < ?")
-        .bind(cutoff)
+    let mut total = 0;
+    for table in ["auth_codes", "tokens"] {
+        loop {
+            let n = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires_at < ? LIMIT 2000)"
+            ))
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            total += n;
+            if n < 2000 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+        .bind(now)
         .execute(pool)
-        .await?
-        .rows_affected();
-    let b = sqlx::query("DELETE FROM tokens WHERE expires_at < ?")
-        .bind(cutoff)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    Ok(a + b)
+        .await?;
+    Ok(total)
 }
 
 /// Removes everything issued to a client that is being deleted.
