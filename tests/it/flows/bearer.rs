@@ -115,3 +115,36 @@ async fn request_without_a_token_gets_a_bare_bearer_challenge() {
         assert!(!challenge.contains("error="), "{challenge}");
     }
 }
+
+#[tokio::test]
+async fn userinfo_needs_an_openid_access_token() {
+    let tp = TestProvider::start().await;
+    tp.add_client(super::harness::service_client("svc", "svc-secret"))
+        .await;
+    let service = tp
+        .token(
+            &[("grant_type", "client_credentials"), ("scope", "api.read")],
+            &Auth::basic("svc", "svc-secret"),
+        )
+        .await
+        .ok();
+    let reply = tp
+        .bearer_get("/userinfo", service["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let challenge = reply.header(WWW_AUTHENTICATE.as_str());
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert_mentions(challenge, &["openid"]);
+
+    // A refresh token is not an access token.
+    tp.add_client(web_client("web", "web-secret")).await;
+    let code = tp.code("web", &[]).await;
+    let body = tp.exchange(&code, &Auth::basic("web", "web-secret")).await;
+    let refresh = body["refresh_token"].as_str().unwrap();
+    for path in RESOURCES {
+        assert_invalid_token(&tp.bearer_get(path, refresh).await, "refresh token");
+    }
+}

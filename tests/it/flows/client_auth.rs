@@ -195,6 +195,15 @@ async fn client_secret_jwt_assertion_authenticates_the_client() {
         &["aud"],
     );
 
+    let mut stale = assertion_claims(&tp, "svc-jwt", &token_url);
+    stale["exp"] = serde_json::json!(tp.now() - 120);
+    let stale = sign(Algorithm::HS256, None, &stale, &key);
+    with_assertion(&tp, &stale).await.assert_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        &["expired"],
+    );
+
     // A client registered for assertions does not take its secret in the clear.
     tp.token(
         &[("grant_type", "client_credentials")],

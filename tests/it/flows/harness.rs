@@ -1,12 +1,14 @@
 //! The provider under test and the small tools the flow tests share.
 //!
-//! Every [`TestProvider`] is the real provider: a fresh temporary data directory, a
+//! Every [`TestProvider`] is the real provider: its own temporary data directory (a
+//! copy of one that a provider has started in once, see [`template`]), a
 //! [`ManualClock`] the test moves instead of sleeping, a listener on port 0, and an
-//! HTTP client that trusts only the CA this provider generated and never follows
+//! HTTP client that trusts only the CA in that data directory and never follows
 //! redirects (the tests read `Location` themselves).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use authdesk::Core;
@@ -28,6 +30,90 @@ use url::Url;
 /// The redirect URI the test clients register (nothing listens there: the tests read
 /// the redirect instead of following it).
 pub const REDIRECT: &str = "http://127.0.0.1:8765/callback";
+
+/// One file of the template data directory.
+struct TemplateFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    mode: std::fs::Permissions,
+}
+
+impl TemplateFile {
+    fn write_into(&self, dir: &Path) {
+        let path = dir.join(&self.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("a template directory");
+        }
+        std::fs::write(&path, &self.bytes).expect("a template file");
+        std::fs::set_permissions(&path, self.mode.clone()).expect("the template file's mode");
+    }
+}
+
+/// A data directory as a provider leaves it after its first start (personas seeded,
+/// sample scopes, signing keys, CA and server certificate), made once per test run
+/// and kept in memory: each test copies it into its own temporary directory instead
+/// of generating an RSA key, a CA and password hashes again.
+fn template() -> &'static [TemplateFile] {
+    static TEMPLATE: OnceLock<Vec<TemplateFile>> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        // Its own runtime on its own thread: the caller is inside a test's runtime.
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(make_template())
+        })
+        .join()
+        .expect("the template is made")
+    })
+}
+
+async fn make_template() -> Vec<TemplateFile> {
+    let dir = tempfile::tempdir().expect("a temporary data directory");
+    let clock = Arc::new(ManualClock::starting_now());
+    let now = clock.now();
+    let core = Core::open_with_clock(dir.path(), clock)
+        .await
+        .expect("the core opens a fresh data directory");
+    // The sample API scopes of examples/seed.yaml.
+    for name in ["api.read", "api.write"] {
+        core.save_scope(authdesk::seed::ScopeInput {
+            name: name.into(),
+            description: Some(format!("test scope {name}")),
+            claims: None,
+        })
+        .await
+        .expect("the scope is valid");
+    }
+    // What Provider::start_on makes on a first start with the default options.
+    let hosts = ServeOptions::default().extra_hosts();
+    authdesk::tls::TlsMaterial::load_or_create(dir.path(), &hosts, now).expect("certificates");
+    authdesk::keys::KeySet::load_or_create(&core.store, now)
+        .await
+        .expect("signing keys");
+    core.store.close().await;
+
+    let mut files = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        for entry in std::fs::read_dir(dir.path().join(&rel)).expect("the template lists") {
+            let entry = entry.expect("a directory entry");
+            let rel = rel.join(entry.file_name());
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                pending.push(rel);
+            } else {
+                files.push(TemplateFile {
+                    bytes: std::fs::read(entry.path()).expect("a template file reads"),
+                    mode: meta.permissions(),
+                    path: rel,
+                });
+            }
+        }
+    }
+    files
+}
 
 /// How a test provider is served.
 #[derive(Debug, Clone)]
@@ -75,20 +161,13 @@ impl TestProvider {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("a temporary data directory");
+        for file in template() {
+            file.write_into(dir.path());
+        }
         let clock = Arc::new(ManualClock::starting_now());
         let core = Core::open_with_clock(dir.path(), clock.clone())
             .await
             .expect("the core opens a fresh data directory");
-        // The sample API scopes of examples/seed.yaml, made before serving starts.
-        for name in ["api.read", "api.write"] {
-            core.save_scope(authdesk::seed::ScopeInput {
-                name: name.into(),
-                description: Some(format!("test scope {name}")),
-                claims: None,
-            })
-            .await
-            .expect("the scope is valid");
-        }
         let events = core.events.subscribe();
         let options = ServeOptions {
             port: 0,
