@@ -215,7 +215,14 @@ async fn window_approval_reaches_the_waiting_page() {
         assert_eq!(res.headers()["cache-control"], "no-store");
         res.json::<Value>().await.unwrap()
     });
-    let entry = tp.provider.state.pending.get(&request_id).unwrap();
+    let entry = tp
+        .provider
+        .state
+        .pending
+        .list(tp.now())
+        .into_iter()
+        .find(|p| p.id == request_id)
+        .expect("the request is pending");
     wait_until("the page's poll waits", || {
         entry.outcome.receiver_count() > 0
     })

@@ -1,8 +1,11 @@
 //! The OAuth 2.0 / OpenID Connect flows, end to end: each test starts the real
-//! provider ([`harness::TestProvider`]: port 0, a temporary data directory, HTTPS
-//! through the CA it generated, a manual clock) and drives it with a real client —
-//! the `openidconnect` and `oauth2` crates where a client library would be used, raw
-//! HTTP where the wire format itself is under test.
+//! provider ([`harness::TestProvider`]: port 0, its own temporary data directory,
+//! HTTPS through that directory's CA and nothing else, a manual clock) and drives it
+//! with a real client — the `openidconnect` and `oauth2` crates where a client library
+//! would be used, raw HTTP where the wire format itself is under test.
+//!
+//! A test marked `#[ignore = "BUG: ..."]` shows a defect of the provider; it fails
+//! until the provider is fixed, then the marker goes.
 //!
 //! - [`oidc`]: discovery, code + PKCE + nonce, id_token verification, userinfo (RS256, ES256).
 //! - [`with_oauth2`]: public-client PKCE, refresh rotation, client_credentials,
