@@ -40,6 +40,8 @@ pub mod paths {
     pub const REGISTER: &str = "/register";
     pub const API_ME: &str = "/api/me";
     pub const END_SESSION: &str = "/end_session";
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    pub const DEVICE: &str = "/device";
 }
 
 /// The provider session cookie.
@@ -145,13 +147,13 @@ impl AppState {
     ) -> crate::Result<()> {
         let now = self.core.now();
         let decision = if approve {
-            let pending = self
-                .pending
-                .get(request_id)
-                .ok_or_else(|| crate::Error::NotFound {
-                    what: "pending request",
-                    id: request_id.into(),
-                })?;
+            let pending =
+                self.pending
+                    .get(request_id, now)
+                    .ok_or_else(|| crate::Error::NotFound {
+                        what: "pending request",
+                        id: request_id.into(),
+                    })?;
             let name = match username.or_else(|| pending.request.login_hint.clone()) {
                 Some(n) => n,
                 None => self
@@ -182,7 +184,7 @@ impl AppState {
         };
         let pending = self
             .pending
-            .take(request_id)
+            .take(request_id, now)
             .ok_or_else(|| crate::Error::NotFound {
                 what: "pending request",
                 id: request_id.into(),
@@ -282,6 +284,8 @@ pub fn app(state: AppState) -> Router {
         .route(paths::REGISTER, post(register_endpoint))
         .route(paths::API_ME, get(api_me).post(api_me))
         .route(paths::END_SESSION, get(end_session).post(end_session))
+        .route(paths::DEVICE_AUTHORIZATION, post(device_authorization))
+        .route(paths::DEVICE, get(device_page).post(device_decision))
         .fallback(not_found)
         .with_state(state)
 }
@@ -335,10 +339,11 @@ pub fn metadata(state: &AppState, scopes: Vec<String>) -> Value {
         "introspection_endpoint": c.url(paths::INTROSPECT),
         "revocation_endpoint": c.url(paths::REVOKE),
         "end_session_endpoint": c.url(paths::END_SESSION),
+        "device_authorization_endpoint": c.url(paths::DEVICE_AUTHORIZATION),
         "scopes_supported": scopes,
         "response_types_supported": ["code", "token", "id_token", "id_token token"],
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password", "implicit"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": state.keys.algs(),
         "userinfo_signing_alg_values_supported": ["none"],
@@ -790,7 +795,7 @@ async fn decision(
     let Some(id) = params.get("request_id") else {
         return gone();
     };
-    let Some(pending) = state.pending.get(id) else {
+    let Some(pending) = state.pending.get(id, state.core.now()) else {
         return gone();
     };
     let csrf_ok = params.get("csrf").is_some_and(|c| {
@@ -858,7 +863,7 @@ async fn decision(
         }
     };
     // Only the first decision counts, whether it comes from the page or the window.
-    let Some(pending) = state.pending.take(id) else {
+    let Some(pending) = state.pending.take(id, now) else {
         return gone();
     };
     let username = params
@@ -922,7 +927,10 @@ struct WaitQuery {
 /// Long-poll for a decision taken elsewhere (the window): answers when decided or
 /// after 25 s, and the page asks again.
 async fn wait(State(state): State<AppState>, Query(q): Query<WaitQuery>) -> Response {
-    let Some(pending) = state.pending.get(&q.request_id) else {
+    let Some(pending) = state
+        .pending
+        .get_for_outcome(&q.request_id, state.core.now())
+    else {
         return no_store_json(StatusCode::OK, &json!({"done": false, "gone": true}));
     };
     let mut rx = pending.outcome.subscribe();
@@ -1033,6 +1041,13 @@ async fn introspect(
     };
     let result = async {
         let client = authenticated(&state, &headers, &params, paths::INTROSPECT).await?;
+        if client.is_public() {
+            // RFC 7662 §2.1: a bare client_id authorizes nothing; anyone could read tokens.
+            return Err(OAuthError::invalid_client(format!(
+                "client '{}' is public and cannot authenticate, so it may not introspect tokens; introspect from a confidential client (your API's own credentials)",
+                client.client_id
+            )));
+        }
         let v = resource::introspect(&state, &client, &params, state.core.now()).await?;
         Ok::<_, OAuthError>((client, v))
     }
@@ -1266,7 +1281,7 @@ async fn register_endpoint(
             };
             no_store_json(
                 status,
-                &json!({"error": e.code.as_str(), "error_description": e.description}),
+                &json!({"error": e.code.as_str(), "error_description": crate::oauth::error::quote_safe(&e.description)}),
             )
         }
     }
@@ -1398,4 +1413,267 @@ async fn end_session(
     };
     set_session_cookie(&mut res, "", 0);
     res
+}
+
+// ---- device authorization (RFC 8628) ----
+
+async fn device_authorization(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return e.into_response(),
+    };
+    let result = async {
+        let client = authenticated(&state, &headers, &params, paths::DEVICE_AUTHORIZATION).await?;
+        let v = crate::oauth::device::authorize_device(&state, &client, &params, state.core.now())
+            .await?;
+        Ok::<_, OAuthError>((client, v))
+    }
+    .await;
+    match result {
+        Ok((client, v)) => {
+            state.record(
+                "device_authorization",
+                Some(client.client_id.clone()),
+                None,
+                RequestStatus::PendingConsent,
+                None,
+                &params,
+                json!({"user_code": v["user_code"]}),
+            );
+            no_store_json(StatusCode::OK, &v)
+        }
+        Err(e) => {
+            state.record(
+                "device_authorization",
+                params.get("client_id").map(str::to_string),
+                None,
+                RequestStatus::Rejected,
+                Some(&e),
+                &params,
+                json!({}),
+            );
+            e.into_response()
+        }
+    }
+}
+
+const DEVICE_CSRF_COOKIE: &str = "authdesk_device_csrf";
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn device_entry(state: &AppState, entered: &str, error: Option<String>) -> Response {
+    state.pages.render(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        "device.html",
+        minijinja::context! { action => paths::DEVICE, entered => entered, error => error },
+        false,
+    )
+}
+
+/// The verification page: enter the user code, then approve or deny as a persona.
+async fn device_page(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let entered = q.get("user_code").cloned().unwrap_or_default();
+    if entered.is_empty() {
+        return device_entry(&state, "", None);
+    }
+    let now = state.core.now();
+    let Some(code) = crate::oauth::device::normalize_user_code(&entered) else {
+        return device_entry(
+            &state,
+            &entered,
+            Some("A code has 8 letters, like WDJB-MJHT. Check the device and try again.".into()),
+        );
+    };
+    let row = crate::store::flows::device_by_user_code(state.core.store.pool(), &code)
+        .await
+        .ok()
+        .flatten();
+    let row = match row {
+        Some(r) if r.status == "pending" && r.expires_at > now => r,
+        Some(r) if r.expires_at <= now => {
+            return device_entry(
+                &state,
+                &entered,
+                Some("This code has expired. Start again on the device.".into()),
+            );
+        }
+        Some(_) => {
+            return device_entry(&state, &entered, Some("This code was already used.".into()));
+        }
+        None => {
+            return device_entry(
+                &state,
+                &entered,
+                Some(format!(
+                    "No device is waiting with code {code}. Check the code on the device."
+                )),
+            );
+        }
+    };
+    let client_name = state
+        .core
+        .cached_client(&row.client_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| row.client_id.clone());
+    let users: Vec<Value> = state
+        .core
+        .list_users()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|u| json!({"username": u.username, "detail": u.claims.get("email").and_then(|v| v.as_str()).unwrap_or("")}))
+        .collect();
+    let defs = state
+        .core
+        .cached_scopes()
+        .await
+        .map(|d| (*d).clone())
+        .unwrap_or_default();
+    let scopes: Vec<Value> = row
+        .scopes
+        .split_whitespace()
+        .map(|s| json!({"name": s, "description": defs.iter().find(|d| d.name == s).map(|d| d.description.clone()).unwrap_or_default()}))
+        .collect();
+    let csrf = random_token(16);
+    let mut res = state.pages.render(
+        StatusCode::OK,
+        "device.html",
+        minijinja::context! {
+            action => paths::DEVICE,
+            client_name => client_name,
+            user_code => code,
+            csrf => csrf.clone(),
+            users => minijinja::value::Serde(&users),
+            scopes => minijinja::value::Serde(&scopes),
+        },
+        false,
+    );
+    let cookie = format!(
+        "{DEVICE_CSRF_COOKIE}={csrf}; Path={}; HttpOnly; Secure; SameSite=Strict; Max-Age=900",
+        paths::DEVICE
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn device_decision(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return error_page(&state, &e),
+    };
+    let csrf_ok = match (
+        params.get("csrf"),
+        cookie_value(&headers, DEVICE_CSRF_COOKIE),
+    ) {
+        (Some(a), Some(b)) => bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes())),
+        _ => false,
+    };
+    if !csrf_ok {
+        return error_page(
+            &state,
+            &OAuthError::invalid_request(
+                "the form's CSRF token is missing or wrong; reload the device page",
+            ),
+        );
+    }
+    let now = state.core.now();
+    let Some(code) = params
+        .get("user_code")
+        .and_then(crate::oauth::device::normalize_user_code)
+    else {
+        return device_entry(&state, "", Some("The code is missing.".into()));
+    };
+    let approve = params.get("action") == Some("approve");
+    let user = if approve {
+        match params.get("username") {
+            Some(u) => match state.core.get_user(u).await {
+                Ok(u) => Some(u),
+                Err(_) => {
+                    return error_page(
+                        &state,
+                        &OAuthError::invalid_request(format!("there is no persona '{u}'")),
+                    );
+                }
+            },
+            None => {
+                return error_page(
+                    &state,
+                    &OAuthError::invalid_request("pick a persona before approving"),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let decided = crate::store::flows::decide_device(
+        state.core.store.pool(),
+        &code,
+        approve,
+        user.as_ref().map(|u| u.sub.as_str()),
+        now,
+    )
+    .await
+    .unwrap_or(false);
+    if !decided {
+        return device_entry(&state, &code, Some("This code is no longer waiting (used, denied or expired). Start again on the device.".into()));
+    }
+    state.record(
+        "device",
+        None,
+        user.as_ref().map(|u| u.username.clone()),
+        if approve {
+            RequestStatus::Approved
+        } else {
+            RequestStatus::Denied
+        },
+        None,
+        &params,
+        json!({"user_code": code, "decided_by": "page"}),
+    );
+    let (title, message) = if approve {
+        (
+            "Device connected",
+            "You can return to your device; it will finish signing in by itself.",
+        )
+    } else {
+        (
+            "Request denied",
+            "The device will be told that you denied its request.",
+        )
+    };
+    state.pages.render(
+        StatusCode::OK,
+        "message.html",
+        minijinja::context! { title => title, message => message },
+        false,
+    )
 }

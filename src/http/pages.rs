@@ -25,6 +25,7 @@ impl Pages {
             ("base.html", include_str!("../../templates/base.html")),
             ("consent.html", include_str!("../../templates/consent.html")),
             ("error.html", include_str!("../../templates/error.html")),
+            ("device.html", include_str!("../../templates/device.html")),
             (
                 "form_post.html",
                 include_str!("../../templates/form_post.html"),

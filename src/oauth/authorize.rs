@@ -6,6 +6,7 @@
 //! `state` and `iss` (RFC 9207).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -490,6 +491,8 @@ pub struct Pending {
     pub csrf: String,
     /// A session created by a decision in the window, handed to the waiting page.
     pub session_cookie: Mutex<Option<String>>,
+    /// Set by the first decision; later ones are refused.
+    pub decided: AtomicBool,
 }
 
 /// The requests waiting for consent. In memory: a waiting browser page cannot survive
@@ -509,6 +512,7 @@ impl PendingRegistry {
             outcome: tx,
             csrf: random_token(16),
             session_cookie: Mutex::new(None),
+            decided: AtomicBool::new(false),
         });
         if let Ok(mut map) = self.map.lock() {
             map.retain(|_, p| p.created_at + PENDING_TTL > now);
@@ -517,13 +521,30 @@ impl PendingRegistry {
         pending
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<Pending>> {
-        self.map.lock().ok().and_then(|m| m.get(id).cloned())
+    fn live(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
+        self.map
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).cloned())
+            .filter(|p| p.created_at + PENDING_TTL > now)
     }
 
-    /// Removes and returns a pending request: only the first decision wins.
-    pub fn take(&self, id: &str) -> Option<Arc<Pending>> {
-        self.map.lock().ok().and_then(|mut m| m.remove(id))
+    /// A request still waiting for a decision.
+    pub fn get(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
+        self.live(id, now)
+            .filter(|p| !p.decided.load(Ordering::SeqCst))
+    }
+
+    /// A request, decided or not, so a page that polls after the decision still
+    /// receives where to go.
+    pub fn get_for_outcome(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
+        self.live(id, now)
+    }
+
+    /// Claims the decision of a request: only the first decision wins.
+    pub fn take(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
+        self.live(id, now)
+            .filter(|p| !p.decided.swap(true, Ordering::SeqCst))
     }
 
     pub fn list(&self, now: Timestamp) -> Vec<Arc<Pending>> {
@@ -532,7 +553,9 @@ impl PendingRegistry {
             .lock()
             .map(|m| {
                 m.values()
-                    .filter(|p| p.created_at + PENDING_TTL > now)
+                    .filter(|p| {
+                        p.created_at + PENDING_TTL > now && !p.decided.load(Ordering::SeqCst)
+                    })
                     .cloned()
                     .collect()
             })

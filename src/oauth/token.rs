@@ -35,6 +35,9 @@ pub enum TokenRequest {
         password: String,
         scope: Option<String>,
     },
+    DeviceCode {
+        device_code: String,
+    },
 }
 
 impl TokenRequest {
@@ -62,6 +65,14 @@ impl TokenRequest {
                 scope,
             },
             "client_credentials" => TokenRequest::ClientCredentials { scope },
+            "urn:ietf:params:oauth:grant-type:device_code" => TokenRequest::DeviceCode {
+                device_code: p
+                    .require(
+                        "device_code",
+                        "send the device_code from the device authorization response",
+                    )?
+                    .to_string(),
+            },
             "password" => TokenRequest::Password {
                 username: p
                     .require("username", "the password grant needs username and password")?
@@ -75,7 +86,7 @@ impl TokenRequest {
                 return Err(OAuthError::new(
                     ErrorCode::UnsupportedGrantType,
                     format!(
-                        "grant_type '{other}' is not supported; use authorization_code, refresh_token, client_credentials or password"
+                        "grant_type '{other}' is not supported; use authorization_code, refresh_token, client_credentials, password or urn:ietf:params:oauth:grant-type:device_code"
                     ),
                 ));
             }
@@ -88,6 +99,7 @@ impl TokenRequest {
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
             TokenRequest::Password { .. } => GrantType::Password,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -214,6 +226,9 @@ pub async fn token(
             password,
             scope,
         } => password_grant(state, &client, &username, &password, scope.as_deref(), now).await,
+        TokenRequest::DeviceCode { device_code } => {
+            super::device::exchange(state, &client, &device_code, now).await
+        }
     };
     res.map(|r| (r, client.clone())).map_err(with_client)
 }
@@ -516,6 +531,15 @@ async fn refresh(
             now,
         },
     )?;
+    // RFC 6749 §6: a narrowed scope applies to the access token; the new refresh
+    // token keeps the scope originally granted.
+    let mut rows = rows;
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.kind == TokenKind::RefreshToken)
+    {
+        r.scopes = granted.join(" ");
+    }
     // Rotate and store atomically: of two concurrent uses of one refresh token,
     // exactly one gets new tokens and the other revokes the grant.
     let old_id = row.id.clone();

@@ -1,0 +1,233 @@
+//! RFC 8628 device authorization: code pair, polling errors, approval on the
+//! verification page, single use.
+
+use authdesk::model::{ClientInput, ClientType, GrantType};
+use reqwest::StatusCode;
+
+use super::harness::{Auth, Setup, TestProvider};
+
+const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+async fn device_client(tp: &TestProvider) {
+    tp.add_client(ClientInput {
+        client_id: Some("tv".into()),
+        name: Some("Living-room TV".into()),
+        client_type: Some(ClientType::Public),
+        grant_types: Some(vec![GrantType::DeviceCode, GrantType::RefreshToken]),
+        ..Default::default()
+    })
+    .await;
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("hidden field present") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn device_flow_polls_pending_then_issues_tokens_once_approved_on_the_page() {
+    let tp = TestProvider::start_with(Setup {
+        auto_approve: None,
+        ..Default::default()
+    })
+    .await;
+    device_client(&tp).await;
+    let disco = tp
+        .http
+        .get(tp.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    let disco: serde_json::Value = disco.json().await.unwrap();
+    assert_eq!(
+        disco["device_authorization_endpoint"],
+        tp.url("/device_authorization")
+    );
+
+    let auth = Auth::public("tv");
+    let start = tp
+        .post_form(
+            "/device_authorization",
+            &[("scope", "openid profile offline_access")],
+            &auth,
+        )
+        .await
+        .ok();
+    let device_code = start["device_code"].as_str().unwrap().to_string();
+    let user_code = start["user_code"].as_str().unwrap().to_string();
+    assert_eq!(start["verification_uri"], tp.url("/device"));
+    assert_eq!(start["interval"], 5);
+
+    // Not approved yet.
+    let r = tp
+        .token(
+            &[("grant_type", GRANT), ("device_code", &device_code)],
+            &auth,
+        )
+        .await;
+    r.assert_error(
+        StatusCode::BAD_REQUEST,
+        "authorization_pending",
+        &[&user_code],
+    );
+    // Polling again at once is too fast.
+    let r = tp
+        .token(
+            &[("grant_type", GRANT), ("device_code", &device_code)],
+            &auth,
+        )
+        .await;
+    r.assert_error(StatusCode::BAD_REQUEST, "slow_down", &["5s"]);
+
+    // The user types the code (any case, without the dash) and approves as bob.
+    let typed = user_code.replace('-', "").to_lowercase();
+    let page = tp
+        .http
+        .get(tp.url(&format!("/device?user_code={typed}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("csrf cookie")
+        .to_string();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Living-room TV"));
+    let csrf = hidden(&html, "csrf");
+    // Without the cookie the decision is refused.
+    let forged = tp
+        .http
+        .post(tp.url("/device"))
+        .form(&[
+            ("user_code", user_code.as_str()),
+            ("csrf", &csrf),
+            ("action", "approve"),
+            ("username", "bob"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let decided = tp
+        .http
+        .post(tp.url("/device"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[
+            ("user_code", user_code.as_str()),
+            ("csrf", &csrf),
+            ("action", "approve"),
+            ("username", "bob"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::OK);
+
+    tp.clock.advance(6);
+    let tokens = tp
+        .token(
+            &[("grant_type", GRANT), ("device_code", &device_code)],
+            &auth,
+        )
+        .await
+        .ok();
+    assert!(tokens["access_token"].is_string());
+    assert!(tokens["refresh_token"].is_string());
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], tp.sub_of("bob").await);
+
+    // Single use.
+    tp.clock.advance(6);
+    let again = tp
+        .token(
+            &[("grant_type", GRANT), ("device_code", &device_code)],
+            &auth,
+        )
+        .await;
+    again.assert_error(StatusCode::BAD_REQUEST, "invalid_grant", &["already"]);
+}
+
+#[tokio::test]
+async fn denied_and_expired_device_requests_say_so() {
+    let tp = TestProvider::start_with(Setup {
+        auto_approve: None,
+        ..Default::default()
+    })
+    .await;
+    device_client(&tp).await;
+    let auth = Auth::public("tv");
+    let start = tp.post_form("/device_authorization", &[], &auth).await.ok();
+    let user_code = start["user_code"].as_str().unwrap().to_string();
+    let page = tp
+        .http
+        .get(tp.url(&format!("/device?user_code={user_code}")))
+        .send()
+        .await
+        .unwrap();
+    let cookie = page.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    tp.http
+        .post(tp.url("/device"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[
+            ("user_code", user_code.as_str()),
+            ("csrf", &csrf),
+            ("action", "deny"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let code = start["device_code"].as_str().unwrap();
+    let r = tp
+        .token(&[("grant_type", GRANT), ("device_code", code)], &auth)
+        .await;
+    r.assert_error(StatusCode::BAD_REQUEST, "access_denied", &["denied"]);
+
+    let start = tp.post_form("/device_authorization", &[], &auth).await.ok();
+    tp.clock.advance(601);
+    let code = start["device_code"].as_str().unwrap();
+    let r = tp
+        .token(&[("grant_type", GRANT), ("device_code", code)], &auth)
+        .await;
+    r.assert_error(StatusCode::BAD_REQUEST, "expired_token", &["expired"]);
+}
+
+#[tokio::test]
+async fn a_client_without_the_device_grant_is_refused() {
+    let tp = TestProvider::start().await;
+    tp.add_client(ClientInput {
+        client_id: Some("web".into()),
+        name: Some("Web".into()),
+        redirect_uris: Some(vec!["http://127.0.0.1:9/cb".into()]),
+        client_secret: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .await;
+    let r = tp
+        .post_form("/device_authorization", &[], &Auth::basic("web", "s3cret"))
+        .await;
+    r.assert_error(
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        &["device_code"],
+    );
+}

@@ -1,0 +1,32 @@
+//! The OAuth 2.0 / OpenID Connect flows, end to end: each test starts the real
+//! provider ([`harness::TestProvider`]: port 0, its own temporary data directory,
+//! HTTPS through that directory's CA and nothing else, a manual clock) and drives it
+//! with a real client — the `openidconnect` and `oauth2` crates where a client library
+//! would be used, raw HTTP where the wire format itself is under test.
+//!
+//! A test marked `#[ignore = "BUG: ..."]` shows a defect of the provider; it fails
+//! until the provider is fixed, then the marker goes.
+//!
+//! - [`oidc`]: discovery, code + PKCE + nonce, id_token verification, userinfo (RS256, ES256).
+//! - [`with_oauth2`]: public-client PKCE, refresh rotation, client_credentials,
+//!   password, revocation and introspection through the `oauth2` crate.
+//! - [`client_auth`]: client_secret_basic / post / jwt and private_key_jwt on the wire.
+//! - [`refusals`]: each refused request gets its RFC error code and a description naming the cause.
+//! - [`bearer`]: RFC 6750 access to `/userinfo` and `/api/me`.
+//! - [`registration`]: RFC 7591 dynamic client registration.
+//! - [`authorize`]: RFC 9207 `iss` and RFC 8252 loopback redirects.
+//! - [`consent`]: the consent page and the window's decisions.
+
+// clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod authorize;
+mod bearer;
+mod client_auth;
+mod consent;
+mod device;
+mod harness;
+mod oidc;
+mod refusals;
+mod registration;
+mod with_oauth2;
