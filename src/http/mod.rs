@@ -701,7 +701,7 @@ async fn consent_page(state: &AppState, pending: &authorize::Pending) -> Respons
         })
         .collect();
     let wait_url = format!("{}?request_id={}", paths::WAIT, pending.id);
-    state.pages.render(
+    state.pages.render_redirecting(
         StatusCode::OK,
         "consent.html",
         minijinja::context! {
@@ -715,7 +715,7 @@ async fn consent_page(state: &AppState, pending: &authorize::Pending) -> Respons
             scopes => minijinja::value::Serde(&scopes),
             wait_url => wait_url,
         },
-        false,
+        &req.redirect_uri,
     )
 }
 
@@ -1068,7 +1068,7 @@ async fn introspect(
         Err(e) => {
             state.record(
                 "introspect",
-                params.get("client_id").map(str::to_string),
+                client_auth::claimed_client_id(&headers, &params),
                 None,
                 RequestStatus::Rejected,
                 Some(&e),
@@ -1113,7 +1113,7 @@ async fn revoke(
         Err(e) => {
             state.record(
                 "revoke",
-                params.get("client_id").map(str::to_string),
+                client_auth::claimed_client_id(&headers, &params),
                 None,
                 RequestStatus::Rejected,
                 Some(&e),
@@ -1449,7 +1449,7 @@ async fn device_authorization(
         Err(e) => {
             state.record(
                 "device_authorization",
-                params.get("client_id").map(str::to_string),
+                client_auth::claimed_client_id(&headers, &params),
                 None,
                 RequestStatus::Rejected,
                 Some(&e),

@@ -40,13 +40,26 @@ impl Pages {
     }
 
     /// Renders `name` with `ctx` (plus a CSP nonce) as a response with security headers.
-    pub fn render(
-        &self,
-        status: StatusCode,
-        name: &str,
-        ctx: minijinja::Value,
-        form_action_any: bool,
-    ) -> Response {
+    /// `form_action_any` lets the page's forms post anywhere (the form_post response).
+    pub fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value, form_action_any: bool) -> Response {
+        let form_action = if form_action_any { "*" } else { "'self'" };
+        self.render_with(status, name, ctx, form_action)
+    }
+
+    /// Renders a page whose form's answer redirects to `redirect_uri`: Chromium applies
+    /// `form-action` to the redirect after a form POST, so the client's origin (or, for
+    /// a native app's private-use scheme, the scheme) must be allowed too.
+    pub fn render_redirecting(&self, status: StatusCode, name: &str, ctx: minijinja::Value, redirect_uri: &str) -> Response {
+        let target = match url::Url::parse(redirect_uri) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u.origin().ascii_serialization(),
+            Ok(u) => format!("{}:", u.scheme()),
+            Err(_) => String::new(),
+        };
+        let form_action = format!("'self' {target}");
+        self.render_with(status, name, ctx, form_action.trim_end())
+    }
+
+    fn render_with(&self, status: StatusCode, name: &str, ctx: minijinja::Value, form_action: &str) -> Response {
         let nonce = random_token(12);
         let ctx = minijinja::context! { nonce => nonce.clone(), ..ctx };
         let body = match self.env.get_template(name).and_then(|t| t.render(ctx)) {
@@ -61,8 +74,7 @@ impl Pages {
             }
         };
         let csp = format!(
-            "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self' data:; form-action {}; frame-ancestors 'none'; base-uri 'none'",
-            if form_action_any { "*" } else { "'self'" }
+            "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
         let mut res = (status, Html(body)).into_response();
         let h = res.headers_mut();

@@ -182,7 +182,7 @@ pub async fn token(
     let endpoint = state.config.url(paths::TOKEN);
     let client = client_auth::authenticate(state, headers, params, &endpoint, now)
         .await
-        .map_err(|e| (e, params.get("client_id").map(str::to_string)))?;
+        .map_err(|e| (e, client_auth::claimed_client_id(headers, params)))?;
     let with_client = |e: OAuthError| (e, Some(client.client_id.clone()));
     let request = TokenRequest::parse(params).map_err(with_client)?;
     let grant = request.grant_type();
