@@ -8,6 +8,8 @@
 //! - [`cli_serve`]: `authdesk serve`: readiness line, signals, seeds, start-up failures.
 //! - [`cli_ca`]: `authdesk ca export` in every format.
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
+//! - [`lifecycle`]: live authorization requests and consent: events, the request log,
+//!   the consent page, window decisions, sessions and logout.
 
 // clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -15,5 +17,6 @@
 mod cli_ca;
 mod cli_records;
 mod cli_serve;
+mod lifecycle;
 mod provider;
 mod support;
