@@ -41,7 +41,13 @@ impl Pages {
 
     /// Renders `name` with `ctx` (plus a CSP nonce) as a response with security headers.
     /// `form_action_any` lets the page's forms post anywhere (the form_post response).
-    pub fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value, form_action_any: bool) -> Response {
+    pub fn render(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: minijinja::Value,
+        form_action_any: bool,
+    ) -> Response {
         let form_action = if form_action_any { "*" } else { "'self'" };
         self.render_with(status, name, ctx, form_action)
     }
@@ -49,7 +55,13 @@ impl Pages {
     /// Renders a page whose form's answer redirects to `redirect_uri`: Chromium applies
     /// `form-action` to the redirect after a form POST, so the client's origin (or, for
     /// a native app's private-use scheme, the scheme) must be allowed too.
-    pub fn render_redirecting(&self, status: StatusCode, name: &str, ctx: minijinja::Value, redirect_uri: &str) -> Response {
+    pub fn render_redirecting(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: minijinja::Value,
+        redirect_uri: &str,
+    ) -> Response {
         let target = match url::Url::parse(redirect_uri) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u.origin().ascii_serialization(),
             Ok(u) => format!("{}:", u.scheme()),
@@ -59,7 +71,13 @@ impl Pages {
         self.render_with(status, name, ctx, form_action.trim_end())
     }
 
-    fn render_with(&self, status: StatusCode, name: &str, ctx: minijinja::Value, form_action: &str) -> Response {
+    fn render_with(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: minijinja::Value,
+        form_action: &str,
+    ) -> Response {
         let nonce = random_token(12);
         let ctx = minijinja::context! { nonce => nonce.clone(), ..ctx };
         let body = match self.env.get_template(name).and_then(|t| t.render(ctx)) {

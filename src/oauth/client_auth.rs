@@ -152,7 +152,9 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
 /// The client a request claims to be, whether or not it authenticates: for the log.
 pub fn claimed_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
     match presented(headers, params) {
-        Ok(Some(Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id })) => Some(id),
+        Ok(Some(
+            Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id },
+        )) => Some(id),
         Ok(Some(Presented::Assertion { id, jwt })) => id.or_else(|| unverified_sub(&jwt)),
         _ => params.get("client_id").map(str::to_string),
     }

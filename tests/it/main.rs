@@ -10,6 +10,8 @@
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
+//! - [`lifecycle`]: live authorization requests and consent: events, the request log,
+//!   the consent page, window decisions, sessions and logout.
 
 // clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -18,5 +20,6 @@ mod cli_ca;
 mod cli_records;
 mod cli_serve;
 mod flows;
+mod lifecycle;
 mod provider;
 mod support;

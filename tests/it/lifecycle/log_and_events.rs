@@ -1,0 +1,285 @@
+//! Each step of a sign-in publishes its event at once and is written to the request log
+//! in the background; the log is still there after a restart, and a rejection records
+//! its cause.
+
+use authdesk::events::ProviderEvent;
+use authdesk::log::{RequestEntry, RequestStatus};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::harness::{Authz, CLIENT, Lab, REDIRECT_URI, SCOPES, stored_entries, str_of};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_restart() {
+    let lab = Lab::start().await;
+    let mut events = lab.events();
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let mut entries: Vec<RequestEntry> = Vec::new();
+
+    // The browser arrives: received, then pending on the page and in the window.
+    let form = browser.authorize(&authz).await.consent();
+    let received = events.request("authorize", RequestStatus::Received).await;
+    assert_eq!(received.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(received.params.get("state"), Some(&authz.state));
+    assert_eq!(
+        received.detail["scopes"],
+        json!(["openid", "profile", "offline_access"])
+    );
+    let consent = match events
+        .next_where("ConsentPending", |e| {
+            matches!(e, ProviderEvent::ConsentPending { .. })
+        })
+        .await
+    {
+        ProviderEvent::ConsentPending { consent } => consent,
+        _ => unreachable!(),
+    };
+    assert_eq!(consent.request_id, form.request_id);
+    assert_eq!(consent.client_id, CLIENT);
+    assert_eq!(consent.redirect_uri, REDIRECT_URI);
+    assert_eq!(consent.scopes, ["openid", "profile", "offline_access"]);
+    let pending = events
+        .request("authorize", RequestStatus::PendingConsent)
+        .await;
+    assert_eq!(pending.detail["request_id"], json!(form.request_id));
+    entries.extend([received, pending]);
+
+    // Approved on the page as bob.
+    let code = browser.approve_as(&form, "bob", &authz).await;
+    let approved = events.request("authorize", RequestStatus::Approved).await;
+    assert_eq!(approved.username.as_deref(), Some("bob"));
+    assert_eq!(approved.detail["decided_by"], json!("page"));
+    assert!(approved.error.is_none(), "{approved:?}");
+    let resolved = events
+        .next_where("ConsentResolved", |e| {
+            matches!(e, ProviderEvent::ConsentResolved { .. })
+        })
+        .await;
+    assert_eq!(
+        resolved,
+        ProviderEvent::ConsentResolved {
+            request_id: form.request_id.clone(),
+            approved: true
+        }
+    );
+    entries.push(approved);
+
+    // The code exchange, then everything a client does with its tokens.
+    let tokens = lab.exchange(&code, &authz).await;
+    let exchanged = events.request("token", RequestStatus::Completed).await;
+    assert_eq!(exchanged.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(exchanged.detail["grant_type"], json!("authorization_code"));
+    assert_eq!(exchanged.detail["refresh_token"], json!(true));
+    assert_eq!(exchanged.detail["id_token"], json!(true));
+    let logged_code = exchanged.params.get("code").expect("code in the log");
+    assert_ne!(logged_code, &code, "the log shows the code in clear");
+    assert!(
+        !exchanged.params.values().any(|v| v == &authz.verifier),
+        "the log shows the PKCE verifier: {:?}",
+        exchanged.params
+    );
+    events
+        .next_where("TokenChanged", |e| {
+            matches!(e, ProviderEvent::TokenChanged { .. })
+        })
+        .await;
+    entries.push(exchanged);
+
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let refreshed = lab
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await;
+    let entry = events.request("token", RequestStatus::Completed).await;
+    assert_eq!(entry.detail["grant_type"], json!("refresh_token"));
+    entries.push(entry);
+
+    let access_token = str_of(&refreshed, "access_token");
+    assert_eq!(lab.introspect(access_token).await["active"], json!(true));
+    let entry = events.request("introspect", RequestStatus::Completed).await;
+    assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(entry.detail["active"], json!(true));
+    entries.push(entry);
+
+    let userinfo = lab
+        .backchannel()
+        .get(lab.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(userinfo.status(), StatusCode::OK);
+    let entry = events.request("userinfo", RequestStatus::Completed).await;
+    assert_eq!(entry.username.as_deref(), Some("bob"));
+    assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
+    entries.push(entry);
+
+    let new_refresh = str_of(&refreshed, "refresh_token");
+    let (status, body) = lab
+        .post_as_client(
+            "/revoke",
+            super::harness::SECRET,
+            &[("token", new_refresh), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = events.request("revoke", RequestStatus::Completed).await;
+    assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
+    assert!(entry.detail["token_id"].is_string(), "{entry:?}");
+    entries.push(entry);
+
+    // The stored log has exactly what was published, and keeps it across a restart.
+    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(lab.stored_entries(&ids).await, entries);
+    let lab = lab.restart().await;
+    assert_eq!(
+        stored_entries(lab.core(), &ids).await,
+        entries,
+        "the request log after a restart"
+    );
+    // Newest first, as the window lists it.
+    let listed = lab
+        .core()
+        .list_requests(Some(CLIENT), None, 100)
+        .await
+        .expect("list requests");
+    let order: Vec<&str> = listed
+        .iter()
+        .filter(|e| ids.contains(&e.id))
+        .map(|e| e.id.as_str())
+        .collect();
+    let expected: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(order, expected, "the log is not newest first");
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_redirect_uri_is_refused_on_a_page_and_logged_with_its_cause() {
+    let lab = Lab::start().await;
+    let mut events = lab.events();
+    let browser = lab.browser();
+    let evil = "https://evil.example/callback";
+    let url = Authz::new(SCOPES).url(lab.issuer()).replace(
+        &url::form_urlencoded::byte_serialize(REDIRECT_URI.as_bytes()).collect::<String>(),
+        &url::form_urlencoded::byte_serialize(evil.as_bytes()).collect::<String>(),
+    );
+    assert!(url.contains("evil.example"), "{url}");
+    let answer = browser.get(&url).await;
+    answer.assert_page(StatusCode::BAD_REQUEST);
+    assert!(answer.text().contains(evil), "{}", answer.body);
+
+    let entry = events.request("authorize", RequestStatus::Rejected).await;
+    assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(entry.error.as_deref(), Some("invalid_request"));
+    let cause = entry.error_description.clone().unwrap_or_default();
+    assert!(
+        cause.contains(evil) && cause.contains("not registered") && cause.contains(REDIRECT_URI),
+        "the cause should name the URI and what is registered: {cause}"
+    );
+    assert!(
+        events
+            .all_so_far()
+            .iter()
+            .all(|e| !matches!(e, ProviderEvent::ConsentPending { .. })),
+        "a refused request must not wait for consent"
+    );
+    assert!(lab.provider.state.pending_consents().is_empty());
+    assert_eq!(
+        lab.stored_entries(std::slice::from_ref(&entry.id)).await,
+        [entry]
+    );
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_client_secret_is_refused_and_logged_with_its_cause() {
+    let lab = Lab::start().await;
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let code = browser.sign_in("alice", &authz).await;
+    let mut events = lab.events();
+
+    let (status, body) = lab
+        .post_as_client(
+            "/token",
+            "not-the-secret",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &authz.verifier),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], json!("invalid_client"));
+
+    let entry = events.request("token", RequestStatus::Rejected).await;
+    assert_eq!(entry.error.as_deref(), Some("invalid_client"));
+    assert_eq!(entry.detail["grant_type"], json!("authorization_code"));
+    let cause = entry.error_description.clone().unwrap_or_default();
+    assert!(
+        cause.contains("secret") && cause.contains("wrong") && cause.contains(CLIENT),
+        "the cause should say the secret is wrong: {cause}"
+    );
+    assert!(
+        !entry.params.values().any(|v| v.contains("not-the-secret")),
+        "{entry:?}"
+    );
+    assert_eq!(
+        lab.stored_entries(std::slice::from_ref(&entry.id)).await,
+        [entry]
+    );
+
+    // The code was not spent by the refused attempt.
+    let tokens = lab.exchange(&code, &authz).await;
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+/// The window filters the request log by client; a client whose secret is wrong must
+/// find that failure under its own id. With HTTP Basic (the default method) the id is
+/// only in the Authorization header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_basic_authentication_is_logged_under_the_client_it_named() {
+    let lab = Lab::start().await;
+    let mut events = lab.events();
+    let mut ids = Vec::new();
+    let mut logged_as = Vec::new();
+    for (path, kind, form) in [
+        (
+            "/token",
+            "token",
+            vec![("grant_type", "refresh_token"), ("refresh_token", "x")],
+        ),
+        ("/introspect", "introspect", vec![("token", "x")]),
+        ("/revoke", "revoke", vec![("token", "x")]),
+    ] {
+        let (status, body) = lab.post_as_client(path, "not-the-secret", &form).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        let entry = events.request(kind, RequestStatus::Rejected).await;
+        assert_eq!(entry.error.as_deref(), Some("invalid_client"), "{path}");
+        logged_as.push((path, entry.client_id.clone()));
+        ids.push(entry.id);
+    }
+    assert_eq!(
+        logged_as,
+        [
+            ("/token", Some(CLIENT.to_string())),
+            ("/introspect", Some(CLIENT.to_string())),
+            ("/revoke", Some(CLIENT.to_string())),
+        ],
+        "the client each failure is logged under"
+    );
+    lab.stored_entries(&ids).await;
+    let listed = lab
+        .core()
+        .list_requests(Some(CLIENT), Some(RequestStatus::Rejected), 100)
+        .await
+        .expect("list requests");
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    lab.provider.shutdown().await.expect("clean shutdown");
+}

@@ -1,0 +1,316 @@
+//! Decisions taken in the window (`AppState::decide_consent`): the request is listed
+//! while it waits, the page's long-poll (`GET /authorize/wait`) carries the outcome and
+//! the session to the browser, and only the first decision counts.
+
+use std::time::Duration;
+
+use authdesk::events::ProviderEvent;
+use authdesk::log::RequestStatus;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::harness::{
+    Authz, Browser, CLIENT, EVENT_TIMEOUT, Lab, REDIRECT_URI, SCOPES, assert_error_response,
+    code_of, redirect_params, str_of,
+};
+
+/// Starts the page's long-poll for `request_id` and returns once the provider is
+/// waiting on it for this request (so a decision cannot slip in before it).
+async fn start_waiting(
+    lab: &Lab,
+    browser: &Browser,
+    request_id: &str,
+) -> tokio::task::JoinHandle<super::harness::Answer> {
+    let url = lab.url(&format!("/authorize/wait?request_id={request_id}"));
+    let b = browser.clone();
+    let task = tokio::spawn(async move { b.get(&url).await });
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let pending = lab
+            .provider
+            .state
+            .pending
+            .get(request_id, lab.provider.core().now())
+            .unwrap_or_else(|| panic!("{request_id} is not pending"));
+        if pending.outcome.receiver_count() > 0 {
+            return task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the long-poll for {request_id} did not start within {EVENT_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The JSON answer of a finished long-poll.
+async fn waited(task: tokio::task::JoinHandle<super::harness::Answer>) -> (Value, Option<String>) {
+    let answer = tokio::time::timeout(EVENT_TIMEOUT, task)
+        .await
+        .expect("the long-poll answers once decided")
+        .expect("long-poll task");
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let cookie = answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("authdesk_session="))
+        .map(String::from);
+    let body = serde_json::from_str(&answer.body)
+        .unwrap_or_else(|e| panic!("the long-poll answer is not JSON ({e}): {}", answer.body));
+    (body, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in() {
+    let lab = Lab::start().await;
+    let mut events = lab.events();
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let form = browser.authorize(&authz).await.consent();
+
+    let listed = lab.provider.state.pending_consents();
+    let [pending] = listed.as_slice() else {
+        panic!("one pending request expected: {listed:?}")
+    };
+    assert_eq!(pending.request_id, form.request_id);
+    assert_eq!(pending.client_id, CLIENT);
+    assert_eq!(pending.client_name, "Lifecycle web app");
+    assert_eq!(pending.redirect_uri, REDIRECT_URI);
+    assert_eq!(pending.scopes, ["openid", "profile", "offline_access"]);
+    assert_eq!(pending.login_hint, None);
+
+    let poll = start_waiting(&lab, &browser, &form.request_id).await;
+    lab.provider
+        .state
+        .decide_consent(&form.request_id, true, Some("bob".into()))
+        .await
+        .expect("the window approves");
+
+    let (body, cookie) = waited(poll).await;
+    assert_eq!(body["done"], json!(true), "{body}");
+    let code = code_of(
+        &redirect_params(str_of(&body, "redirect")),
+        &authz,
+        lab.issuer(),
+    );
+    let cookie = cookie.unwrap_or_else(|| panic!("the long-poll did not sign the page in"));
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(browser.session_cookie().is_some());
+
+    let approved = events.request("authorize", RequestStatus::Approved).await;
+    assert_eq!(approved.username.as_deref(), Some("bob"));
+    assert_eq!(approved.detail["decided_by"], json!("window"));
+    let resolved = events
+        .next_where("ConsentResolved", |e| {
+            matches!(e, ProviderEvent::ConsentResolved { .. })
+        })
+        .await;
+    assert_eq!(
+        resolved,
+        ProviderEvent::ConsentResolved {
+            request_id: form.request_id.clone(),
+            approved: true
+        }
+    );
+    assert!(lab.provider.state.pending_consents().is_empty());
+
+    let tokens = lab.exchange(&code, &authz).await;
+    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
+    assert_eq!(claims["nonce"], json!(authz.nonce));
+
+    // The session the window handed over answers the next request silently.
+    let again = Authz::new(SCOPES).with("prompt", "none");
+    let silent = browser.authorize(&again).await;
+    assert_eq!(silent.status, StatusCode::FOUND, "{}", silent.body);
+    let code = code_of(&silent.redirect_params(), &again, lab.issuer());
+    let tokens = lab.exchange(&code, &again).await;
+    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_approval_without_a_name_uses_the_login_hint() {
+    let lab = Lab::start().await;
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES).with("login_hint", "bob");
+    let form = browser.authorize(&authz).await.consent();
+    let listed = lab.provider.state.pending_consents();
+    assert_eq!(listed[0].login_hint.as_deref(), Some("bob"));
+    let poll = start_waiting(&lab, &browser, &form.request_id).await;
+    lab.provider
+        .state
+        .decide_consent(&form.request_id, true, None)
+        .await
+        .expect("the window approves");
+    let (body, _) = waited(poll).await;
+    let code = code_of(
+        &redirect_params(str_of(&body, "redirect")),
+        &authz,
+        lab.issuer(),
+    );
+    let tokens = lab.exchange(&code, &authz).await;
+    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_denial_sends_the_waiting_page_back_with_access_denied() {
+    let lab = Lab::start().await;
+    let mut events = lab.events();
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let form = browser.authorize(&authz).await.consent();
+    let poll = start_waiting(&lab, &browser, &form.request_id).await;
+    lab.provider
+        .state
+        .decide_consent(&form.request_id, false, None)
+        .await
+        .expect("the window denies");
+    let (body, cookie) = waited(poll).await;
+    assert_eq!(body["done"], json!(true), "{body}");
+    assert_error_response(
+        &redirect_params(str_of(&body, "redirect")),
+        "access_denied",
+        &authz,
+        lab.issuer(),
+    );
+    assert_eq!(cookie, None, "a denial signed the page in");
+    let denied = events.request("authorize", RequestStatus::Denied).await;
+    assert_eq!(denied.detail["decided_by"], json!("window"));
+    assert_eq!(denied.error.as_deref(), Some("access_denied"));
+    assert_eq!(
+        events
+            .next_where("ConsentResolved", |e| {
+                matches!(e, ProviderEvent::ConsentResolved { .. })
+            })
+            .await,
+        ProviderEvent::ConsentResolved {
+            request_id: form.request_id.clone(),
+            approved: false
+        }
+    );
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_again() {
+    let lab = Lab::start().await;
+    let mut events = lab.events();
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let form = browser.authorize(&authz).await.consent();
+    let poll = start_waiting(&lab, &browser, &form.request_id).await;
+    lab.provider
+        .state
+        .decide_consent(&form.request_id, true, Some("bob".into()))
+        .await
+        .expect("the first decision");
+    let (body, _) = waited(poll).await;
+    let code = code_of(
+        &redirect_params(str_of(&body, "redirect")),
+        &authz,
+        lab.issuer(),
+    );
+
+    let second = lab
+        .provider
+        .state
+        .decide_consent(&form.request_id, false, None)
+        .await;
+    assert!(
+        matches!(second, Err(authdesk::Error::NotFound { .. })),
+        "a second window decision: {second:?}"
+    );
+    let page = browser.decide(&form, &[("action", "deny")]).await;
+    page.assert_page(StatusCode::BAD_REQUEST);
+    assert!(page.text().contains("no longer pending"), "{}", page.body);
+
+    // The first decision's code still works; one approval was logged, no denial.
+    let tokens = lab.exchange(&code, &authz).await;
+    assert!(tokens["access_token"].is_string());
+    events.request("token", RequestStatus::Completed).await;
+    let decisions = events.all_so_far();
+    assert!(
+        !decisions.iter().any(|e| matches!(
+            e,
+            ProviderEvent::Request { entry } if entry.status == RequestStatus::Denied
+        ) || matches!(
+            e,
+            ProviderEvent::ConsentResolved {
+                approved: false,
+                ..
+            }
+        )),
+        "the second decision had an effect: {decisions:#?}"
+    );
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_page_decision_the_window_cannot_decide_and_the_long_poll_follows() {
+    let lab = Lab::start().await;
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let form = browser.authorize(&authz).await.consent();
+    // The page's own long-poll is waiting while the form is submitted.
+    let poll = start_waiting(&lab, &browser, &form.request_id).await;
+    let code = browser.approve_as(&form, "alice", &authz).await;
+    let (body, _) = waited(poll).await;
+    assert_eq!(body["done"], json!(true), "{body}");
+    assert_eq!(
+        code_of(
+            &redirect_params(str_of(&body, "redirect")),
+            &authz,
+            lab.issuer()
+        ),
+        code,
+        "the long-poll and the form answer differ"
+    );
+    let late = lab
+        .provider
+        .state
+        .decide_consent(&form.request_id, true, Some("bob".into()))
+        .await;
+    assert!(
+        matches!(late, Err(authdesk::Error::NotFound { .. })),
+        "a window decision after the page's: {late:?}"
+    );
+    let tokens = lab.exchange(&code, &authz).await;
+    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], json!(lab.sub_of("alice").await));
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+/// The page polls again 200 ms after each 25 s long-poll, and starts polling only once
+/// it has loaded; a window decision taken in such a gap must still reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_decision_taken_between_two_polls_still_reaches_the_page() {
+    let lab = Lab::start().await;
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let form = browser.authorize(&authz).await.consent();
+    lab.provider
+        .state
+        .decide_consent(&form.request_id, true, Some("bob".into()))
+        .await
+        .expect("the window approves");
+    let answer = browser
+        .get(&lab.url(&format!("/authorize/wait?request_id={}", form.request_id)))
+        .await;
+    let body: Value = serde_json::from_str(&answer.body).expect("JSON");
+    assert_eq!(body["done"], json!(true), "{body}");
+    code_of(
+        &redirect_params(str_of(&body, "redirect")),
+        &authz,
+        lab.issuer(),
+    );
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
