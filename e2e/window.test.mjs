@@ -8,6 +8,7 @@
 // active:false. It saves a screenshot of every view on the way.
 
 import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
@@ -46,41 +47,46 @@ const assert = (cond, msg) => {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
 };
 
-/** POSTs a form over HTTPS, trusting only `ca`. */
-function postForm(url, form, { ca, user, password }) {
-  const body = new URLSearchParams(form).toString();
+/** One HTTPS request trusting only `ca` (never rejectUnauthorized: false); no redirects followed. */
+function request(url, { ca, method = "GET", headers = {}, body }) {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = https.request(
-      {
-        hostname: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: "POST",
-        ca,
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          "content-length": Buffer.byteLength(body),
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(user)}:${encodeURIComponent(password)}`).toString("base64")}`,
-        },
-      },
+      { hostname: u.hostname, port: u.port, path: u.pathname + u.search, method, ca, headers },
       (res) => {
         let data = "";
         res.setEncoding("utf8");
         res.on("data", (c) => (data += c));
-        res.on("end", () => {
-          try {
-            resolve({ status: res.statusCode, json: JSON.parse(data) });
-          } catch {
-            reject(new Error(`${url}: ${res.statusCode} ${data}`));
-          }
-        });
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text: data }));
       },
     );
     req.on("error", reject);
     req.end(body);
   });
 }
+
+/** POSTs a form with HTTP Basic client authentication; answers the status and the JSON body. */
+async function postForm(url, form, { ca, user, password }) {
+  const body = new URLSearchParams(form).toString();
+  const basic = Buffer.from(`${encodeURIComponent(user)}:${encodeURIComponent(password)}`).toString("base64");
+  const res = await request(url, {
+    ca,
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "content-length": Buffer.byteLength(body),
+      authorization: `Basic ${basic}`,
+    },
+  });
+  try {
+    return { status: res.status, json: JSON.parse(res.text) };
+  } catch {
+    throw new Error(`${url}: ${res.status} ${res.text}`);
+  }
+}
+
+const b64url = (buf) => buf.toString("base64url");
 
 const browser = await remote({
   hostname: "127.0.0.1",
@@ -92,8 +98,17 @@ const browser = await remote({
 
 const $t = (id) => browser.$(`[data-testid="${id}"]`);
 const shot = async (name) => {
-  // Let transitions and toasts settle before the picture.
-  await browser.pause(400);
+  // Toasts are transient: close them (or let them time out) and let transitions settle.
+  await browser.pause(300);
+  for (const close of await browser.$$('[data-testid="toast"] button[aria-label="Dismiss"]')) {
+    await browser.execute((b) => b.click(), close).catch(() => {});
+  }
+  await browser
+    .waitUntil(async () => (await browser.$$('[data-testid="toast"]')).length === 0, { timeout: 9_000 })
+    .catch(() => {});
+  // Two animation frames: the screenshot shows what was last painted.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await browser.pause(500);
   await browser.saveScreenshot(path.join(SHOTS, `${name}.png`));
 };
 const nav = async (view) => {
@@ -147,7 +162,12 @@ try {
     await type("client-redirect-uris-input", "http://127.0.0.1:5000/callback");
     const cc = await $t("client-grant-client_credentials");
     // The checkbox is styled inside its label; click the label as a person would.
-    if (!(await cc.isSelected())) await (await cc.parentElement()).click();
+    if (!(await cc.isSelected())) {
+      const label = await cc.parentElement();
+      // Keep it clear of the form's sticky footer.
+      await label.scrollIntoView({ block: "center" });
+      await label.click();
+    }
     assert(await cc.isSelected(), "client_credentials is checked");
     await shot("client-new");
     await (await $t("client-save")).click();
@@ -246,10 +266,78 @@ try {
     assert(intro.json.active === false, `after revocation: ${JSON.stringify(intro.json)}`);
   });
 
-  await step("screenshots of the other views", async () => {
+  await step("an authorization request waits for consent in the window and is approved there", async () => {
+    const verifier = b64url(crypto.randomBytes(32));
+    const challenge = b64url(crypto.createHash("sha256").update(verifier).digest());
+    const redirectUri = "http://127.0.0.1:5000/callback";
+    const authorize = new URL(`${issuer}/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: "code",
+      client_id: CLIENT_ID,
+      redirect_uri: redirectUri,
+      scope: "openid profile email",
+      state: "e2e-state",
+      nonce: "e2e-nonce",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+      login_hint: "bob",
+    }))
+      authorize.searchParams.set(k, v);
+    const page = await request(authorize.href, { ca: caPem });
+    assert(page.status === 200, `consent page: ${page.status}`);
+    const requestId = /request_id=([A-Za-z0-9_-]+)/.exec(page.text)?.[1];
+    assert(requestId, "the consent page names its request");
+
     await nav("requests");
-    await (await $t("request-list")).waitForExist({ timeout: 10_000 });
+    const panel = await $t(`consent-${requestId}`);
+    await panel.waitForDisplayed({ timeout: 10_000 });
+    assert((await text(panel)).includes(CLIENT_NAME), "the consent names the client");
+    await shot("requests-consent");
+
+    // The browser page long-polls for the decision; the window decides.
+    const waiting = request(`${issuer}/authorize/wait?request_id=${requestId}`, { ca: caPem });
+    await browser.pause(300);
+    await (await $t(`consent-approve-${requestId}`)).click();
+    const outcome = JSON.parse((await waiting).text);
+    assert(outcome.done === true && outcome.redirect, `decision reached the page: ${JSON.stringify(outcome)}`);
+    const callback = new URL(outcome.redirect);
+    assert(callback.href.startsWith(redirectUri), `redirected to ${callback.href}`);
+    assert(callback.searchParams.get("state") === "e2e-state", "state comes back");
+    assert(callback.searchParams.get("iss") === issuer, "RFC 9207 iss");
+    const code = callback.searchParams.get("code");
+    assert(code, "a code");
+
+    const res = await postForm(
+      `${issuer}/token`,
+      { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier },
+      { ca: caPem, user: CLIENT_ID, password: secret },
+    );
+    assert(res.status === 200, `code exchange: ${res.status} ${JSON.stringify(res.json)}`);
+    assert(res.json.id_token && res.json.access_token, "an ID token and an access token");
+    const claims = JSON.parse(Buffer.from(res.json.id_token.split(".")[1], "base64url").toString());
+    assert(claims.nonce === "e2e-nonce", "nonce in the ID token");
+    assert(claims.email === "bob@example.com", `approved as the hinted persona: ${claims.email}`);
+    await (await $t(`consent-${requestId}`)).waitForExist({ reverse: true, timeout: 10_000 });
+  });
+
+  await step("a failed token request shows its reason in the Requests view", async () => {
+    const bad = await postForm(
+      `${issuer}/token`,
+      { grant_type: "client_credentials" },
+      { ca: caPem, user: CLIENT_ID, password: "wrong-secret" },
+    );
+    assert(bad.status === 401 && bad.json.error === "invalid_client", `bad secret: ${JSON.stringify(bad.json)}`);
+    const row = await browser.$('[data-testid^="request-row-"][data-status="rejected"]');
+    await row.waitForExist({ timeout: 10_000 });
+    await (await row.$("button")).click();
+    const id = (await row.getAttribute("data-testid")).slice("request-row-".length);
+    const error = await $t(`request-error-${id}`);
+    await error.waitForDisplayed({ timeout: 10_000 });
+    assert((await text(error)).length > 20, "a plain-language reason");
     await shot("requests");
+  });
+
+  await step("screenshots of the other views", async () => {
     await nav("users");
     await (await $t("user-row-alice")).waitForExist({ timeout: 10_000 });
     await (await $t("user-row-alice")).click();

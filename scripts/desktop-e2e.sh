@@ -96,7 +96,7 @@ node e2e/window.test.mjs
 
 if ((UPDATE_DOCS)); then
   mkdir -p docs/screenshots
-  for s in clients client-snippets requests tokens users certificates settings; do
+  for s in clients client-snippets requests requests-consent tokens users certificates settings; do
     cp "$SCREENSHOT_DIR/$s.png" "docs/screenshots/$s.png"
   done
   echo "copied to docs/screenshots/"
