@@ -30,6 +30,7 @@ pub mod oauth;
 pub mod password;
 pub mod seed;
 pub mod server;
+pub mod snippets;
 pub mod store;
 pub mod tls;
 

@@ -1,4 +1,6 @@
-//! Placeholder until the desktop shell lands: the Tauri app lives here.
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
 fn main() {
-    println!("authdesk-desktop: the desktop shell is not built yet; use `authdesk serve`");
+    authdesk_desktop::run();
 }

@@ -1,0 +1,364 @@
+// End-to-end test of the real Authdesk window, driven through tauri-driver (WebDriver).
+// Run by scripts/desktop-e2e.sh, which builds the app, starts Xvfb, a session bus and
+// tauri-driver, and sets the environment below (a fresh data dir and a free port).
+//
+// The test creates a client in the window, checks it with the `authdesk` CLI on the same
+// data directory, gets a token for it over real TLS (trusting only the CA the window
+// exported), revokes the token in the Tokens view and checks introspection says
+// active:false. It saves a screenshot of every view on the way.
+
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { remote } from "webdriverio";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set; run scripts/desktop-e2e.sh`);
+  return v;
+};
+const APP = env("AUTHDESK_APP");
+const CLI = env("AUTHDESK_CLI");
+const DATA_DIR = env("AUTHDESK_DATA_DIR");
+const EXPORT_DIR = env("AUTHDESK_EXPORT_DIR");
+const SHOTS = env("SCREENSHOT_DIR");
+const DRIVER_PORT = Number(process.env.TAURI_DRIVER_PORT ?? 4444);
+
+const CLIENT_ID = "e2e-service";
+const CLIENT_NAME = "E2E Service";
+
+let passed = 0;
+let failed = 0;
+const step = async (name, fn) => {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
+    throw e;
+  }
+};
+const assert = (cond, msg) => {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+};
+
+/** One HTTPS request trusting only `ca` (never rejectUnauthorized: false); no redirects followed. */
+function request(url, { ca, method = "GET", headers = {}, body }) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { hostname: u.hostname, port: u.port, path: u.pathname + u.search, method, ca, headers },
+      (res) => {
+        let data = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (data += c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text: data }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** POSTs a form with HTTP Basic client authentication; answers the status and the JSON body. */
+async function postForm(url, form, { ca, user, password }) {
+  const body = new URLSearchParams(form).toString();
+  const basic = Buffer.from(`${encodeURIComponent(user)}:${encodeURIComponent(password)}`).toString("base64");
+  const res = await request(url, {
+    ca,
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "content-length": Buffer.byteLength(body),
+      authorization: `Basic ${basic}`,
+    },
+  });
+  try {
+    return { status: res.status, json: JSON.parse(res.text) };
+  } catch {
+    throw new Error(`${url}: ${res.status} ${res.text}`);
+  }
+}
+
+const b64url = (buf) => buf.toString("base64url");
+
+const browser = await remote({
+  hostname: "127.0.0.1",
+  port: DRIVER_PORT,
+  logLevel: "warn",
+  connectionRetryCount: 0,
+  capabilities: { "tauri:options": { application: APP } },
+});
+
+const $t = (id) => browser.$(`[data-testid="${id}"]`);
+const shot = async (name) => {
+  // Toasts are transient: close them (or let them time out) and let transitions settle.
+  await browser.pause(300);
+  for (const close of await browser.$$('[data-testid="toast"] button[aria-label="Dismiss"]')) {
+    await browser.execute((b) => b.click(), close).catch(() => {});
+  }
+  await browser
+    .waitUntil(async () => (await browser.$$('[data-testid="toast"]')).length === 0, { timeout: 9_000 })
+    .catch(() => {});
+  // Two animation frames: the screenshot shows what was last painted.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await browser.pause(500);
+  await browser.saveScreenshot(path.join(SHOTS, `${name}.png`));
+};
+const nav = async (view) => {
+  await (await $t(`nav-${view}`)).click();
+  await (await $t(`view-${view}`)).waitForExist({ timeout: 10_000 });
+};
+/** The element's text content (WebKitWebDriver's rendered-text answer can be empty). */
+const text = async (el) => ((await browser.execute((e) => e.textContent, el)) ?? "").trim();
+/** Clears an input and types into it (Svelte listens to input events). */
+const type = async (id, text) => {
+  const el = await $t(id);
+  await el.waitForDisplayed({ timeout: 10_000 });
+  await el.clearValue();
+  await el.setValue(text);
+};
+
+let issuer;
+let caPem;
+let secret;
+let accessToken;
+const t0 = Date.now();
+
+try {
+  await browser.setTimeout({ implicit: 0 });
+
+  await step("the app starts on a fresh data directory and the provider runs", async () => {
+    const status = await $t("provider-status");
+    await status.waitForExist({ timeout: 30_000 });
+    await browser.waitUntil(async () => (await status.getAttribute("data-state")) === "running", {
+      timeout: 30_000,
+      timeoutMsg: "provider never reached running",
+    });
+    const issuerEl = await $t("provider-issuer");
+    await browser.waitUntil(
+      async () => {
+        issuer = await text(issuerEl);
+        return /^https:\/\/localhost:\d+$/.test(issuer);
+      },
+      { timeout: 10_000, timeoutMsg: "the header never showed the issuer" },
+    );
+    assert(!issuer.endsWith(":8443") || process.env.AUTHDESK_PORT === "8443", "the test must not use the default port");
+    await (await $t("view-clients")).waitForExist({ timeout: 10_000 });
+    await (await $t("clients-empty")).waitForExist({ timeout: 10_000 });
+  });
+
+  await step("create a client through the form", async () => {
+    await (await $t("client-new")).click();
+    await (await $t("client-form")).waitForDisplayed({ timeout: 10_000 });
+    await type("client-name-input", CLIENT_NAME);
+    await type("client-id-input", CLIENT_ID);
+    await type("client-redirect-uris-input", "http://127.0.0.1:5000/callback");
+    const cc = await $t("client-grant-client_credentials");
+    // The checkbox is styled inside its label; click the label as a person would.
+    if (!(await cc.isSelected())) {
+      const label = await cc.parentElement();
+      // Keep it clear of the form's sticky footer.
+      await label.scrollIntoView({ block: "center" });
+      await label.click();
+    }
+    assert(await cc.isSelected(), "client_credentials is checked");
+    await shot("client-new");
+    await (await $t("client-save")).click();
+    await (await $t(`client-row-${CLIENT_ID}`)).waitForExist({ timeout: 10_000 });
+    await browser.waitUntil(async () => (await text(await $t("client-detail-name"))).includes(CLIENT_NAME), {
+      timeout: 10_000,
+      timeoutMsg: "the new client's detail is not shown",
+    });
+  });
+
+  await step("the client is listed, and its secret can be revealed", async () => {
+    const row = await $t(`client-row-${CLIENT_ID}`);
+    assert((await text(row)).includes(CLIENT_NAME), "row shows the name");
+    await (await $t("client-secret-reveal")).click();
+    const value = await $t("client-secret-value");
+    await browser.waitUntil(async () => (await value.getAttribute("data-revealed")) === "true", { timeout: 5_000 });
+    secret = await text(value);
+    assert(secret.length >= 20, "a generated secret");
+    // Hide it again before the screenshot for the README.
+    await (await $t("client-secret-reveal")).click();
+    await shot("clients");
+  });
+
+  await step("the CLI sees the client in the same data directory", async () => {
+    const out = execFileSync(CLI, ["clients", "list", "--json", "--data-dir", DATA_DIR], { encoding: "utf8" });
+    const clients = JSON.parse(out);
+    const c = clients.find((x) => x.client_id === CLIENT_ID);
+    assert(c, `${CLIENT_ID} in ${out}`);
+    assert(c.name === CLIENT_NAME, "same name");
+    assert(c.grant_types.includes("client_credentials"), "client_credentials allowed");
+    assert(c.client_secret === secret, "the window showed the stored secret");
+  });
+
+  await step("export the CA from the Certificates view", async () => {
+    await nav("certificates");
+    await (await $t("cert-ca")).waitForDisplayed({ timeout: 10_000 });
+    await (await $t("cert-export-pem")).click();
+    const saved = await $t("cert-exported-pem");
+    await saved.waitForDisplayed({ timeout: 10_000 });
+    const file = await text(saved);
+    assert(file === path.join(EXPORT_DIR, "authdesk-ca.pem"), `exported to ${file}`);
+    caPem = fs.readFileSync(file, "utf8");
+    assert(caPem.includes("BEGIN CERTIFICATE"), "a PEM certificate");
+    await shot("certificates");
+  });
+
+  await step("a token is issued to the client over TLS trusting only the exported CA", async () => {
+    const res = await postForm(
+      `${issuer}/token`,
+      { grant_type: "client_credentials", scope: "profile" },
+      { ca: caPem, user: CLIENT_ID, password: secret },
+    );
+    assert(res.status === 200, `token: ${res.status} ${JSON.stringify(res.json)}`);
+    accessToken = res.json.access_token;
+    assert(typeof accessToken === "string" && accessToken.length > 20, "an access token");
+    const intro = await postForm(`${issuer}/introspect`, { token: accessToken }, { ca: caPem, user: CLIENT_ID, password: secret });
+    assert(intro.json.active === true, `fresh token is active: ${JSON.stringify(intro.json)}`);
+  });
+
+  await step("the token shows in the Tokens view and is revoked there", async () => {
+    await nav("tokens");
+    const rowSel = '[data-testid^="token-row-"]';
+    await browser.waitUntil(async () => (await browser.$$(rowSel)).length > 0, {
+      timeout: 10_000,
+      timeoutMsg: "no token row",
+    });
+    const rows = await browser.$$(rowSel);
+    let found = false;
+    for (const row of rows) {
+      // WebKitWebDriver finds no click point on a <tr>; click one of its cells.
+      await (await row.$("td:nth-child(2)")).click();
+      const value = await $t("token-value");
+      await value.waitForExist({ timeout: 10_000 });
+      await browser.waitUntil(async () => (await text(value)).length > 0, { timeout: 5_000 });
+      if ((await text(value)).replace(/\s+/g, "") === accessToken) {
+        found = true;
+        break;
+      }
+    }
+    assert(found, "a row holds the issued token");
+    assert((await text(await $t("token-detail-state"))).toLowerCase().includes("active"), "active before");
+    await shot("tokens");
+    await (await $t("token-revoke")).click();
+    const confirm = await $t("confirm-ok");
+    if (await confirm.isDisplayed()) await confirm.click();
+    await browser.waitUntil(
+      async () => (await text(await $t("token-detail-state"))).toLowerCase().includes("revoked"),
+      { timeout: 10_000, timeoutMsg: "the detail never said revoked" },
+    );
+    await shot("tokens-revoked");
+  });
+
+  await step("introspection says the revoked token is inactive", async () => {
+    const intro = await postForm(`${issuer}/introspect`, { token: accessToken }, { ca: caPem, user: CLIENT_ID, password: secret });
+    assert(intro.status === 200, `introspect ${intro.status}`);
+    assert(intro.json.active === false, `after revocation: ${JSON.stringify(intro.json)}`);
+  });
+
+  await step("an authorization request waits for consent in the window and is approved there", async () => {
+    const verifier = b64url(crypto.randomBytes(32));
+    const challenge = b64url(crypto.createHash("sha256").update(verifier).digest());
+    const redirectUri = "http://127.0.0.1:5000/callback";
+    const authorize = new URL(`${issuer}/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: "code",
+      client_id: CLIENT_ID,
+      redirect_uri: redirectUri,
+      scope: "openid profile email",
+      state: "e2e-state",
+      nonce: "e2e-nonce",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+      login_hint: "bob",
+    }))
+      authorize.searchParams.set(k, v);
+    const page = await request(authorize.href, { ca: caPem });
+    assert(page.status === 200, `consent page: ${page.status}`);
+    const requestId = /request_id=([A-Za-z0-9_-]+)/.exec(page.text)?.[1];
+    assert(requestId, "the consent page names its request");
+
+    await nav("requests");
+    const panel = await $t(`consent-${requestId}`);
+    await panel.waitForDisplayed({ timeout: 10_000 });
+    assert((await text(panel)).includes(CLIENT_NAME), "the consent names the client");
+    await shot("requests-consent");
+
+    // The browser page long-polls for the decision; the window decides.
+    const waiting = request(`${issuer}/authorize/wait?request_id=${requestId}`, { ca: caPem });
+    await browser.pause(300);
+    await (await $t(`consent-approve-${requestId}`)).click();
+    const outcome = JSON.parse((await waiting).text);
+    assert(outcome.done === true && outcome.redirect, `decision reached the page: ${JSON.stringify(outcome)}`);
+    const callback = new URL(outcome.redirect);
+    assert(callback.href.startsWith(redirectUri), `redirected to ${callback.href}`);
+    assert(callback.searchParams.get("state") === "e2e-state", "state comes back");
+    assert(callback.searchParams.get("iss") === issuer, "RFC 9207 iss");
+    const code = callback.searchParams.get("code");
+    assert(code, "a code");
+
+    const res = await postForm(
+      `${issuer}/token`,
+      { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier },
+      { ca: caPem, user: CLIENT_ID, password: secret },
+    );
+    assert(res.status === 200, `code exchange: ${res.status} ${JSON.stringify(res.json)}`);
+    assert(res.json.id_token && res.json.access_token, "an ID token and an access token");
+    const claims = JSON.parse(Buffer.from(res.json.id_token.split(".")[1], "base64url").toString());
+    assert(claims.nonce === "e2e-nonce", "nonce in the ID token");
+    assert(claims.email === "bob@example.com", `approved as the hinted persona: ${claims.email}`);
+    await (await $t(`consent-${requestId}`)).waitForExist({ reverse: true, timeout: 10_000 });
+  });
+
+  await step("a failed token request shows its reason in the Requests view", async () => {
+    const bad = await postForm(
+      `${issuer}/token`,
+      { grant_type: "client_credentials" },
+      { ca: caPem, user: CLIENT_ID, password: "wrong-secret" },
+    );
+    assert(bad.status === 401 && bad.json.error === "invalid_client", `bad secret: ${JSON.stringify(bad.json)}`);
+    const row = await browser.$('[data-testid^="request-row-"][data-status="rejected"]');
+    await row.waitForExist({ timeout: 10_000 });
+    await (await row.$("button")).click();
+    const id = (await row.getAttribute("data-testid")).slice("request-row-".length);
+    const error = await $t(`request-error-${id}`);
+    await error.waitForDisplayed({ timeout: 10_000 });
+    assert((await text(error)).length > 20, "a plain-language reason");
+    await shot("requests");
+  });
+
+  await step("screenshots of the other views", async () => {
+    await nav("users");
+    await (await $t("user-row-alice")).waitForExist({ timeout: 10_000 });
+    await (await $t("user-row-alice")).click();
+    await shot("users");
+    await nav("settings");
+    await (await $t("settings-form")).waitForExist({ timeout: 10_000 });
+    await shot("settings");
+    await nav("clients");
+    await (await $t(`client-row-${CLIENT_ID}`)).click();
+    await (await $t("client-tab-snippets")).click();
+    await (await $t("snippet-code")).waitForExist({ timeout: 10_000 });
+    const code = await text(await $t("snippet-code"));
+    assert(code.includes(CLIENT_ID) && code.includes(issuer), "the snippet names the client and the issuer");
+    await shot("client-snippets");
+  });
+} catch {
+  // Reported by the step that failed; the later steps depend on it.
+  await browser.saveScreenshot(path.join(SHOTS, "failure.png")).catch(() => {});
+} finally {
+  await browser.deleteSession().catch(() => {});
+}
+
+console.log(`\n${passed} passed, ${failed} failed (window test, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the release app and its Linux packages (.deb and .rpm) with the Tauri CLI from
+# ui/node_modules (@tauri-apps/cli). About 15 minutes on 2 cores from clean.
+#
+#   scripts/desktop-bundle.sh
+#
+# Packages land in $CARGO_TARGET_DIR/release/bundle/{deb,rpm}/ (the script prints them).
+# Install with `sudo apt install ./Authdesk_*.deb` or `sudo dnf install ./Authdesk-*.rpm`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/authdesk/target}
+
+scripts/desktop-deps.sh --bundle
+# Run from ui/ (the front end, whose package.json holds the CLI) with the Rust app in
+# ../src-tauri; tauri.conf.json's beforeBuildCommand (`npm run build`) fills ui/dist first.
+(cd ui && TAURI_APP_PATH=../src-tauri npx --no-install tauri build --bundles deb,rpm "$@")
+
+echo
+ls -l "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb "$CARGO_TARGET_DIR"/release/bundle/rpm/*.rpm

@@ -1,0 +1,278 @@
+//! The window's commands: each calls one core operation. Errors cross IPC as the
+//! core's `{code, message, field}` payload.
+
+use std::sync::Arc;
+
+use authdesk::error::{Error, ErrorPayload};
+use authdesk::events::PendingConsent;
+use authdesk::http::TokenDetail;
+use authdesk::log::{RequestEntry, RequestStatus};
+use authdesk::model::{Client, ClientInput, Scope, User, UserInput};
+use authdesk::snippets::{self, Snippet, SnippetContext};
+use authdesk::store::flows::{TokenFilter, TokenSummary};
+use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
+use tauri::State;
+
+use crate::settings::{SaveSettingsResult, Settings};
+use crate::shell::{ProviderStatus, Shell};
+
+type Shared<'a> = State<'a, Arc<Shell>>;
+
+fn ipc<T>(r: Result<T, Error>) -> Result<T, ErrorPayload> {
+    r.map_err(|e| e.to_payload())
+}
+
+/// How many request-log entries the window gets when it does not say.
+const DEFAULT_REQUEST_LIMIT: u32 = 500;
+
+// ---- provider ----
+
+#[tauri::command]
+pub fn provider_status(shell: Shared<'_>) -> ProviderStatus {
+    shell.status()
+}
+
+#[tauri::command]
+pub async fn restart_provider(shell: Shared<'_>) -> Result<ProviderStatus, ErrorPayload> {
+    ipc(shell.restart().await)
+}
+
+#[tauri::command]
+pub async fn change_port(shell: Shared<'_>, port: u16) -> Result<ProviderStatus, ErrorPayload> {
+    ipc(shell.change_port(port).await)
+}
+
+// ---- clients ----
+
+#[tauri::command]
+pub async fn list_clients(shell: Shared<'_>) -> Result<Vec<Client>, ErrorPayload> {
+    ipc(shell.core().list_clients().await)
+}
+
+#[tauri::command]
+pub async fn get_client(shell: Shared<'_>, client_id: String) -> Result<Client, ErrorPayload> {
+    ipc(shell.core().get_client(&client_id).await)
+}
+
+/// New clients take the default lifetimes of the settings unless the form sets them.
+#[tauri::command]
+pub async fn create_client(
+    shell: Shared<'_>,
+    mut input: ClientInput,
+) -> Result<Client, ErrorPayload> {
+    let s = shell.settings();
+    input.access_token_ttl = input.access_token_ttl.or(Some(s.access_token_ttl.into()));
+    input.refresh_token_ttl = input.refresh_token_ttl.or(Some(s.refresh_token_ttl.into()));
+    input.id_token_ttl = input.id_token_ttl.or(Some(s.id_token_ttl.into()));
+    ipc(shell.core().create_client(input).await)
+}
+
+#[tauri::command]
+pub async fn update_client(
+    shell: Shared<'_>,
+    client_id: String,
+    input: ClientInput,
+) -> Result<Client, ErrorPayload> {
+    ipc(shell.core().update_client(&client_id, input).await)
+}
+
+#[tauri::command]
+pub async fn delete_client(shell: Shared<'_>, client_id: String) -> Result<(), ErrorPayload> {
+    ipc(shell.core().delete_client(&client_id).await)
+}
+
+#[tauri::command]
+pub async fn regenerate_client_secret(
+    shell: Shared<'_>,
+    client_id: String,
+) -> Result<Client, ErrorPayload> {
+    ipc(shell.core().regenerate_client_secret(&client_id).await)
+}
+
+#[tauri::command]
+pub async fn client_snippets(
+    shell: Shared<'_>,
+    client_id: String,
+) -> Result<Vec<Snippet>, ErrorPayload> {
+    let client = ipc(shell.core().get_client(&client_id).await)?;
+    let issuer = shell.status().issuer;
+    let ca = TlsPaths::new(shell.data_dir())
+        .ca_cert()
+        .display()
+        .to_string();
+    Ok(snippets::render(
+        &client,
+        SnippetContext {
+            issuer: &issuer,
+            ca_path: &ca,
+        },
+    ))
+}
+
+// ---- users and scopes ----
+
+#[tauri::command]
+pub async fn list_users(shell: Shared<'_>) -> Result<Vec<User>, ErrorPayload> {
+    ipc(shell.core().list_users().await)
+}
+
+#[tauri::command]
+pub async fn create_user(shell: Shared<'_>, input: UserInput) -> Result<User, ErrorPayload> {
+    ipc(shell.core().create_user(input).await)
+}
+
+#[tauri::command]
+pub async fn update_user(
+    shell: Shared<'_>,
+    username: String,
+    input: UserInput,
+) -> Result<User, ErrorPayload> {
+    ipc(shell.core().update_user(&username, input).await)
+}
+
+#[tauri::command]
+pub async fn delete_user(shell: Shared<'_>, username: String) -> Result<(), ErrorPayload> {
+    ipc(shell.core().delete_user(&username).await)
+}
+
+#[tauri::command]
+pub async fn list_scopes(shell: Shared<'_>) -> Result<Vec<Scope>, ErrorPayload> {
+    ipc(shell.core().list_scopes().await)
+}
+
+// ---- tokens ----
+
+#[tauri::command]
+pub async fn list_tokens(
+    shell: Shared<'_>,
+    filter: Option<TokenFilter>,
+) -> Result<Vec<TokenSummary>, ErrorPayload> {
+    ipc(shell.core().list_tokens(filter.unwrap_or_default()).await)
+}
+
+#[tauri::command]
+pub async fn get_token(shell: Shared<'_>, id: String) -> Result<TokenDetail, ErrorPayload> {
+    let state = ipc(shell.app_state().await)?;
+    ipc(state.token_detail(&id).await)
+}
+
+#[tauri::command]
+pub async fn revoke_token(shell: Shared<'_>, id: String) -> Result<(), ErrorPayload> {
+    ipc(shell.core().revoke_token(&id).await)
+}
+
+#[tauri::command]
+pub async fn revoke_client_tokens(
+    shell: Shared<'_>,
+    client_id: String,
+) -> Result<u64, ErrorPayload> {
+    ipc(shell.core().revoke_client_tokens(&client_id).await)
+}
+
+#[tauri::command]
+pub async fn revoke_user_tokens(shell: Shared<'_>, username: String) -> Result<u64, ErrorPayload> {
+    ipc(shell.core().revoke_user_tokens(&username).await)
+}
+
+#[tauri::command]
+pub async fn expire_token(shell: Shared<'_>, id: String) -> Result<TokenSummary, ErrorPayload> {
+    ipc(shell.core().expire_token(&id).await)
+}
+
+// ---- requests and consent ----
+
+#[tauri::command]
+pub async fn list_requests(
+    shell: Shared<'_>,
+    client_id: Option<String>,
+    status: Option<RequestStatus>,
+    limit: Option<u32>,
+) -> Result<Vec<RequestEntry>, ErrorPayload> {
+    let limit = limit.unwrap_or(DEFAULT_REQUEST_LIMIT);
+    ipc(shell
+        .core()
+        .list_requests(client_id.as_deref(), status, limit)
+        .await)
+}
+
+/// Pending consents live in the running server; none wait while it is stopped.
+#[tauri::command]
+pub async fn list_pending_consents(shell: Shared<'_>) -> Result<Vec<PendingConsent>, ErrorPayload> {
+    Ok(shell
+        .app_state()
+        .await
+        .map(|s| s.pending_consents())
+        .unwrap_or_default())
+}
+
+#[tauri::command]
+pub async fn decide_consent(
+    shell: Shared<'_>,
+    request_id: String,
+    approve: bool,
+    username: Option<String>,
+) -> Result<(), ErrorPayload> {
+    let state = ipc(shell.app_state().await)?;
+    ipc(state.decide_consent(&request_id, approve, username).await)
+}
+
+// ---- certificates ----
+
+#[tauri::command]
+pub async fn certificates(shell: Shared<'_>) -> Result<CertificatesInfo, ErrorPayload> {
+    ipc(shell.tls().await.and_then(|t| t.info()))
+}
+
+/// Asks where to save the export and writes it; `None` when the person cancels.
+#[tauri::command]
+pub async fn export_certificate(
+    shell: Shared<'_>,
+    format: ExportFormat,
+) -> Result<Option<String>, ErrorPayload> {
+    let bytes = ipc(shell.tls().await.and_then(|t| t.export(format)))?;
+    let Some(path) = shell.export_path(format.default_file_name()).await else {
+        return Ok(None);
+    };
+    ipc(std::fs::write(&path, bytes)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e)))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Issues a new server certificate and restarts the provider to serve it.
+#[tauri::command]
+pub async fn regenerate_server_certificate(
+    shell: Shared<'_>,
+) -> Result<CertificatesInfo, ErrorPayload> {
+    let dir = shell.data_dir().to_path_buf();
+    let hosts = shell
+        .serve_options()
+        .map(|o| o.extra_hosts())
+        .unwrap_or_default();
+    let now = shell.core().now();
+    let material = ipc(tauri::async_runtime::spawn_blocking(move || {
+        TlsMaterial::regenerate_server(&dir, &hosts, now)
+    })
+    .await
+    .map_err(|e| Error::Other(e.to_string()))
+    .and_then(|r| r))?;
+    if shell.status().state == crate::shell::ProviderState::Running {
+        ipc(shell.restart().await)?;
+    }
+    ipc(material.info())
+}
+
+// ---- settings ----
+
+#[tauri::command]
+pub fn get_settings(shell: Shared<'_>) -> Settings {
+    shell.settings()
+}
+
+#[tauri::command]
+pub fn save_settings(
+    shell: Shared<'_>,
+    settings: Settings,
+) -> Result<SaveSettingsResult, ErrorPayload> {
+    let restart_required = ipc(shell.save_settings(settings))?;
+    Ok(SaveSettingsResult { restart_required })
+}

@@ -1,0 +1,144 @@
+//! Authdesk's desktop shell: a Tauri 2 window and tray over the `authdesk` core.
+//!
+//! - [`shell`] owns the core and the provider's lifecycle (start, port in use,
+//!   restart, quit) and forwards the core's events to the window through a [`shell::Host`].
+//! - [`commands`] are the window's commands, each a few lines over one core operation.
+//! - [`settings`] are the app's settings, kept in `tauri-plugin-store`.
+//! - [`host`] implements the host over a Tauri `AppHandle`; [`tray`] is the tray icon.
+//!
+//! [`app`] assembles the parts on any runtime so `tauri::test::mock_builder()` can test
+//! the command layer; [`run`] adds what only a desktop has (tray, single instance,
+//! notifications) and runs the real window.
+
+use std::sync::Arc;
+
+use tauri::{Builder, Manager, Runtime};
+
+pub mod commands;
+pub mod host;
+pub mod settings;
+pub mod shell;
+pub mod tray;
+
+pub use shell::{Launch, Shell};
+
+/// The app on any runtime: settings store, commands and, on setup, the core and the
+/// provider ([`attach`]). `desktop` turns on the tray and notifications.
+pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Builder<R> {
+    builder
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .invoke_handler(tauri::generate_handler![
+            commands::provider_status,
+            commands::restart_provider,
+            commands::change_port,
+            commands::list_clients,
+            commands::get_client,
+            commands::create_client,
+            commands::update_client,
+            commands::delete_client,
+            commands::regenerate_client_secret,
+            commands::client_snippets,
+            commands::list_users,
+            commands::create_user,
+            commands::update_user,
+            commands::delete_user,
+            commands::list_scopes,
+            commands::list_tokens,
+            commands::get_token,
+            commands::revoke_token,
+            commands::revoke_client_tokens,
+            commands::revoke_user_tokens,
+            commands::expire_token,
+            commands::list_requests,
+            commands::list_pending_consents,
+            commands::decide_consent,
+            commands::certificates,
+            commands::export_certificate,
+            commands::regenerate_server_certificate,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let shell = attach(&handle, launch, desktop)?;
+            if let Some(window) = app.get_webview_window("main") {
+                if !shell.settings().start_minimized {
+                    window.show()?;
+                }
+            }
+            Ok(())
+        })
+}
+
+/// Opens the core and manages the [`Shell`]; the provider starts in the background so
+/// the window appears at once. Called by the app's setup, and by tests on a mock app.
+pub fn attach<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    launch: Launch,
+    desktop: bool,
+) -> Result<Arc<Shell>, authdesk::Error> {
+    let host = Arc::new(host::TauriHost::new(
+        app.clone(),
+        launch.data_dir.clone(),
+        desktop,
+    ));
+    let settings = host.load_settings();
+    let shell = tauri::async_runtime::block_on(Shell::open(launch, settings, host))?;
+    app.manage(shell.clone());
+    if desktop {
+        tray::create(app, &shell.status())
+            .map_err(|e| authdesk::Error::Other(format!("cannot create the tray icon: {e}")))?;
+    }
+    let starting = shell.clone();
+    tauri::async_runtime::spawn(async move {
+        starting.start().await;
+    });
+    Ok(shell)
+}
+
+/// Shows and focuses the main window (tray "Open", a second launch).
+pub fn show_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// Runs the desktop app until Quit.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let launch = match Launch::from_env() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("authdesk-desktop: {e}");
+            std::process::exit(2);
+        }
+    };
+    // The single-instance plugin must come first: a second launch only focuses the first.
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_window(app)
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .on_window_event(|window, event| {
+            // Closing the window keeps the provider running in the tray.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        });
+    let app = match app(builder, launch, true).build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("authdesk-desktop: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_app, _event| {});
+}

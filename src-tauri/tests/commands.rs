@@ -1,0 +1,375 @@
+//! The command layer through Tauri's IPC on the mock runtime: the same commands, argument
+//! names and error payloads the window uses, over a real core and provider (free port,
+//! real TLS) in a temporary data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authdesk_desktop::{Launch, Shell};
+use serde_json::{Value, json};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
+
+struct TestApp {
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let launch = Launch {
+            data_dir: dir.path().join("data"),
+            port_override: Some(0),
+            export_dir: Some(dir.path().to_path_buf()),
+        };
+        let app = authdesk_desktop::app(mock_builder(), launch.clone(), false)
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        authdesk_desktop::attach(app.handle(), launch, false).unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        TestApp { app, window, dir }
+    }
+
+    fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Calls a command as the window does; `Err` holds the rejected payload.
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: tauri::ipc::CallbackFn(0),
+                error: tauri::ipc::CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: tauri::ipc::InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    fn wait_for_state(&self, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = self.ok("provider_status", json!({}));
+            if status["state"] == state {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "provider never reached {state}: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let shell = self.app.state::<Arc<Shell>>().inner().clone();
+        let _ = tauri::async_runtime::block_on(shell.shutdown());
+    }
+}
+
+fn web_client() -> Value {
+    json!({
+        "client_id": "web-app",
+        "name": "Web App",
+        "redirect_uris": ["http://127.0.0.1:5000/callback"],
+        "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+    })
+}
+
+#[test]
+fn a_client_created_through_the_command_is_listed_and_stored() {
+    let t = TestApp::start();
+    assert_eq!(t.ok("list_clients", json!({})), json!([]));
+    let created = t.ok("create_client", json!({ "input": web_client() }));
+    assert_eq!(created["client_id"], "web-app");
+    assert_eq!(created["client_type"], "confidential");
+    assert!(created["client_secret"].as_str().unwrap().len() >= 20);
+
+    let list = t.ok("list_clients", json!({}));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "Web App");
+    assert_eq!(
+        t.ok("get_client", json!({ "clientId": "web-app" }))["client_id"],
+        "web-app"
+    );
+
+    // The headless CLI reads the same database.
+    let core = tauri::async_runtime::block_on(authdesk::Core::open(&t.data_dir())).unwrap();
+    let stored = tauri::async_runtime::block_on(core.get_client("web-app")).unwrap();
+    assert_eq!(
+        stored.client_secret.as_deref(),
+        created["client_secret"].as_str()
+    );
+}
+
+#[test]
+fn bad_input_comes_back_as_code_message_and_field() {
+    let t = TestApp::start();
+    let err = t
+        .invoke(
+            "create_client",
+            json!({ "input": { "name": "Bad", "redirect_uris": ["not a url"] } }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_input");
+    assert_eq!(err["field"], "redirect_uris");
+    assert!(
+        err["message"].as_str().unwrap().contains("not a url"),
+        "{err}"
+    );
+
+    let err = t
+        .invoke("get_client", json!({ "clientId": "nope" }))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        json!({ "code": "not_found", "message": "client 'nope' does not exist", "field": null })
+    );
+
+    let err = t
+        .invoke("revoke_token", json!({ "id": "nope" }))
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+}
+
+#[test]
+fn core_events_reach_the_window_as_provider_events() {
+    let t = TestApp::start();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    t.app.listen_any("provider://event", move |e| {
+        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+    t.ok("create_client", json!({ "input": web_client() }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = rx
+            .recv_timeout(deadline - Instant::now())
+            .expect("no client_changed event");
+        if event["type"] == "client_changed" {
+            assert_eq!(
+                event,
+                json!({ "type": "client_changed", "client_id": "web-app" })
+            );
+            break;
+        }
+    }
+}
+
+#[test]
+fn settings_are_validated_stored_and_say_when_a_restart_is_needed() {
+    let t = TestApp::start();
+    let defaults = t.ok("get_settings", json!({}));
+    assert_eq!(defaults["port"], 8443);
+    assert_eq!(defaults["bind_address"], "127.0.0.1");
+    assert_eq!(defaults["theme"], "system");
+
+    let mut s = defaults.clone();
+    s["theme"] = json!("dark");
+    s["access_token_ttl"] = json!(120);
+    assert_eq!(
+        t.ok("save_settings", json!({ "settings": s })),
+        json!({ "restart_required": false })
+    );
+    let stored = std::fs::read_to_string(t.data_dir().join("settings.json")).unwrap();
+    assert!(stored.contains("\"dark\""), "{stored}");
+
+    // New clients take the default lifetimes of the settings.
+    let c = t.ok("create_client", json!({ "input": web_client() }));
+    assert_eq!(c["access_token_ttl"], 120);
+
+    s["port"] = json!(9443);
+    assert_eq!(
+        t.ok("save_settings", json!({ "settings": s })),
+        json!({ "restart_required": true })
+    );
+
+    s["bind_address"] = json!("not-an-ip");
+    let err = t
+        .invoke("save_settings", json!({ "settings": s }))
+        .unwrap_err();
+    assert_eq!(err["field"], "bind_address");
+    assert_eq!(
+        t.ok("get_settings", json!({}))["bind_address"],
+        "127.0.0.1",
+        "a refused save changes nothing"
+    );
+}
+
+#[test]
+fn a_busy_port_is_reported_and_change_port_recovers() {
+    let t = TestApp::start();
+    let running = t.wait_for_state("running");
+    let port = running["port"].as_u64().unwrap();
+    assert_ne!(port, 0);
+    assert_eq!(running["issuer"], format!("https://localhost:{port}"));
+    assert_eq!(running["data_dir"], t.data_dir().display().to_string());
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    let status = t.ok("change_port", json!({ "port": busy_port }));
+    assert_eq!(status["state"], "port_in_use");
+    assert_eq!(status["port"], busy_port);
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in use"),
+        "{status}"
+    );
+    // The window keeps working without a server.
+    t.ok("create_client", json!({ "input": web_client() }));
+    assert_eq!(t.ok("list_pending_consents", json!({})), json!([]));
+
+    drop(busy);
+    let status = t.ok("change_port", json!({ "port": busy_port }));
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(
+        t.ok("get_settings", json!({}))["port"],
+        busy_port,
+        "the new port is saved"
+    );
+    assert_eq!(t.ok("list_clients", json!({})).as_array().unwrap().len(), 1);
+
+    let err = t.invoke("change_port", json!({ "port": 0 })).unwrap_err();
+    assert_eq!(err["field"], "port");
+}
+
+#[test]
+fn snippets_and_certificates_point_at_the_local_ca() {
+    let t = TestApp::start();
+    let status = t.wait_for_state("running");
+    t.ok("create_client", json!({ "input": web_client() }));
+    let snippets = t.ok("client_snippets", json!({ "clientId": "web-app" }));
+    let ca = t.data_dir().join("tls").join("ca.pem");
+    let langs: Vec<&str> = snippets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["language"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        langs,
+        ["python", "python-requests-oauthlib", "node", "rust", "curl"]
+    );
+    for s in snippets.as_array().unwrap() {
+        let code = s["code"].as_str().unwrap();
+        assert!(
+            code.contains(status["issuer"].as_str().unwrap()),
+            "{}",
+            s["language"]
+        );
+        assert!(
+            code.contains(&ca.display().to_string()),
+            "{}",
+            s["language"]
+        );
+    }
+
+    let certs = t.ok("certificates", json!({}));
+    assert!(
+        certs["ca"]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Authdesk Local CA")
+    );
+    assert!(
+        certs["server"]["sans"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("localhost"))
+    );
+
+    let path = t.ok("export_certificate", json!({ "format": "pem" }));
+    let path = Path::new(path.as_str().unwrap());
+    assert_eq!(path, t.dir.path().join("authdesk-ca.pem"));
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap(),
+        certs["ca"]["pem"].as_str().unwrap()
+    );
+
+    let before = certs["server"]["sha256_fingerprint"].clone();
+    let after = t.ok("regenerate_server_certificate", json!({}));
+    assert_ne!(after["server"]["sha256_fingerprint"], before);
+    assert_eq!(
+        after["ca"]["sha256_fingerprint"], certs["ca"]["sha256_fingerprint"],
+        "the CA stays"
+    );
+    t.wait_for_state("running");
+}
+
+#[test]
+fn tokens_and_requests_commands_answer_on_a_fresh_provider() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    assert_eq!(t.ok("list_tokens", json!({ "filter": {} })), json!([]));
+    assert_eq!(
+        t.ok(
+            "list_tokens",
+            json!({ "filter": { "state": "active", "client_id": "x" } })
+        ),
+        json!([])
+    );
+    assert!(t.ok("list_requests", json!({})).is_array());
+    assert!(
+        t.ok("list_requests", json!({ "status": "rejected", "limit": 5 }))
+            .is_array()
+    );
+    let users = t.ok("list_users", json!({}));
+    assert_eq!(users[0]["username"], "alice");
+    let scopes = t.ok("list_scopes", json!({}));
+    assert!(
+        scopes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "openid")
+    );
+    let err = t
+        .invoke(
+            "decide_consent",
+            json!({ "requestId": "nope", "approve": true, "username": "alice" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+}
+
+#[test]
+fn restart_keeps_the_records_and_serves_again() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    t.ok(
+        "create_user",
+        json!({ "input": { "username": "carol", "claims": { "name": "Carol" } } }),
+    );
+    let status = t.ok("restart_provider", json!({}));
+    assert_eq!(status["state"], "running", "{status}");
+    let users = t.ok("list_users", json!({}));
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "carol")
+    );
+    t.ok("delete_user", json!({ "username": "carol" }));
+}
