@@ -26,6 +26,6 @@ if ((${#missing[@]})); then
 fi
 
 command -v node >/dev/null || { echo "desktop-deps: Node.js 20+ is required (apt-get install nodejs npm)" >&2; exit 1; }
-[[ -d ui/node_modules ]] || npm --prefix ui ci --no-audit --no-fund
+[[ -d ui/node_modules ]] || npm --prefix ui install --no-audit --no-fund
 # --ignore-scripts: webdriverio's optional browser-driver downloads are not needed (tauri-driver is used).
 [[ -d e2e/node_modules ]] || npm --prefix e2e ci --no-audit --no-fund --ignore-scripts

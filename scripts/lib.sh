@@ -53,7 +53,9 @@ ui_deps() {
   hash="$(sha256sum "$REPO_ROOT/ui/package-lock.json" | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
     step "installing the window's npm packages"
-    (cd "$REPO_ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install` honours the lock; `npm ci` rejects it because npm 11 records only
+    # this platform's optional @tauri-apps/cli-* packages.
+    (cd "$REPO_ROOT/ui" && npm install --no-audit --no-fund --loglevel=error)
     echo "$hash" > "$stamp"
   fi
 }
