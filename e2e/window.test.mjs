@@ -320,6 +320,39 @@ try {
     await (await $t(`consent-${requestId}`)).waitForExist({ reverse: true, timeout: 10_000 });
   });
 
+  await step("a second request denied in the window sends access_denied to the client", async () => {
+    const redirectUri = "http://127.0.0.1:5000/callback";
+    const authorize = new URL(`${issuer}/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: "code",
+      client_id: CLIENT_ID,
+      redirect_uri: redirectUri,
+      scope: "openid",
+      state: "e2e-deny",
+    }))
+      authorize.searchParams.set(k, v);
+    const page = await request(authorize.href, { ca: caPem });
+    assert(page.status === 200, `consent page: ${page.status}`);
+    const requestId = /request_id=([A-Za-z0-9_-]+)/.exec(page.text)?.[1];
+    assert(requestId, "the consent page names its request");
+    await nav("requests");
+    const panel = await $t(`consent-${requestId}`);
+    await panel.waitForDisplayed({ timeout: 10_000 });
+    const waiting = request(`${issuer}/authorize/wait?request_id=${requestId}`, { ca: caPem });
+    await browser.pause(300);
+    await (await $t(`consent-deny-${requestId}`)).click();
+    const confirm = await $t("confirm-ok");
+    if (await confirm.isExisting() && (await confirm.isDisplayed())) await confirm.click();
+    const outcome = JSON.parse((await waiting).text);
+    assert(outcome.done === true && outcome.redirect, `decision reached the page: ${JSON.stringify(outcome)}`);
+    const callback = new URL(outcome.redirect);
+    assert(callback.searchParams.get("error") === "access_denied", `denied: ${callback.href}`);
+    assert(callback.searchParams.get("state") === "e2e-deny", "state comes back");
+    assert(callback.searchParams.get("iss") === issuer, "RFC 9207 iss");
+    assert(!callback.searchParams.get("code"), "no code after a denial");
+    await (await $t(`consent-${requestId}`)).waitForExist({ reverse: true, timeout: 10_000 });
+  });
+
   await step("a failed token request shows its reason in the Requests view", async () => {
     const bad = await postForm(
       `${issuer}/token`,
