@@ -23,6 +23,10 @@ function seconds(v, name) {
   return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
 }
 
+function list(v) {
+  return String(v).split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 function int(v, name) {
   const n = Number(String(v).replace(/_/g, ''));
   if (!Number.isInteger(n) || n < 0) die(`${name}=${v}: give a whole number`);
@@ -33,12 +37,13 @@ const cfg = {
   duration: seconds(env.BENCH_DURATION ?? '10s', 'BENCH_DURATION'),
   warmup: seconds(env.BENCH_WARMUP ?? '2s', 'BENCH_WARMUP'),
   runs: Math.max(1, int(env.BENCH_RUNS ?? '3', 'BENCH_RUNS')),
-  concurrency: (env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map((c) => int(c, 'BENCH_CONCURRENCY')),
+  concurrency: list(env.BENCH_CONCURRENCY ?? '1,16,64').map((c) => int(c, 'BENCH_CONCURRENCY')),
   heavyConcurrency: null, // set below: the concurrencies of introspection and logins
   wrkThreads: Math.max(1, int(env.BENCH_WRK_THREADS ?? '2', 'BENCH_WRK_THREADS')),
   coldstartRuns: Math.max(1, int(env.BENCH_COLDSTART_RUNS ?? '10', 'BENCH_COLDSTART_RUNS')),
   tokens: int(env.BENCH_TOKENS ?? '0', 'BENCH_TOKENS'),
-  servers: (env.BENCH_SERVERS ?? 'ceiling,authdesk,node-oidc').split(',').map((s) => s.trim()),
+  oldPercent: Math.min(95, int(env.BENCH_TOKENS_OLD_PERCENT ?? '10', 'BENCH_TOKENS_OLD_PERCENT')),
+  servers: list(env.BENCH_SERVERS ?? 'ceiling,authdesk,node-oidc'),
   desktop: env.BENCH_DESKTOP ?? 'auto',
   settle: seconds(env.BENCH_SETTLE ?? '2s', 'BENCH_SETTLE'),
   out: env.BENCH_OUT ?? path.join(BENCH, 'results'),
@@ -49,9 +54,8 @@ const cfg = {
     desktop: env.BENCH_DESKTOP_BIN,
   },
 };
-cfg.heavyConcurrency = (env.BENCH_HEAVY_CONCURRENCY ?? '16,64')
-  .split(',')
-  .map((c) => int(c, 'BENCH_HEAVY_CONCURRENCY'));
+cfg.heavyConcurrency = list(env.BENCH_HEAVY_CONCURRENCY ?? '16,64').map((c) => int(c, 'BENCH_HEAVY_CONCURRENCY'));
+if (cfg.concurrency.includes(0) || cfg.heavyConcurrency.includes(0)) die('concurrencies must be at least 1');
 if (!cfg.servers.includes('ceiling')) die('BENCH_SERVERS must include ceiling: every ratio is to it');
 for (const k of ['authdesk', 'ceiling', 'coldstart']) {
   if (!cfg.bins[k] || !fs.existsSync(cfg.bins[k])) die(`BENCH_${k.toUpperCase()}_BIN is not a file (${cfg.bins[k]}); run bench/run.sh`);
@@ -357,10 +361,20 @@ async function wrk(server, script, c, secs, scriptArgs) {
   if (res.bad > 0) problems.push(`${res.bad} bad answers (first: ${res.first_bad})`);
   if (errs > 0) problems.push(`wrk errors ${JSON.stringify(res.errors)}`);
   if (res.ok === 0) problems.push('no successful answer at all');
+  else if (res.logins === 0) problems.push(`no login completed (${res.authorized} codes issued, token requests never answered in the run)`);
   res.invalid = problems.length ? problems.join('; ') : null;
   res.rate = res.ok / res.duration_s;
   if (res.logins !== undefined) res.loginRate = res.logins / res.duration_s;
   return res;
+}
+
+/** A measurement that failed before or around wrk is an invalid sample, not the end of the run. */
+async function guarded(f) {
+  try {
+    return await f();
+  } catch (e) {
+    return { invalid: String(e.message || e).split('\n')[0] };
+  }
 }
 
 // ---------------------------------------------------------------- set-up
@@ -394,8 +408,9 @@ async function prepareDataDir(dir) {
  * Pre-fills the tokens table with `n` plausible rows (sqlite3, one transaction), while
  * no provider has the database open. The mix, of issued_at/expires_at relative to now:
  *   5 % active (issued in the last 50 min, expiring in the next hour),
- *  10 % expired more than a day ago (the provider's pruner deletes these at start),
- *  85 % expired within the last day (kept for the window's history);
+ *  10 % (BENCH_TOKENS_OLD_PERCENT) expired more than a day ago (the provider's pruner
+ *       deletes these at start, as after a weekend with the app closed),
+ *  the rest expired within the last day (kept for the window's history);
  * 80 % access tokens (5 in 7 JWT with a ~560-byte value, the rest opaque), 20 % refresh
  * tokens (opaque, 1 in 3 rotated); 1 % revoked; the sample clients and personas.
  */
@@ -410,7 +425,7 @@ CREATE TEMP TABLE bench_now AS SELECT CAST(strftime('%s','now') AS INTEGER) AS t
 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}),
 rows AS (
   SELECT i,
-    CASE WHEN i % 20 = 0 THEN 'active' WHEN i % 10 = 1 THEN 'old' ELSE 'recent' END AS age,
+    CASE WHEN i % 100 >= 95 THEN 'active' WHEN i % 100 < ${cfg.oldPercent} THEN 'old' ELSE 'recent' END AS age,
     CASE WHEN i % 5 = 0 THEN 'refresh_token' ELSE 'access_token' END AS kind,
     CASE i % 4 WHEN 0 THEN 'service' WHEN 1 THEN 'web-app' WHEN 2 THEN 'spa' ELSE 'ci-opaque' END AS client,
     abs(random()) AS r
@@ -503,13 +518,12 @@ function visibleWindow(display) {
  * waits for the window to be mapped and then painted (the window's pixels show more
  * than a handful of colours, i.e. the web view rendered the UI, not a blank surface).
  */
-async function desktopLaunch(bin, display, { hidden }) {
-  const dir = fs.mkdtempSync(path.join(work, 'desktop-'));
+async function desktopLaunch(bin, display, { hidden, dir }) {
   if (hidden) {
     fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ settings: { start_minimized: true } }));
   }
   const home = path.join(dir, 'home');
-  fs.mkdirSync(home);
+  fs.mkdirSync(home, { recursive: true });
   const errFd = fs.openSync(path.join(work, 'desktop.stderr.log'), 'a');
   const t0 = performance.now();
   // dbus-run-session: the single-instance plugin and notifications want a session bus.
@@ -541,7 +555,7 @@ async function desktopLaunch(bin, display, { hidden }) {
   out.mappedMs = performance.now() - t0;
   while (performance.now() - t0 < 30_000 && alive(child.pid)) {
     const r = spawnSync('xwd', ['-silent', '-id', win], { env: { ...env, DISPLAY: display }, maxBuffer: 64 * MiB });
-    if (r.status === 0 && xwdColours(r.stdout) > 16) {
+    if (r.status === 0 && xwdColours(r.stdout) > 32) {
       out.renderedMs = performance.now() - t0;
       break;
     }
@@ -594,8 +608,15 @@ async function measureDesktop(results) {
   const launches = [];
   const errors = [];
   let open = null;
+  // Data dirs prepared by the CLI (seed, CA, signing keys), as after a first start; one
+  // unmeasured launch first, so WebKit's caches in the (temporary) home are warm too.
+  const dir = await prepareDataDir(path.join(work, 'desktop-open'));
+  const hiddenDir = await prepareDataDir(path.join(work, 'desktop-hidden'));
+  const warm = await desktopLaunch(d.bin, display, { hidden: false, dir });
+  log(`desktop warm-up launch: mapped ${warm.mappedMs?.toFixed(0)} ms, rendered ${warm.renderedMs?.toFixed(0)} ms${warm.error ? ' — ' + warm.error : ''}`);
+  await desktopStop(warm);
   for (let i = 0; i < cfg.runs; i++) {
-    const l = await desktopLaunch(d.bin, display, { hidden: false });
+    const l = await desktopLaunch(d.bin, display, { hidden: false, dir });
     if (l.error) errors.push(l.error);
     launches.push(l);
     log(`desktop launch ${i + 1}: mapped ${l.mappedMs?.toFixed(0)} ms, rendered ${l.renderedMs?.toFixed(0)} ms`);
@@ -605,7 +626,7 @@ async function measureDesktop(results) {
     }
     await desktopStop(l);
   }
-  const h = await desktopLaunch(d.bin, display, { hidden: true });
+  const h = await desktopLaunch(d.bin, display, { hidden: true, dir: hiddenDir });
   await sleep(8);
   const hiddenMem = treeMemory(h.child.pid);
   const leakedWindow = visibleWindow(display);
@@ -631,7 +652,7 @@ async function main() {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'authdesk-bench-'));
   log(`work dir ${work}; ${cfg.runs} repetition(s) of ${cfg.duration}s per load run (+${cfg.warmup}s warm-up)`);
   const pki = makePki(path.join(work, 'pki'));
-  const results = { samples: {}, memory: {}, coldstart: {}, notes: [] };
+  const results = { samples: {}, memory: {}, coldstart: {}, problems: [] };
   const add = (key, sample) => (results.samples[key] ??= []).push(sample);
 
   // -- servers under load
@@ -674,6 +695,31 @@ async function main() {
   }
 
   // -- correctness before speed: every server answers the way the load runs expect.
+  if (results.big) {
+    // With a big table, the provider's start-up pruning may hold the write lock for a
+    // long time; wait for it (and report how long token requests failed meanwhile).
+    const s = servers[results.big.name];
+    const t0 = performance.now();
+    let failures = 0;
+    let last = null;
+    for (;;) {
+      try {
+        await getToken(s);
+        break;
+      } catch (e) {
+        failures++;
+        last = String(e.message || e);
+        if (performance.now() - t0 > 600_000) throw new Error(`${s.name}: no token within 10 min of start: ${last}`);
+        await sleep(0.2);
+      }
+    }
+    results.big.first_token_after_start_ms = performance.now() - t0;
+    results.big.failed_token_requests_after_start = failures;
+    if (failures) {
+      results.problems.push(`${s.name}: for ${(results.big.first_token_after_start_ms / 1000).toFixed(1)} s after start, ${failures} token request(s) failed (${last}) — start-up pruning of expired rows holds the write lock`);
+      log(`  ${results.problems.at(-1)}`);
+    }
+  }
   for (const s of Object.values(servers)) {
     const t = await getToken(s);
     if (s.introspectPath) await introspect(s, t.access_token);
@@ -693,9 +739,11 @@ async function main() {
     for (const c of cfg.concurrency) {
       for (const name of order) {
         const s = servers[name];
-        const args = ['/token', TOKEN_BODY, '"access_token"', BASIC];
-        if (cfg.warmup > 0) await wrk(s, 'post.lua', c, cfg.warmup, args);
-        const r = await wrk(s, 'post.lua', c, cfg.duration, args);
+        const r = await guarded(async () => {
+          const args = ['/token', TOKEN_BODY, '"access_token"', BASIC];
+          if (cfg.warmup > 0) await wrk(s, 'post.lua', c, cfg.warmup, args);
+          return wrk(s, 'post.lua', c, cfg.duration, args);
+        });
         add(`token|${name}|${c}`, r);
         log(`  token       c${String(c).padEnd(3)} ${name.padEnd(18)} ${fmtRate(r)}`);
       }
@@ -704,10 +752,12 @@ async function main() {
       for (const name of order) {
         const s = servers[name];
         if (!s.introspectPath) continue;
-        const t = await getToken(s);
-        const args = [s.introspectPath, `token=${encodeURIComponent(t.access_token)}`, '"active":true', BASIC];
-        if (cfg.warmup > 0) await wrk(s, 'post.lua', c, cfg.warmup, args);
-        const r = await wrk(s, 'post.lua', c, cfg.duration, args);
+        const r = await guarded(async () => {
+          const t = await getToken(s);
+          const args = [s.introspectPath, `token=${encodeURIComponent(t.access_token)}`, '"active":true', BASIC];
+          if (cfg.warmup > 0) await wrk(s, 'post.lua', c, cfg.warmup, args);
+          return wrk(s, 'post.lua', c, cfg.duration, args);
+        });
         add(`introspect|${name}|${c}`, r);
         log(`  introspect  c${String(c).padEnd(3)} ${name.padEnd(18)} ${fmtRate(r)}`);
       }
@@ -716,9 +766,11 @@ async function main() {
       for (const name of order) {
         const s = servers[name];
         if (!s.login) continue;
-        const args = [AUTHORIZE_PATH, TOKEN_PREFIX];
-        if (cfg.warmup > 0) await wrk(s, 'login.lua', c, cfg.warmup, args);
-        const r = await wrk(s, 'login.lua', c, cfg.duration, args);
+        const r = await guarded(async () => {
+          const args = [AUTHORIZE_PATH, TOKEN_PREFIX];
+          if (cfg.warmup > 0) await wrk(s, 'login.lua', c, cfg.warmup, args);
+          return wrk(s, 'login.lua', c, cfg.duration, args);
+        });
         add(`login|${name}|${c}`, r);
         log(`  login       c${String(c).padEnd(3)} ${name.padEnd(18)} ${r.invalid ? 'INVALID: ' + r.invalid : `${r.loginRate.toFixed(0)} logins/s (${r.rate.toFixed(0)} req/s)`}`);
       }
@@ -954,7 +1006,7 @@ const loadStart = os.loadavg();
 main()
   .then((results) => {
     const figures = summarize(results);
-    const problems = [];
+    const problems = [...results.problems];
     for (const f of figures) {
       for (const i of f.invalid || []) problems.push(`${f.figure} / ${f.server}: ${i}`);
     }
