@@ -55,7 +55,8 @@ const cfg = {
   },
 };
 cfg.heavyConcurrency = list(env.BENCH_HEAVY_CONCURRENCY ?? '16,64').map((c) => int(c, 'BENCH_HEAVY_CONCURRENCY'));
-if (cfg.concurrency.includes(0) || cfg.heavyConcurrency.includes(0)) die('concurrencies must be at least 1');
+cfg.loginConcurrency = list(env.BENCH_LOGIN_CONCURRENCY ?? '1,16,64').map((c) => int(c, 'BENCH_LOGIN_CONCURRENCY'));
+if ([...cfg.concurrency, ...cfg.heavyConcurrency, ...cfg.loginConcurrency].includes(0)) die('concurrencies must be at least 1');
 if (!cfg.servers.includes('ceiling')) die('BENCH_SERVERS must include ceiling: every ratio is to it');
 for (const k of ['authdesk', 'ceiling', 'coldstart']) {
   if (!cfg.bins[k] || !fs.existsSync(cfg.bins[k])) die(`BENCH_${k.toUpperCase()}_BIN is not a file (${cfg.bins[k]}); run bench/run.sh`);
@@ -358,7 +359,7 @@ async function wrk(server, script, c, secs, scriptArgs) {
   const res = JSON.parse(m[1]);
   const errs = Object.values(res.errors).reduce((a, b) => a + b, 0);
   const problems = [];
-  if (res.bad > 0) problems.push(`${res.bad} bad answers (first: ${res.first_bad})`);
+  if (res.bad > 0) problems.push(`${res.bad} bad answers (first: ${String(res.first_bad).replace(/\s+/g, ' ').slice(0, 200)})`);
   if (errs > 0) problems.push(`wrk errors ${JSON.stringify(res.errors)}`);
   if (res.ok === 0) problems.push('no successful answer at all');
   else if (res.logins === 0) problems.push(`no login completed (${res.authorized} codes issued, token requests never answered in the run)`);
@@ -768,7 +769,7 @@ async function main() {
         log(`  introspect  c${String(c).padEnd(3)} ${name.padEnd(18)} ${fmtRate(r)}`);
       }
     }
-    for (const c of cfg.heavyConcurrency) {
+    for (const c of cfg.loginConcurrency) {
       for (const name of order) {
         const s = servers[name];
         if (!s.login) continue;
@@ -871,7 +872,7 @@ function summarize(results) {
   const names = [...new Set(Object.keys(results.samples).map((k) => k.split('|')[1]))];
 
   const throughput = (kind, label, unit, f, targetOf) => {
-    const cs = kind === 'token' ? cfg.concurrency : cfg.heavyConcurrency;
+    const cs = { token: cfg.concurrency, introspect: cfg.heavyConcurrency, login: cfg.loginConcurrency }[kind];
     for (const c of cs) {
       for (const name of names) {
         const key = `${kind}|${name}|${c}`;
@@ -1033,7 +1034,7 @@ main()
       valid: problems.length === 0,
       config: {
         duration_s: cfg.duration, warmup_s: cfg.warmup, runs: cfg.runs, concurrency: cfg.concurrency,
-        heavy_concurrency: cfg.heavyConcurrency, wrk_threads: cfg.wrkThreads, coldstart_runs: cfg.coldstartRuns,
+        heavy_concurrency: cfg.heavyConcurrency, login_concurrency: cfg.loginConcurrency, wrk_threads: cfg.wrkThreads, coldstart_runs: cfg.coldstartRuns,
         tokens: cfg.tokens, servers: cfg.servers,
       },
       host: {

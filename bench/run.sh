@@ -9,8 +9,10 @@
 #   BENCH_RUNS=3               repetitions; every figure is the median over them
 #   BENCH_TOKENS=0             >0: also measure authdesk on a database pre-filled with
 #                              this many stored tokens (e.g. 1000000)
+#   BENCH_TOKENS_OLD_PERCENT=10  share of those expired over a day ago (pruned at start)
 #   BENCH_CONCURRENCY=1,16,64  concurrencies of the client_credentials runs
-#   BENCH_HEAVY_CONCURRENCY=16,64  concurrencies of introspection and login runs
+#   BENCH_HEAVY_CONCURRENCY=16,64  concurrencies of the introspection runs
+#   BENCH_LOGIN_CONCURRENCY=1,16,64  concurrencies of the auth-code + PKCE login runs
 #   BENCH_COLDSTART_RUNS=10    launches per server per repetition for cold start
 #   BENCH_SERVERS=ceiling,authdesk,node-oidc
 #   BENCH_DESKTOP=auto         0: skip the desktop app; auto: measure it if its binary exists
