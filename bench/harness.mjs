@@ -340,6 +340,15 @@ async function oneLogin(server) {
   }
 }
 
+/** A bad answer in one short line: an HTML page is shown by its title. */
+function oneLine(text) {
+  const t = String(text ?? '');
+  const title = /<title>([^<]*)<\/title>/i.exec(t);
+  const head = /^HTTP \d+: /.exec(t)?.[0] ?? '';
+  const shown = title ? `${head}an HTML page titled "${title[1].trim()}"` : t;
+  return shown.replace(/\s+/g, ' ').slice(0, 240);
+}
+
 /** One wrk run; returns the parsed BENCH_RESULT plus derived rates. */
 async function wrk(server, script, c, secs, scriptArgs) {
   const threads = Math.min(c, cfg.wrkThreads);
@@ -359,7 +368,7 @@ async function wrk(server, script, c, secs, scriptArgs) {
   const res = JSON.parse(m[1]);
   const errs = Object.values(res.errors).reduce((a, b) => a + b, 0);
   const problems = [];
-  if (res.bad > 0) problems.push(`${res.bad} bad answers (first: ${String(res.first_bad).replace(/\s+/g, ' ').slice(0, 200)})`);
+  if (res.bad > 0) problems.push(`${res.bad} bad answers (first: ${oneLine(res.first_bad)})`);
   if (errs > 0) problems.push(`wrk errors ${JSON.stringify(res.errors)}`);
   if (res.ok === 0) problems.push('no successful answer at all');
   else if (res.logins === 0) problems.push(`no login completed (${res.authorized} codes issued, token requests never answered in the run)`);
@@ -966,6 +975,10 @@ function fmtNum(v, unit) {
   return v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(1);
 }
 
+function md(text) {
+  return String(text).replace(/\|/g, '\\|').replace(/</g, '&lt;');
+}
+
 function markdown(report) {
   const L = [];
   const c = report.config;
@@ -977,7 +990,7 @@ function markdown(report) {
   L.push('| Figure | Server | Value | p50 ms | p99 ms | × ceiling | Target | Result |');
   L.push('| --- | --- | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of report.figures) {
-    L.push(`| ${r.figure} | ${r.server} | ${fmtNum(r.value, r.unit)} ${r.unit} | ${r.p50_ms != null ? r.p50_ms.toFixed(2) : ''} | ${r.p99_ms != null ? r.p99_ms.toFixed(2) : ''} | ${r.ratio != null ? r.ratio.toFixed(2) + '×' : ''} | ${r.target || ''} | ${r.result}${r.note ? ' — ' + r.note : ''} |`);
+    L.push(`| ${r.figure} | ${r.server} | ${fmtNum(r.value, r.unit)} ${r.unit} | ${r.p50_ms != null ? r.p50_ms.toFixed(2) : ''} | ${r.p99_ms != null ? r.p99_ms.toFixed(2) : ''} | ${r.ratio != null ? r.ratio.toFixed(2) + '×' : ''} | ${r.target || ''} | ${r.result}${r.note ? ' — ' + md(r.note) : ''} |`);
   }
   if (report.big) {
     const b = report.big;
@@ -987,7 +1000,7 @@ function markdown(report) {
   if (report.problems.length) {
     L.push('');
     L.push('## Problems');
-    for (const p of report.problems) L.push(`- ${p}`);
+    for (const p of report.problems) L.push(`- ${md(p)}`);
   }
   L.push('');
   L.push('Throughput ratios are to the ceiling\'s client_credentials rate at the same concurrency; cold start and RSS ratios to the ceiling\'s. See bench/README.md for how each figure is taken.');

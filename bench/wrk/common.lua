@@ -22,7 +22,7 @@ end
 function note_bad(status, body)
    bad = bad + 1
    if first_bad == nil then
-      first_bad = "HTTP " .. tostring(status) .. ": " .. string.sub(body or "", 1, 300)
+      first_bad = "HTTP " .. tostring(status) .. ": " .. string.sub(body or "", 1, 800)
    end
 end
 
