@@ -127,6 +127,7 @@ impl Settings {
             issuer_override,
             auto_approve: None,
             registration_open: self.registration_open,
+            log_retention: Default::default(),
         };
         // The core checks the issuer (https, no query or fragment); name the form's field.
         options.issuer_for(options.port).map_err(|e| match e {
