@@ -66,6 +66,21 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            // A handler cancelled (client gone) between BEGIN and sqlx's transaction
+            // guard would hand back a connection still holding SQLite's write lock and
+            // block every later write. Such a connection is closed (which rolls back)
+            // instead of reused.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    let mut handle = conn.lock_handle().await?;
+                    // SAFETY: the handle is a live connection owned by the locked guard
+                    // for the duration of this call; sqlite3_get_autocommit only reads.
+                    let autocommit = unsafe {
+                        libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr())
+                    };
+                    Ok(autocommit != 0)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| describe_open_error(&path, e))?;
