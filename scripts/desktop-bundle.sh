@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/authdesk/target}
 
-scripts/desktop-deps.sh --bundle
+scripts/desktop-deps.sh
 # Run from ui/ (the front end, whose package.json holds the CLI) with the Rust app in
 # ../src-tauri; tauri.conf.json's beforeBuildCommand (`npm run build`) fills ui/dist first.
 (cd ui && TAURI_APP_PATH=../src-tauri npx --no-install tauri build --bundles deb,rpm "$@")

@@ -61,10 +61,10 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
         .setup(move |app| {
             let handle = app.handle().clone();
             let shell = attach(&handle, launch, desktop)?;
-            if let Some(window) = app.get_webview_window("main") {
-                if !shell.settings().start_minimized {
-                    window.show()?;
-                }
+            if let Some(window) = app.get_webview_window("main")
+                && !shell.settings().start_minimized
+            {
+                window.show()?;
             }
             Ok(())
         })

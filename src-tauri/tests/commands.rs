@@ -2,6 +2,9 @@
 //! names and error payloads the window uses, over a real core and provider (free port,
 //! real TLS) in a temporary data directory.
 
+// A failing setup step should fail the test loudly, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
