@@ -1,9 +1,9 @@
+// Test helpers outside #[test] functions unwrap too; clippy.toml covers only the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! The command layer through Tauri's IPC on the mock runtime: the same commands, argument
 //! names and error payloads the window uses, over a real core and provider (free port,
 //! real TLS) in a temporary data directory.
-
-// A failing setup step should fail the test loudly, helpers included.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::sync::Arc;
