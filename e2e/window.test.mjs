@@ -386,6 +386,36 @@ try {
     assert(code.includes(CLIENT_ID) && code.includes(issuer), "the snippet names the client and the issuer");
     await shot("client-snippets");
   });
+
+  await step("every snippet the window shows parses in its language", async () => {
+    // Checked with the interpreters at hand; the Rust one is checked for its shape.
+    const checkers = {
+      python: ["python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"]],
+      "python-requests-oauthlib": ["python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"]],
+      node: [process.execPath, ["--input-type=module", "--check"]],
+      curl: ["bash", ["-n"]],
+    };
+    const tabs = await browser.$$('[data-testid^="snippet-tab-"]');
+    assert(tabs.length === 5, `five snippets, got ${tabs.length}`);
+    for (const tab of tabs) {
+      const lang = (await tab.getAttribute("data-testid")).slice("snippet-tab-".length);
+      await tab.click();
+      await browser.waitUntil(async () => (await tab.getAttribute("aria-selected")) === "true", { timeout: 5_000 });
+      const code = await text(await $t("snippet-code"));
+      assert(code.includes(CLIENT_ID), `${lang} names the client`);
+      assert(code.includes(path.join(DATA_DIR, "tls", "ca.pem")), `${lang} points at the CA`);
+      const checker = checkers[lang];
+      if (checker) {
+        try {
+          execFileSync(checker[0], checker[1], { input: code, stdio: ["pipe", "ignore", "pipe"] });
+        } catch (e) {
+          throw new Error(`${lang} snippet does not parse: ${e.stderr}\n${code}`);
+        }
+      } else {
+        assert(lang === "rust" && code.includes("#[tokio::main]") && code.includes("request_async(&http)"), lang);
+      }
+    }
+  });
 } catch {
   // Reported by the step that failed; the later steps depend on it.
   await browser.saveScreenshot(path.join(SHOTS, "failure.png")).catch(() => {});

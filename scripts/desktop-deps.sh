@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing the desktop app needs on Debian/Ubuntu, when it is
 # missing: WebKitGTK/GTK headers (build), Xvfb + WebKitWebDriver + ImageMagick (window
-# tests and screenshots), rpm (the .rpm bundle), and the UI's and e2e test's npm packages.
-#   scripts/desktop-deps.sh            # build + test packages
-#   scripts/desktop-deps.sh --bundle   # also what the .deb/.rpm bundler needs
+# tests and screenshots), and the UI's and e2e test's npm packages. The .deb and .rpm
+# bundlers of the Tauri CLI need nothing more (they are written in Rust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
       xvfb xauth dbus webkit2gtk-driver imagemagick curl)
-if [[ "${1:-}" == "--bundle" ]]; then
-  pkgs+=(rpm file)
-fi
 
 missing=()
 for p in "${pkgs[@]}"; do

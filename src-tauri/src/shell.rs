@@ -167,7 +167,7 @@ impl Shell {
         lock(&self.settings).clone()
     }
 
-    /// The options the provider runs (or would run) with, and their issuer.
+    /// The options the provider runs (or would run) with.
     pub fn serve_options(&self) -> Result<ServeOptions, Error> {
         let settings = lock(&self.running).clone();
         settings.serve_options(*lock(&self.port_override))
