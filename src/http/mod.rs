@@ -50,14 +50,7 @@ pub const SESSION_COOKIE: &str = "authdesk_session";
 pub const SESSION_TTL: i64 = 7 * 24 * 3600;
 
 fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
+    cookie_value(headers, SESSION_COOKIE)
 }
 
 fn set_session_cookie(res: &mut Response, value: &str, max_age: i64) {
