@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Timestamp;
+use crate::store::writer::AppendRow;
+use sqlx::Sqlite;
+use sqlx::query_builder::Separated;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
@@ -123,14 +126,11 @@ async fn writer(
         let count = batch.len() as u32;
         // Through the group writer, so the log shares commits with the token paths
         // instead of contending with them for SQLite's write lock.
-        let res = store
-            .writer()
-            .run(move |conn| {
-                Box::pin(
-                    async move { insert_batch(conn, &batch).await.map_err(crate::Error::from) },
-                )
-            })
-            .await;
+        let rows = batch
+            .into_iter()
+            .map(|e| Box::new(LogRow(e)) as Box<dyn AppendRow>)
+            .collect();
+        let res = store.writer().append(rows).await;
         if let Err(e) = res {
             tracing::warn!(error = %e, "cannot write the request log");
         }
@@ -144,29 +144,30 @@ async fn writer(
     }
 }
 
-async fn insert_batch(
-    tx: &mut sqlx::SqliteConnection,
-    batch: &[RequestEntry],
-) -> Result<(), sqlx::Error> {
-    for e in batch {
-        sqlx::query(
-            "INSERT OR REPLACE INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&e.id)
-        .bind(e.at)
-        .bind(&e.kind)
-        .bind(&e.client_id)
-        .bind(&e.username)
-        .bind(e.status.as_str())
-        .bind(&e.error)
-        .bind(&e.error_description)
-        .bind(serde_json::to_string(&e.params).unwrap_or_default())
-        .bind(e.detail.to_string())
-        .execute(&mut *tx)
-        .await?;
+/// A request-log entry as the group writer appends it. An entry is written again when
+/// its status changes (received, then approved), so the insert replaces by id.
+struct LogRow(RequestEntry);
+
+impl AppendRow for LogRow {
+    fn insert(&self) -> &'static str {
+        "INSERT OR REPLACE INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail) "
     }
-    Ok(())
+    fn rank(&self) -> u8 {
+        2
+    }
+    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
+        let e = &self.0;
+        v.push_bind(e.id.as_str())
+            .push_bind(e.at)
+            .push_bind(e.kind.as_str())
+            .push_bind(e.client_id.as_deref())
+            .push_bind(e.username.as_deref())
+            .push_bind(e.status.as_str())
+            .push_bind(e.error.as_deref())
+            .push_bind(e.error_description.as_deref())
+            .push_bind(serde_json::to_string(&e.params).unwrap_or_default())
+            .push_bind(e.detail.to_string());
+    }
 }
 
 pub async fn prune(

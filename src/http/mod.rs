@@ -244,9 +244,10 @@ impl AppState {
         params: &Params,
         detail: Value,
     ) {
+        let at = self.core.now();
         self.log.record(RequestEntry {
-            id: random_token(12),
-            at: self.core.now(),
+            id: crate::model::sortable_id(at),
+            at,
             kind: kind.to_string(),
             client_id,
             username,

@@ -597,7 +597,7 @@ pub async fn complete(
             ..
         } => (user, claims_override, auth_time.unwrap_or(now)),
     };
-    let grant_id = random_token(16);
+    let grant_id = crate::model::sortable_id(now);
     let grant = GrantRow {
         id: grant_id.clone(),
         client_id: req.client.client_id.clone(),

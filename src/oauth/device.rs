@@ -209,7 +209,7 @@ pub async fn exchange(
             OAuthError::invalid_grant("the user who approved this device no longer exists")
         })?;
     let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
-    let grant_id = random_token(16);
+    let grant_id = crate::model::sortable_id(now);
     let scope_defs = state.core.cached_scopes().await?;
     let (response, rows) = mint(
         &state.keys,

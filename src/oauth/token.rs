@@ -12,7 +12,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::tokens::{Mint, TokenResponse, mint};
 use crate::http::{AppState, paths};
-use crate::model::{Client, GrantType, Timestamp, User, random_token};
+use crate::model::{Client, GrantType, Timestamp, User};
 use crate::store::flows::{self, GrantRow, TokenKind, hash_secret};
 
 /// A parsed token request: an unknown grant type cannot be represented.
@@ -246,22 +246,15 @@ async fn store_tokens(
     grant: Option<GrantRow>,
     rows: Vec<flows::TokenRow>,
 ) -> Result<(), OAuthError> {
-    state
-        .core
-        .store
-        .writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                if let Some(g) = &grant {
-                    flows::insert_grant(conn, g).await?;
-                }
-                for r in &rows {
-                    flows::insert_token(conn, r).await?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+    let mut append: crate::store::writer::Rows = Vec::with_capacity(rows.len() + 1);
+    if let Some(g) = grant {
+        append.push(Box::new(g));
+    }
+    append.extend(
+        rows.into_iter()
+            .map(|r| Box::new(r) as Box<dyn crate::store::writer::AppendRow>),
+    );
+    state.core.store.writer().append(append).await?;
     Ok(())
 }
 
@@ -652,7 +645,7 @@ async fn password_grant(
             "the password for '{username}' is wrong"
         )));
     }
-    let grant_id = random_token(16);
+    let grant_id = crate::model::sortable_id(now);
     let scope_defs = state.core.cached_scopes().await?;
     let (response, rows) = mint(
         &state.keys,

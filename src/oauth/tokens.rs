@@ -9,7 +9,9 @@ use sha2::Digest;
 
 use super::error::OAuthError;
 use crate::keys::KeySet;
-use crate::model::{Client, Scope, SigningAlg, Timestamp, TokenFormat, User, random_token};
+use crate::model::{
+    Client, Scope, SigningAlg, Timestamp, TokenFormat, User, random_token, sortable_id,
+};
 use crate::store::flows::{TokenKind, TokenRow, hash_secret};
 
 /// Access tokens are signed with ES256: fast to sign and verify. id_tokens use the
@@ -87,7 +89,7 @@ pub fn mint(
     let client = m.client;
     let scope = m.scopes.join(" ");
     let sub = m.user.map(|u| u.sub.clone());
-    let jti = random_token(16);
+    let jti = sortable_id(m.now);
     let exp = m.now + client.access_token_ttl;
     let access_token = match client.access_token_format {
         TokenFormat::Jwt => {
@@ -130,7 +132,7 @@ pub fn mint(
     let refresh_token = if m.refresh {
         let value = random_token(32);
         rows.push(TokenRow {
-            id: random_token(16),
+            id: sortable_id(m.now),
             token_hash: hash_secret(&value),
             kind: TokenKind::RefreshToken,
             format: TokenFormat::Opaque,

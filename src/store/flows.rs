@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::query_builder::Separated;
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
+
+use super::writer::{AppendRow, insert_one};
 
 use crate::error::Result;
 use crate::model::{Timestamp, TokenFormat};
@@ -234,16 +237,24 @@ pub async fn use_assertion_jti(
 }
 
 pub async fn insert_grant(conn: &mut SqliteConnection, g: &GrantRow) -> Result<()> {
-    sqlx::query("INSERT INTO grants (id, client_id, sub, scopes, auth_time, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(&g.id)
-        .bind(&g.client_id)
-        .bind(&g.sub)
-        .bind(&g.scopes)
-        .bind(g.auth_time)
-        .bind(g.created_at)
-        .execute(conn)
-        .await?;
-    Ok(())
+    insert_one(conn, g).await
+}
+
+impl AppendRow for GrantRow {
+    fn insert(&self) -> &'static str {
+        "INSERT INTO grants (id, client_id, sub, scopes, auth_time, created_at) "
+    }
+    fn rank(&self) -> u8 {
+        0
+    }
+    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
+        v.push_bind(self.id.as_str())
+            .push_bind(self.client_id.as_str())
+            .push_bind(self.sub.as_deref())
+            .push_bind(self.scopes.as_str())
+            .push_bind(self.auth_time)
+            .push_bind(self.created_at);
+    }
 }
 
 pub async fn get_grant(conn: &mut SqliteConnection, id: &str) -> Result<Option<GrantRow>> {
@@ -344,24 +355,29 @@ pub async fn revoke_grant(
 }
 
 pub async fn insert_token(conn: &mut SqliteConnection, t: &TokenRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, value)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&t.id)
-    .bind(&t.token_hash)
-    .bind(t.kind.as_str())
-    .bind(t.format.as_str())
-    .bind(&t.client_id)
-    .bind(&t.sub)
-    .bind(&t.grant_id)
-    .bind(&t.scopes)
-    .bind(t.issued_at)
-    .bind(t.expires_at)
-    .bind(&t.value)
-    .execute(conn)
-    .await?;
-    Ok(())
+    insert_one(conn, t).await
+}
+
+impl AppendRow for TokenRow {
+    fn insert(&self) -> &'static str {
+        "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, value) "
+    }
+    fn rank(&self) -> u8 {
+        1
+    }
+    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
+        v.push_bind(self.id.as_str())
+            .push_bind(self.token_hash.as_str())
+            .push_bind(self.kind.as_str())
+            .push_bind(self.format.as_str())
+            .push_bind(self.client_id.as_str())
+            .push_bind(self.sub.as_deref())
+            .push_bind(self.grant_id.as_deref())
+            .push_bind(self.scopes.as_str())
+            .push_bind(self.issued_at)
+            .push_bind(self.expires_at)
+            .push_bind(self.value.as_deref());
+    }
 }
 
 pub async fn find_token_by_hash(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, SqlitePool};
 
 use crate::error::{Error, Result};
 use crate::model::{Client, Scope, SigningAlg, Timestamp, User};
@@ -69,19 +69,10 @@ impl Store {
             // A handler cancelled (client gone) between BEGIN and sqlx's transaction
             // guard would hand back a connection still holding SQLite's write lock and
             // block every later write. Such a connection is closed (which rolls back)
-            // instead of reused.
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    let mut handle = conn.lock_handle().await?;
-                    // SAFETY: the handle is a live connection owned by the locked guard
-                    // for the duration of this call; sqlite3_get_autocommit only reads.
-                    let autocommit = unsafe {
-                        libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr())
-                    };
-                    Ok(autocommit != 0)
-                })
-            })
-            .connect_with(options)
+            // instead of reused. sqlx keeps the depth in an atomic, so this check costs
+            // no round trip to the connection's worker thread.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .connect_with(options.clone())
             .await
             .map_err(|e| describe_open_error(&path, e))?;
         sqlx::migrate!("./migrations")
@@ -94,7 +85,7 @@ impl Store {
                     path.display()
                 )),
             })?;
-        let writer = writer::Writer::start(pool.clone());
+        let writer = writer::Writer::start(options);
         Ok(Store { pool, path, writer })
     }
 
@@ -112,6 +103,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
