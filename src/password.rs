@@ -8,20 +8,37 @@ use crate::error::{Error, Result};
 
 pub fn hash(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default()
+    let hashed = Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::Other(format!("cannot hash password: {e}")))
+        .map_err(|e| Error::Other(format!("cannot hash password: {e}")));
+    release_freed_memory();
+    hashed
 }
 
 pub fn verify(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc)
+    let ok = PasswordHash::new(phc)
         .map(|h| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &h)
                 .is_ok()
         })
-        .unwrap_or(false)
+        .unwrap_or(false);
+    release_freed_memory();
+    ok
+}
+
+/// Argon2 works in ~19 MiB that it frees at the end. glibc raises its mmap threshold
+/// to the size of such a freed block and keeps later ones in the heap, so a provider
+/// that hashed a few personas at start would idle at ~70 MiB instead of ~13 MiB
+/// (measured with `serve --seed`). Hand the freed pages back to the OS.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the OS; it has no
+    // preconditions and touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Checks that `phc` is an argon2 PHC string, as `authdesk export` writes them.

@@ -8,7 +8,7 @@ export type ExportedPaths = Partial<Record<ExportFormat, string>>;
 
 export const EXPORT_FORMATS: { format: ExportFormat; label: string; description: string }[] = [
   { format: "pem", label: "PEM", description: "The CA certificate, text (authdesk-ca.pem)" },
-  { format: "der", label: "DER", description: "The CA certificate, binary (authdesk-ca.cer)" },
+  { format: "der", label: "DER", description: "The CA certificate, binary (authdesk-ca.der)" },
   {
     format: "bundle",
     label: "Bundle",
