@@ -4,22 +4,24 @@
 #
 #   scripts/desktop-bindings.sh           # rewrite ui/src/bindings
 #   scripts/desktop-bindings.sh --check   # fail if ui/src/bindings is stale (CI)
+#   scripts/desktop-bindings.sh --compare # only compare what the tests already exported
 #
-# Both generate into a temporary directory first, so the check never touches the tree.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/authdesk/target}
+# The export tests write into $CARGO_TARGET_DIR/ts-bindings, so the check never touches
+# the tree. They build with the test command's feature set (scripts/lib.sh), so in CI
+# this step shares its compilation with the test run.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+OUT=$TS_RS_EXPORT_DIR
 
-OUT=$(mktemp -d -t authdesk-bindings.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
-# An explicit TS_RS_EXPORT_DIR wins over the one in .cargo/config.toml.
-TS_RS_EXPORT_DIR=$OUT cargo test -q -p authdesk --features ts-bindings --lib export_bindings >"$OUT.log" 2>&1 \
-  || { cat "$OUT.log" >&2; exit 1; }
-TS_RS_EXPORT_DIR=$OUT cargo test -q -p authdesk-desktop --lib export_bindings >>"$OUT.log" 2>&1 \
-  || { cat "$OUT.log" >&2; exit 1; }
-rm -f "$OUT.log"
+if [[ "${1:-}" != "--compare" ]]; then
+  [[ -f ui/dist/index.html ]] || ui_dist
+  rm -rf "$OUT" && mkdir -p "$OUT"
+  cargo test -q --locked --workspace --features "$CARGO_FEATURES" --lib export_bindings >"$OUT.log" 2>&1 \
+    || { cat "$OUT.log" >&2; exit 1; }
+  rm -f "$OUT.log"
+fi
 
-if [[ "${1:-}" == "--check" ]]; then
+if [[ "${1:-}" == "--check" || "${1:-}" == "--compare" ]]; then
   if ! diff -ru ui/src/bindings "$OUT"; then
     echo "ui/src/bindings is stale: run scripts/desktop-bindings.sh and commit the result" >&2
     exit 1

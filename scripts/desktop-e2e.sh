@@ -18,22 +18,24 @@ UPDATE_DOCS=0
 log() { printf '\n== %s\n' "$*"; }
 
 scripts/desktop-deps.sh
+source scripts/lib.sh
 
 log "building the UI and the app (front end embedded) and the CLI"
-npm --prefix ui run build
-# `--features tauri/custom-protocol` serves ui/dist from inside the binary (a plain debug
-# build would load the Vite dev URL). The binary is copied aside at once, so a later dev
-# `cargo build` writing target/debug/authdesk-desktop cannot replace the tested one.
-cargo build -p authdesk-desktop --features tauri/custom-protocol
+ui_dist
+# custom-protocol (in $CARGO_FEATURES) serves ui/dist from inside the binary (a plain
+# debug build would load the Vite dev URL). The test build makes both binaries, with the
+# feature set of scripts/test.sh, so after the test run this is a no-op. The app is
+# copied aside at once, so a later `cargo build` cannot replace the tested one.
+cargo test --locked --workspace --features "$CARGO_FEATURES" --no-run
 APP_DIR=$CARGO_TARGET_DIR/e2e-app
 mkdir -p "$APP_DIR"
 cp "$CARGO_TARGET_DIR/debug/authdesk-desktop" "$APP_DIR/authdesk-desktop"
-cargo build -p authdesk --bin authdesk
 CLI=$CARGO_TARGET_DIR/debug/authdesk
 
 if ! command -v tauri-driver >/dev/null; then
   log "installing tauri-driver"
-  cargo install tauri-driver --version '^2' --locked
+  # A debug build: it only relays WebDriver commands, and compiles in half the time.
+  cargo install tauri-driver --version '^2' --locked --debug
 fi
 
 WORK=$(mktemp -d -t authdesk-e2e.XXXXXX)

@@ -6,6 +6,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/authdesk/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 mkdir -p "$CARGO_TARGET_DIR"
 
+# The one feature set of every debug cargo command of the test scripts. Each distinct
+# feature set would compile the dependency graph again (a cold CI run pays for each).
+# custom-protocol embeds ui/dist, so build the UI (ui_dist) before compiling with it.
+CARGO_FEATURES="authdesk/ts-bindings,authdesk-desktop/custom-protocol"
+# Where ts-rs writes during the tests: fixed, so changing it never forces a rebuild.
+export TS_RS_EXPORT_DIR="$CARGO_TARGET_DIR/ts-bindings"
+
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -58,6 +65,12 @@ ui_deps() {
     (cd "$REPO_ROOT/ui" && npm install --no-audit --no-fund --loglevel=error)
     echo "$hash" > "$stamp"
   fi
+}
+
+# ui_dist: builds ui/dist (the front end that custom-protocol builds embed).
+ui_dist() {
+  step "building the window's front end (ui/dist)"
+  npm --prefix "$REPO_ROOT/ui" run build --silent >/dev/null
 }
 
 # Packages the desktop app needs to build and run (see shared notes on Tauri/Linux).

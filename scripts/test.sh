@@ -20,25 +20,27 @@ ui_deps
 step "cargo fmt --check"
 cargo fmt --all --check
 
-step "cargo clippy --workspace --all-targets -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-step "generated TypeScript types are current"
-bash scripts/check-bindings.sh
-
-step "core: unit and integration tests"
-cargo test --locked -p authdesk
-
-step "desktop shell: command-layer tests"
-cargo test --locked -p authdesk-desktop
-
 step "window: type-check, lint and unit tests"
 npm --prefix ui run check
 if grep -q '"lint"' ui/package.json; then npm --prefix ui run lint; fi
 npm --prefix ui test
+# Every cargo command below builds with $CARGO_FEATURES, whose custom-protocol embeds ui/dist.
+ui_dist
+
+step "cargo clippy --workspace --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked --features "$CARGO_FEATURES" -- -D warnings
+
+step "Rust tests: core (unit, integration) and desktop shell (commands on the mock runtime)"
+# One invocation, one feature set: the shell's tests, the CLI binary the Python and
+# browser suites run, the window binary of the e2e test and the ts-rs exports all come
+# out of this one build.
+rm -rf "$TS_RS_EXPORT_DIR" && mkdir -p "$TS_RS_EXPORT_DIR"
+cargo test --locked --workspace --features "$CARGO_FEATURES"
+
+step "generated TypeScript types are current"
+bash scripts/desktop-bindings.sh --compare
 
 step "Python client libraries (Authlib, oauthlib) against authdesk serve"
-cargo build --locked -p authdesk
 bash tests/python/run.sh
 
 if [ -f tests/browser/run.sh ]; then

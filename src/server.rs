@@ -118,12 +118,12 @@ impl Provider {
         let now = core.now();
         let data_dir = core.data_dir().to_path_buf();
         let extra = options.extra_hosts();
+        // The certificates (files) and the signing keys (database) load side by side.
         let tls = tokio::task::spawn_blocking(move || {
             TlsMaterial::load_or_create(&data_dir, &extra, now)
-        })
-        .await
-        .map_err(|e| Error::Other(e.to_string()))??;
+        });
         let keys = KeySet::load_or_create(&core.store, now).await?;
+        let tls = tls.await.map_err(|e| Error::Other(e.to_string()))??;
         check_auto_approve(&core, options).await?;
         let log = crate::log::RequestLog::start(
             core.store.clone(),
