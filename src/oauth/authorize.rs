@@ -674,23 +674,12 @@ pub async fn complete(
         }
     };
     // The code (or tokens) is committed before the browser is sent back.
-    state
-        .core
-        .store
-        .writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                flows::insert_grant(conn, &grant).await?;
-                if let Some((hash, row)) = &code_row {
-                    flows::insert_code(conn, hash, row).await?;
-                }
-                for r in &token_rows {
-                    flows::insert_token(conn, r).await?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+    let mut rows: crate::store::writer::Rows = vec![Box::new(grant)];
+    if let Some((code_hash, code)) = code_row {
+        rows.push(Box::new(flows::NewCode { code_hash, code }));
+    }
+    rows.extend(crate::store::writer::boxed(token_rows));
+    state.core.store.writer().append(rows).await?;
     if req.response_type != ResponseType::Code {
         state
             .core

@@ -250,10 +250,7 @@ async fn store_tokens(
     if let Some(g) = grant {
         append.push(Box::new(g));
     }
-    append.extend(
-        rows.into_iter()
-            .map(|r| Box::new(r) as Box<dyn crate::store::writer::AppendRow>),
-    );
+    append.extend(crate::store::writer::boxed(rows));
     state.core.store.writer().append(append).await?;
     Ok(())
 }

@@ -274,27 +274,43 @@ pub async fn get_grant(conn: &mut SqliteConnection, id: &str) -> Result<Option<G
 }
 
 pub async fn insert_code(conn: &mut SqliteConnection, code_hash: &str, c: &CodeRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO auth_codes (code_hash, grant_id, client_id, sub, redirect_uri, scopes, nonce, code_challenge,
-           code_challenge_method, auth_time, claims, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(code_hash)
-    .bind(&c.grant_id)
-    .bind(&c.client_id)
-    .bind(&c.sub)
-    .bind(&c.redirect_uri)
-    .bind(&c.scopes)
-    .bind(&c.nonce)
-    .bind(&c.code_challenge)
-    .bind(&c.code_challenge_method)
-    .bind(c.auth_time)
-    .bind(&c.claims)
-    .bind(c.created_at)
-    .bind(c.expires_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let row = NewCode {
+        code_hash: code_hash.to_string(),
+        code: c.clone(),
+    };
+    insert_one(conn, &row).await
+}
+
+/// An authorization code to insert, under the hash of its value.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub code_hash: String,
+    pub code: CodeRow,
+}
+
+impl AppendRow for NewCode {
+    fn insert(&self) -> &'static str {
+        "INSERT INTO auth_codes (code_hash, grant_id, client_id, sub, redirect_uri, scopes, nonce, code_challenge, code_challenge_method, auth_time, claims, created_at, expires_at) "
+    }
+    fn rank(&self) -> u8 {
+        1
+    }
+    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
+        let c = &self.code;
+        v.push_bind(self.code_hash.as_str())
+            .push_bind(c.grant_id.as_str())
+            .push_bind(c.client_id.as_str())
+            .push_bind(c.sub.as_str())
+            .push_bind(c.redirect_uri.as_str())
+            .push_bind(c.scopes.as_str())
+            .push_bind(c.nonce.as_deref())
+            .push_bind(c.code_challenge.as_deref())
+            .push_bind(c.code_challenge_method.as_deref())
+            .push_bind(c.auth_time)
+            .push_bind(c.claims.as_deref())
+            .push_bind(c.created_at)
+            .push_bind(c.expires_at);
+    }
 }
 
 /// Reads a code without using it.

@@ -46,6 +46,13 @@ pub trait AppendRow: Send + Sync + 'static {
 
 pub type Rows = Vec<Box<dyn AppendRow>>;
 
+/// Boxes rows of one kind for [`Writer::append`].
+pub fn boxed<R: AppendRow>(
+    rows: impl IntoIterator<Item = R>,
+) -> impl Iterator<Item = Box<dyn AppendRow>> {
+    rows.into_iter().map(|r| Box::new(r) as Box<dyn AppendRow>)
+}
+
 enum Work {
     Job {
         job: Job,
