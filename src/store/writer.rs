@@ -186,7 +186,9 @@ fn fail_answer(answer: Answer, msg: &str) {
 }
 
 async fn run(options: SqliteConnectOptions, mut rx: mpsc::Receiver<Work>) {
-    let mut conn: Option<SqliteConnection> = None;
+    // Connect now, not at the first write: the first token of a fresh start would
+    // otherwise wait for the connection to open (and parse the schema).
+    let mut conn: Option<SqliteConnection> = SqliteConnection::connect_with(&options).await.ok();
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
         let mut closing = None;
