@@ -6,7 +6,7 @@
 #   PROFILE_WHAT=introspect bash bench/profile.sh
 #   PROFILE_WHAT=login bash bench/profile.sh
 #
-# Options (environment): PROFILE_CONCURRENCY=16, PROFILE_SECONDS=10,
+# Options (environment): PROFILE_CONCURRENCY=16, PROFILE_SECONDS=10, PROFILE_SKIP_BUILD=1,
 # CARGO_TARGET_DIR (default ~/.cache/authdesk/target-bench; the binary is built
 # unstripped so perf can name functions). Needs perf (Debian: linux-perf) and wrk.
 # Writes the perf data and reports to a temporary directory it prints.
@@ -19,7 +19,9 @@ SECS=${PROFILE_SECONDS:-10}
 command -v perf >/dev/null || { echo "perf is required (apt-get install linux-perf)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
 
-CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet -p authdesk
+if [ "${PROFILE_SKIP_BUILD:-0}" != 1 ]; then
+  CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet -p authdesk
+fi
 BIN=$CARGO_TARGET_DIR/release/authdesk
 WORK=$(mktemp -d -t authdesk-profile.XXXXXX)
 PID=""
