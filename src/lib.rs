@@ -25,6 +25,7 @@ pub mod fsutil;
 pub mod http;
 pub mod keys;
 pub mod log;
+pub mod mem;
 pub mod model;
 pub mod oauth;
 pub mod password;

@@ -108,13 +108,30 @@ impl RequestLog {
     }
 }
 
+/// How long without requests counts as idle.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn writer(
     store: crate::store::Store,
     mut rx: mpsc::Receiver<RequestEntry>,
     retention: Retention,
 ) {
     let mut since_prune = 0u32;
-    while let Some(first) = rx.recv().await {
+    let mut busy = false;
+    loop {
+        // A second without requests after some: the provider went idle, so what the
+        // burst allocated goes back to the OS (the tray app idles most of the day).
+        let first = match tokio::time::timeout(IDLE, rx.recv()).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(_) => {
+                if std::mem::take(&mut busy) {
+                    crate::mem::release_freed_memory();
+                }
+                continue;
+            }
+        };
+        busy = true;
         let mut batch = vec![first];
         while batch.len() < 512 {
             match rx.try_recv() {

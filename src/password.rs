@@ -12,7 +12,7 @@ pub fn hash(password: &str) -> Result<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| Error::Other(format!("cannot hash password: {e}")));
-    release_freed_memory();
+    crate::mem::release_freed_memory();
     hashed
 }
 
@@ -24,21 +24,8 @@ pub fn verify(phc: &str, password: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false);
-    release_freed_memory();
+    crate::mem::release_freed_memory();
     ok
-}
-
-/// Argon2 works in ~19 MiB that it frees at the end. glibc raises its mmap threshold
-/// to the size of such a freed block and keeps later ones in the heap, so a provider
-/// that hashed a few personas at start would idle at ~70 MiB instead of ~13 MiB
-/// (measured with `serve --seed`). Hand the freed pages back to the OS.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap memory to the OS; it has no
-    // preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Checks that `phc` is an argon2 PHC string, as `authdesk export` writes them.
