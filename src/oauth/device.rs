@@ -237,20 +237,7 @@ pub async fn exchange(
         created_at: now,
         revoked_at: None,
     };
-    state
-        .core
-        .store
-        .writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                flows::insert_grant(conn, &grant).await?;
-                for r in &rows {
-                    flows::insert_token(conn, r).await?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+    super::token::store_tokens(state, Some(grant), rows).await?;
     Ok(response)
 }
 

@@ -241,7 +241,7 @@ enum Exchange {
 }
 
 /// Stores freshly minted tokens (and their grant, if new) through the group writer.
-async fn store_tokens(
+pub(super) async fn store_tokens(
     state: &AppState,
     grant: Option<GrantRow>,
     rows: Vec<flows::TokenRow>,
@@ -400,9 +400,7 @@ async fn authorization_code(
             Box::pin(async move {
                 match flows::consume_code(conn, &code_hash, now).await? {
                     Some((_, true)) => {
-                        for r in &rows {
-                            flows::insert_token(conn, r).await?;
-                        }
+                        flows::insert_tokens(conn, &rows).await?;
                         Ok(Exchange::Issued)
                     }
                     _ => Ok(Exchange::Replayed(
@@ -540,9 +538,7 @@ async fn refresh(
         .run(move |conn| {
             Box::pin(async move {
                 if flows::rotate_refresh(conn, &old_id, now).await? {
-                    for r in &rows {
-                        flows::insert_token(conn, r).await?;
-                    }
+                    flows::insert_tokens(conn, &rows).await?;
                     Ok(Exchange::Issued)
                 } else {
                     Ok(Exchange::Replayed(

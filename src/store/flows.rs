@@ -7,7 +7,7 @@ use sha2::Digest;
 use sqlx::query_builder::Separated;
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::writer::{AppendRow, insert_one};
+use super::writer::{AppendRow, insert_all, insert_one};
 
 use crate::error::Result;
 use crate::model::{Timestamp, TokenFormat};
@@ -370,8 +370,9 @@ pub async fn revoke_grant(
     Ok(n)
 }
 
-pub async fn insert_token(conn: &mut SqliteConnection, t: &TokenRow) -> Result<()> {
-    insert_one(conn, t).await
+/// Inserts the tokens of one response (access and refresh) in one statement.
+pub async fn insert_tokens(conn: &mut SqliteConnection, tokens: &[TokenRow]) -> Result<()> {
+    insert_all(conn, tokens.iter().map(|t| t as &dyn AppendRow)).await
 }
 
 impl AppendRow for TokenRow {

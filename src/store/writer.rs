@@ -295,7 +295,7 @@ async fn append_run(conn: &mut SqliteConnection, run: &[Rows]) -> Vec<Result<()>
     if run.len() > 1 {
         let together = async {
             sqlx::query("SAVEPOINT appends").execute(&mut *conn).await?;
-            let outcome = insert_rows(conn, run.iter().flatten()).await;
+            let outcome = insert_all(conn, run.iter().flatten().map(|r| r.as_ref())).await;
             if outcome.is_err() {
                 sqlx::query("ROLLBACK TO appends")
                     .execute(&mut *conn)
@@ -313,7 +313,7 @@ async fn append_run(conn: &mut SqliteConnection, run: &[Rows]) -> Vec<Result<()>
     for rows in run {
         let one = async {
             sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
-            let outcome = insert_rows(conn, rows.iter()).await;
+            let outcome = insert_all(conn, rows.iter().map(|r| r.as_ref())).await;
             if outcome.is_err() {
                 sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
             }
@@ -327,18 +327,16 @@ async fn append_run(conn: &mut SqliteConnection, run: &[Rows]) -> Vec<Result<()>
 
 /// Inserts one row (outside the coalescing, inside a job).
 pub async fn insert_one(conn: &mut SqliteConnection, row: &dyn AppendRow) -> Result<()> {
-    let mut query = QueryBuilder::<Sqlite>::new(row.insert());
-    query.push_values([row], |mut values, row| row.bind(&mut values));
-    query.build().execute(conn).await?;
-    Ok(())
+    insert_all(conn, [row]).await
 }
 
-/// Inserts `rows` with as few statements as the chunk sizes allow.
-async fn insert_rows<'a>(
+/// Inserts `rows` (inside a job, or for the coalesced appends) with as few statements
+/// as the chunk sizes allow, lower ranks first.
+pub async fn insert_all<'a>(
     conn: &mut SqliteConnection,
-    rows: impl Iterator<Item = &'a Box<dyn AppendRow>>,
+    rows: impl IntoIterator<Item = &'a dyn AppendRow>,
 ) -> Result<()> {
-    let mut rows: Vec<&'a dyn AppendRow> = rows.map(|r| r.as_ref()).collect();
+    let mut rows: Vec<&'a dyn AppendRow> = rows.into_iter().collect();
     rows.sort_by_key(|r| (r.rank(), r.insert()));
     for group in rows.chunk_by(|a, b| a.insert() == b.insert()) {
         let mut rest = group;
