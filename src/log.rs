@@ -4,9 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Timestamp;
-use crate::store::writer::AppendRow;
-use sqlx::Sqlite;
-use sqlx::query_builder::Separated;
+use crate::store::writer::{AppendRow, Col};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
@@ -172,18 +170,20 @@ impl AppendRow for LogRow {
     fn rank(&self) -> u8 {
         2
     }
-    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
+    fn values(&self) -> Vec<Col<'_>> {
         let e = &self.0;
-        v.push_bind(e.id.as_str())
-            .push_bind(e.at)
-            .push_bind(e.kind.as_str())
-            .push_bind(e.client_id.as_deref())
-            .push_bind(e.username.as_deref())
-            .push_bind(e.status.as_str())
-            .push_bind(e.error.as_deref())
-            .push_bind(e.error_description.as_deref())
-            .push_bind(serde_json::to_string(&e.params).unwrap_or_default())
-            .push_bind(e.detail.to_string());
+        vec![
+            e.id.as_str().into(),
+            e.at.into(),
+            e.kind.as_str().into(),
+            e.client_id.as_deref().into(),
+            e.username.as_deref().into(),
+            e.status.as_str().into(),
+            e.error.as_deref().into(),
+            e.error_description.as_deref().into(),
+            serde_json::to_string(&e.params).unwrap_or_default().into(),
+            e.detail.to_string().into(),
+        ]
     }
 }
 

@@ -4,10 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use sqlx::query_builder::Separated;
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::writer::{AppendRow, insert_all, insert_one};
+use super::writer::{AppendRow, Col, insert_all, insert_one};
 
 use crate::error::Result;
 use crate::model::{Timestamp, TokenFormat};
@@ -247,13 +246,15 @@ impl AppendRow for GrantRow {
     fn rank(&self) -> u8 {
         0
     }
-    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
-        v.push_bind(self.id.as_str())
-            .push_bind(self.client_id.as_str())
-            .push_bind(self.sub.as_deref())
-            .push_bind(self.scopes.as_str())
-            .push_bind(self.auth_time)
-            .push_bind(self.created_at);
+    fn values(&self) -> Vec<Col<'_>> {
+        vec![
+            self.id.as_str().into(),
+            self.client_id.as_str().into(),
+            self.sub.as_deref().into(),
+            self.scopes.as_str().into(),
+            self.auth_time.into(),
+            self.created_at.into(),
+        ]
     }
 }
 
@@ -295,21 +296,23 @@ impl AppendRow for NewCode {
     fn rank(&self) -> u8 {
         1
     }
-    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
+    fn values(&self) -> Vec<Col<'_>> {
         let c = &self.code;
-        v.push_bind(self.code_hash.as_str())
-            .push_bind(c.grant_id.as_str())
-            .push_bind(c.client_id.as_str())
-            .push_bind(c.sub.as_str())
-            .push_bind(c.redirect_uri.as_str())
-            .push_bind(c.scopes.as_str())
-            .push_bind(c.nonce.as_deref())
-            .push_bind(c.code_challenge.as_deref())
-            .push_bind(c.code_challenge_method.as_deref())
-            .push_bind(c.auth_time)
-            .push_bind(c.claims.as_deref())
-            .push_bind(c.created_at)
-            .push_bind(c.expires_at);
+        vec![
+            self.code_hash.as_str().into(),
+            c.grant_id.as_str().into(),
+            c.client_id.as_str().into(),
+            c.sub.as_str().into(),
+            c.redirect_uri.as_str().into(),
+            c.scopes.as_str().into(),
+            c.nonce.as_deref().into(),
+            c.code_challenge.as_deref().into(),
+            c.code_challenge_method.as_deref().into(),
+            c.auth_time.into(),
+            c.claims.as_deref().into(),
+            c.created_at.into(),
+            c.expires_at.into(),
+        ]
     }
 }
 
@@ -382,18 +385,20 @@ impl AppendRow for TokenRow {
     fn rank(&self) -> u8 {
         1
     }
-    fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
-        v.push_bind(self.id.as_str())
-            .push_bind(self.token_hash.as_str())
-            .push_bind(self.kind.as_str())
-            .push_bind(self.format.as_str())
-            .push_bind(self.client_id.as_str())
-            .push_bind(self.sub.as_deref())
-            .push_bind(self.grant_id.as_deref())
-            .push_bind(self.scopes.as_str())
-            .push_bind(self.issued_at)
-            .push_bind(self.expires_at)
-            .push_bind(self.value.as_deref());
+    fn values(&self) -> Vec<Col<'_>> {
+        vec![
+            self.id.as_str().into(),
+            self.token_hash.as_str().into(),
+            self.kind.as_str().into(),
+            self.format.as_str().into(),
+            self.client_id.as_str().into(),
+            self.sub.as_deref().into(),
+            self.grant_id.as_deref().into(),
+            self.scopes.as_str().into(),
+            self.issued_at.into(),
+            self.expires_at.into(),
+            self.value.as_deref().into(),
+        ]
     }
 }
 

@@ -85,7 +85,17 @@ impl Store {
                     path.display()
                 )),
             })?;
-        let writer = writer::Writer::start(options);
+        let writer = writer::Writer::start(
+            options
+                // Savepoints' statement journals in memory, not in temporary files.
+                .pragma("temp_store", "memory")
+                // The writer touches the tokens' index pages all the time: keep them
+                // (16 MiB at most) instead of reading them back from the OS.
+                .pragma("cache_size", "-16384")
+                // Checkpoint every ~16 MiB of WAL instead of every 4 MiB: pages written
+                // again and again between checkpoints are copied to the database once.
+                .pragma("wal_autocheckpoint", "4000"),
+        );
         Ok(Store { pool, path, writer })
     }
 

@@ -1,26 +1,29 @@
 //! Group commit. Hot write paths (issuing tokens, exchanging codes, rotating refresh
-//! tokens, the request log) send their work to one writer task, which owns a dedicated
-//! connection. The writer runs every piece of work that is waiting in ONE transaction,
-//! commits once, and only then answers the callers. A token is therefore durable before
-//! it is returned, while many concurrent requests share one commit instead of queueing
-//! on SQLite's write lock (whose busy handler sleeps).
+//! tokens, the request log) send their work to one writer, which owns a dedicated
+//! connection on its own thread. The writer runs every piece of work that is waiting
+//! in ONE transaction, commits once, and only then answers the callers. A token is
+//! therefore durable before it is returned, while many concurrent requests share one
+//! commit instead of queueing on SQLite's write lock (whose busy handler sleeps).
 //!
 //! Two kinds of work:
-//! - a [`Writer::run`] job: arbitrary statements inside its own savepoint, so a failing
-//!   job rolls back alone;
-//! - a [`Writer::append`]: plain rows (tokens, grants, request-log entries). Consecutive
-//!   appends are coalesced into a few multi-row `INSERT`s. sqlx runs every statement on
-//!   the connection's worker thread, so each statement costs a thread round trip; with
-//!   coalescing, a batch of hundreds of tokens costs a handful of statements instead of
-//!   three per token (the profile of issue 6 showed those round trips dominating).
-//!   Should a coalesced insert fail, the appends are retried one by one, each in a
-//!   savepoint, so only the offending one fails.
+//! - a [`Writer::run`] job: arbitrary sqlx statements inside its own savepoint, so a
+//!   failing job rolls back alone;
+//! - a [`Writer::append`]: plain rows (tokens, grants, codes, request-log entries), each
+//!   append in its own savepoint, so a failing append (a duplicate key) fails alone.
+//!
+//! sqlx runs every statement on its connection's worker thread, so each statement costs
+//! two thread switches. The profile of issue 6 showed those switches, not SQLite,
+//! dominating token issuance. Appends therefore run on the same SQLite connection
+//! through [`sqlx::sqlite::LockedSqliteHandle`]: the writer takes the connection's lock
+//! once, runs `BEGIN`, every insert and `COMMIT` itself with rusqlite's prepared
+//! statements on that handle, and gives the lock back. A batch of appends costs one
+//! hand-over of the connection instead of a few statements' round trips per append.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::query_builder::Separated;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -32,16 +35,63 @@ pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 type Erased = Box<dyn Any + Send>;
 type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFut<'c, Result<Erased>> + Send>;
 
-/// A row that a hot path appends. Rows whose [`AppendRow::insert`] is the same share
-/// multi-row `INSERT` statements.
+/// One value of an appended row.
+#[derive(Debug, Clone)]
+pub enum Col<'a> {
+    Text(Option<&'a str>),
+    Owned(String),
+    Int(Option<i64>),
+}
+
+impl<'a> From<&'a str> for Col<'a> {
+    fn from(s: &'a str) -> Self {
+        Col::Text(Some(s))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Col<'a> {
+    fn from(s: Option<&'a str>) -> Self {
+        Col::Text(s)
+    }
+}
+
+impl From<String> for Col<'_> {
+    fn from(s: String) -> Self {
+        Col::Owned(s)
+    }
+}
+
+impl From<i64> for Col<'_> {
+    fn from(i: i64) -> Self {
+        Col::Int(Some(i))
+    }
+}
+
+impl From<Option<i64>> for Col<'_> {
+    fn from(i: Option<i64>) -> Self {
+        Col::Int(i)
+    }
+}
+
+impl rusqlite::ToSql for Col<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Col::Text(s) => s.to_sql(),
+            Col::Owned(s) => s.as_str().to_sql(),
+            Col::Int(i) => i.to_sql(),
+        }
+    }
+}
+
+/// A row that a hot path appends.
 pub trait AppendRow: Send + Sync + 'static {
     /// The statement's head, e.g. `INSERT INTO grants (id, client_id) `; the writer
-    /// adds `VALUES (…), (…)`.
+    /// adds `VALUES (…)`.
     fn insert(&self) -> &'static str;
     /// Rows of a lower rank are inserted first (a grant before the tokens naming it).
     fn rank(&self) -> u8;
-    /// Binds this row's values, in the order of [`AppendRow::insert`]'s columns.
-    fn bind<'a>(&'a self, values: &mut Separated<'_, 'a, Sqlite, &'static str>);
+    /// This row's values, in the order of [`AppendRow::insert`]'s columns.
+    fn values(&self) -> Vec<Col<'_>>;
 }
 
 pub type Rows = Vec<Box<dyn AppendRow>>;
@@ -78,8 +128,9 @@ impl std::fmt::Debug for Work {
 /// Most pieces of work in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// Rows per multi-row `INSERT`, largest first. A fixed set of sizes keeps the number
-/// of distinct statements small, so all of them stay in sqlx's prepared-statement cache.
+/// Rows per multi-row `INSERT` inside jobs (which use sqlx), largest first. A fixed set
+/// of sizes keeps the number of distinct statements small, so all of them stay in
+/// sqlx's prepared-statement cache.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 #[derive(Debug, Clone)]
@@ -92,11 +143,25 @@ fn stopped() -> Error {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime. It opens its own connection with
-    /// `options` (and reopens it after a failure).
+    /// Starts the writer on its own thread. It opens its own connection with `options`
+    /// (and reopens it after a failure).
     pub fn start(options: SqliteConnectOptions) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run(options, rx));
+        let spawned = std::thread::Builder::new()
+            .name("authdesk-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(run(options, rx)),
+                    // Dropping `rx` makes every write fail with "has stopped".
+                    Err(e) => tracing::error!(error = %e, "cannot start the database writer"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the database writer thread");
+        }
         Writer { tx }
     }
 
@@ -150,10 +215,12 @@ impl Writer {
     }
 }
 
-/// Work inside a batch.
-enum Item {
+/// Work inside a batch, in the order it runs. `Begin` and `Commit` frame the batch.
+enum Step {
+    Begin,
+    Appends(Vec<(Rows, oneshot::Sender<Result<()>>)>),
     Job(Job, oneshot::Sender<Result<Erased>>),
-    Append(Rows, oneshot::Sender<Result<()>>),
+    Commit,
 }
 
 /// An answer held back until the batch commits.
@@ -169,114 +236,288 @@ impl Answer {
             Answer::Append(r, tx) => drop(tx.send(r)),
         }
     }
-}
 
-fn fail_item(item: Item, msg: &str) {
-    match item {
-        Item::Job(_, tx) => drop(tx.send(Err(Error::Other(msg.to_string())))),
-        Item::Append(_, tx) => drop(tx.send(Err(Error::Other(msg.to_string())))),
+    fn fail(self, msg: &str) {
+        let err = || Error::Other(msg.to_string());
+        match self {
+            Answer::Job(_, tx) => drop(tx.send(Err(err()))),
+            Answer::Append(_, tx) => drop(tx.send(Err(err()))),
+        }
     }
 }
 
-fn fail_answer(answer: Answer, msg: &str) {
-    match answer {
-        Answer::Job(_, tx) => drop(tx.send(Err(Error::Other(msg.to_string())))),
-        Answer::Append(_, tx) => drop(tx.send(Err(Error::Other(msg.to_string())))),
+/// Where a batch stands while its steps run.
+struct Batch {
+    answers: Vec<Answer>,
+    /// Set when the transaction could not start or the connection failed: every later
+    /// piece of work fails with this message, and nothing is committed.
+    failed: Option<String>,
+    /// False when the connection is in an unknown state and must be replaced.
+    healthy: bool,
+}
+
+impl Batch {
+    fn fail_step(&mut self, step: Step, msg: &str) {
+        match step {
+            Step::Appends(run) => {
+                for (_, reply) in run {
+                    Answer::Append(Ok(()), reply).fail(msg);
+                }
+            }
+            Step::Job(_, reply) => Answer::Job(Ok(Box::new(())), reply).fail(msg),
+            Step::Begin | Step::Commit => {}
+        }
     }
+}
+
+/// The writer's connection: sqlx's, and a rusqlite view of the same SQLite handle for
+/// appends. The view (with its prepared statements) is dropped before sqlx closes the
+/// handle; see [`Conn::close`].
+struct Conn {
+    view: Option<rusqlite::Connection>,
+    sqlx: SqliteConnection,
+    /// The full `INSERT … VALUES (?, …)` text of each row kind.
+    sql: HashMap<(&'static str, usize), String>,
+}
+
+impl Conn {
+    async fn open(options: &SqliteConnectOptions) -> Result<Self> {
+        Ok(Conn {
+            view: None,
+            sqlx: SqliteConnection::connect_with(options).await?,
+            sql: HashMap::new(),
+        })
+    }
+
+    /// Runs `f` on the rusqlite view while holding the connection's lock, so sqlx's
+    /// worker thread cannot use the handle meanwhile.
+    async fn with_view<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection, &mut HashMap<(&'static str, usize), String>) -> T,
+    ) -> Result<T> {
+        let mut handle = self.sqlx.lock_handle().await?;
+        let view = match &mut self.view {
+            Some(v) => v,
+            slot => {
+                // SAFETY: the handle is valid while `self.sqlx` lives, and the view is
+                // dropped before it (`close`, and field order on drop). The view is used
+                // only inside this function, while `handle` holds the connection's lock.
+                let v =
+                    unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+                        .map_err(sql_err)?;
+                slot.insert(v)
+            }
+        };
+        let out = f(view, &mut self.sql);
+        drop(handle);
+        Ok(out)
+    }
+
+    /// Drops the view under the lock (finalizing its statements), then closes.
+    async fn close(mut self) {
+        if self.view.is_some()
+            && let Ok(_handle) = self.sqlx.lock_handle().await
+        {
+            self.view = None;
+        }
+        let _ = self.sqlx.close().await;
+    }
+
+    /// Runs one batch in one transaction. Returns false when the connection must be
+    /// replaced.
+    async fn run_batch(&mut self, steps: Vec<Step>) -> bool {
+        let mut batch = Batch {
+            answers: Vec::with_capacity(steps.len()),
+            failed: None,
+            healthy: true,
+        };
+        let mut steps = steps.into_iter().peekable();
+        while let Some(step) = steps.next() {
+            if let Some(msg) = batch.failed.clone() {
+                batch.fail_step(step, &msg);
+                continue;
+            }
+            if let Step::Job(job, reply) = step {
+                let outcome = run_one(&mut self.sqlx, job).await;
+                batch.answers.push(Answer::Job(outcome, reply));
+                continue;
+            }
+            // Everything up to the next job runs under one hand-over of the connection.
+            let mut group = vec![step];
+            while let Some(next) = steps.next_if(|s| !matches!(s, Step::Job(..))) {
+                group.push(next);
+            }
+            let ran = self
+                .with_view(|db, sql| {
+                    for step in group {
+                        run_sync(db, sql, step, &mut batch);
+                    }
+                })
+                .await;
+            if let Err(e) = ran {
+                // The lock could not be taken: sqlx's worker is gone.
+                let msg = format!("database: {e}");
+                batch.healthy = false;
+                batch.failed = Some(msg.clone());
+                batch.answers.drain(..).for_each(|a| a.fail(&msg));
+            }
+        }
+        batch.healthy
+    }
+}
+
+fn sql_err(e: rusqlite::Error) -> Error {
+    Error::Other(format!("database: {e}"))
+}
+
+/// Runs a step that needs no sqlx: the frame of the transaction, or appends.
+fn run_sync(
+    db: &rusqlite::Connection,
+    sql: &mut HashMap<(&'static str, usize), String>,
+    step: Step,
+    batch: &mut Batch,
+) {
+    if let Some(msg) = batch.failed.clone() {
+        batch.fail_step(step, &msg);
+        return;
+    }
+    match step {
+        Step::Begin => {
+            if let Err(e) = db.execute_batch("BEGIN IMMEDIATE") {
+                batch.failed = Some(format!("database: {e}"));
+            }
+        }
+        Step::Appends(run) => {
+            for (rows, reply) in run {
+                let outcome = in_savepoint(db, |db| insert_sync(db, sql, &rows));
+                batch.answers.push(Answer::Append(outcome, reply));
+            }
+        }
+        Step::Commit => {
+            if let Err(e) = db.execute_batch("COMMIT") {
+                tracing::error!(error = %e, "group commit failed");
+                batch.healthy = db.execute_batch("ROLLBACK").is_ok() || db.is_autocommit();
+                let msg = format!("database commit: {e}");
+                batch.answers.drain(..).for_each(|a| a.fail(&msg));
+                batch.failed = Some(msg);
+            } else {
+                batch.answers.drain(..).for_each(Answer::send);
+            }
+        }
+        Step::Job(_, reply) => {
+            // Jobs never reach here (run_batch runs them through sqlx).
+            Answer::Job(Ok(Box::new(())), reply).fail("database: misplaced job");
+        }
+    }
+}
+
+/// Runs `f` in a savepoint: rolled back alone when it fails.
+fn in_savepoint(
+    db: &rusqlite::Connection,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<()>,
+) -> Result<()> {
+    let cached = |text: &str| -> Result<()> {
+        db.prepare_cached(text)
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(sql_err)
+    };
+    cached("SAVEPOINT append")?;
+    let outcome = f(db);
+    if outcome.is_err() {
+        cached("ROLLBACK TO append")?;
+    }
+    cached("RELEASE append")?;
+    outcome
+}
+
+/// Inserts one append's rows with prepared statements, lower ranks first.
+fn insert_sync(
+    db: &rusqlite::Connection,
+    sql: &mut HashMap<(&'static str, usize), String>,
+    rows: &Rows,
+) -> Result<()> {
+    let mut rows: Vec<&dyn AppendRow> = rows.iter().map(|r| r.as_ref()).collect();
+    rows.sort_by_key(|r| r.rank());
+    for row in rows {
+        let values = row.values();
+        let text = sql.entry((row.insert(), values.len())).or_insert_with(|| {
+            let marks = vec!["?"; values.len()].join(", ");
+            format!("{}VALUES ({marks})", row.insert())
+        });
+        db.prepare_cached(text)
+            .and_then(|mut s| s.execute(rusqlite::params_from_iter(values.iter())))
+            .map_err(sql_err)?;
+    }
+    Ok(())
 }
 
 async fn run(options: SqliteConnectOptions, mut rx: mpsc::Receiver<Work>) {
     // Connect now, not at the first write: the first token of a fresh start would
     // otherwise wait for the connection to open (and parse the schema).
-    let mut conn: Option<SqliteConnection> = SqliteConnection::connect_with(&options).await.ok();
+    let mut conn: Option<Conn> = Conn::open(&options).await.ok();
     while let Some(first) = rx.recv().await {
-        let mut batch = Vec::new();
+        let mut steps = vec![Step::Begin];
         let mut closing = None;
         let mut next = Some(first);
+        let mut count = 0;
         while let Some(work) = next.take() {
             match work {
-                Work::Job { job, reply } => batch.push(Item::Job(job, reply)),
-                Work::Append { rows, reply } => batch.push(Item::Append(rows, reply)),
+                Work::Job { job, reply } => steps.push(Step::Job(job, reply)),
+                Work::Append { rows, reply } => match steps.last_mut() {
+                    Some(Step::Appends(run)) => run.push((rows, reply)),
+                    _ => steps.push(Step::Appends(vec![(rows, reply)])),
+                },
                 Work::Close(reply) => {
                     closing = Some(reply);
                     break;
                 }
             }
-            if batch.len() < MAX_BATCH {
+            count += 1;
+            if count < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
+        if count > 0 {
+            steps.push(Step::Commit);
             if conn.is_none() {
-                match SqliteConnection::connect_with(&options).await {
+                match Conn::open(&options).await {
                     Ok(c) => conn = Some(c),
                     Err(e) => tracing::warn!(error = %e, "the database writer cannot connect"),
                 }
             }
             match conn.as_mut() {
                 Some(c) => {
-                    if !run_batch(c, batch).await {
+                    if !c.run_batch(steps).await
+                        && let Some(c) = conn.take()
+                    {
                         // The connection is in an unknown state: open a new one next time.
-                        conn = None;
+                        c.close().await;
                     }
                 }
-                None => batch
-                    .into_iter()
-                    .for_each(|item| fail_item(item, "database: the writer cannot connect")),
+                None => {
+                    let mut batch = Batch {
+                        answers: Vec::new(),
+                        failed: None,
+                        healthy: false,
+                    };
+                    for step in steps {
+                        batch.fail_step(step, "database: the writer cannot connect");
+                    }
+                }
             }
         }
         if let Some(reply) = closing {
             if let Some(c) = conn.take() {
-                let _ = c.close().await;
+                c.close().await;
             }
             let _ = reply.send(());
-            break;
+            return;
         }
     }
-}
-
-/// Runs one batch in one transaction. Returns false when the connection must be dropped.
-async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Item>) -> bool {
-    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
-        let msg = format!("database: {e}");
-        batch.into_iter().for_each(|item| fail_item(item, &msg));
-        return true;
-    }
-    let mut answers = Vec::with_capacity(batch.len());
-    let mut items = batch.into_iter().peekable();
-    while let Some(item) = items.next() {
-        match item {
-            Item::Job(job, reply) => answers.push(Answer::Job(run_one(conn, job).await, reply)),
-            Item::Append(rows, reply) => {
-                let mut run = vec![(rows, reply)];
-                while let Some(Item::Append(..)) = items.peek() {
-                    if let Some(Item::Append(rows, reply)) = items.next() {
-                        run.push((rows, reply));
-                    }
-                }
-                let (rows, replies): (Vec<Rows>, Vec<_>) = run.into_iter().unzip();
-                let results = append_run(conn, &rows).await;
-                answers.extend(
-                    results
-                        .into_iter()
-                        .zip(replies)
-                        .map(|(r, tx)| Answer::Append(r, tx)),
-                );
-            }
-        }
-    }
-    match sqlx::query("COMMIT").execute(&mut *conn).await {
-        Ok(_) => {
-            answers.into_iter().for_each(Answer::send);
-            true
-        }
-        Err(e) => {
-            let healthy = sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok();
-            let msg = format!("database commit: {e}");
-            tracing::error!(error = %e, "group commit failed");
-            answers.into_iter().for_each(|a| fail_answer(a, &msg));
-            healthy
-        }
+    // Every sender is gone (the store was dropped without `close`).
+    if let Some(c) = conn.take() {
+        c.close().await;
     }
 }
 
@@ -290,48 +531,13 @@ async fn run_one(conn: &mut SqliteConnection, job: Job) -> Result<Erased> {
     outcome
 }
 
-/// Inserts consecutive appends: all together first; if that fails, one by one.
-async fn append_run(conn: &mut SqliteConnection, run: &[Rows]) -> Vec<Result<()>> {
-    if run.len() > 1 {
-        let together = async {
-            sqlx::query("SAVEPOINT appends").execute(&mut *conn).await?;
-            let outcome = insert_all(conn, run.iter().flatten().map(|r| r.as_ref())).await;
-            if outcome.is_err() {
-                sqlx::query("ROLLBACK TO appends")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            sqlx::query("RELEASE appends").execute(&mut *conn).await?;
-            outcome
-        };
-        match together.await {
-            Ok(()) => return run.iter().map(|_| Ok(())).collect(),
-            Err(e) => tracing::debug!(error = %e, "coalesced insert failed; inserting one by one"),
-        }
-    }
-    let mut results = Vec::with_capacity(run.len());
-    for rows in run {
-        let one = async {
-            sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
-            let outcome = insert_all(conn, rows.iter().map(|r| r.as_ref())).await;
-            if outcome.is_err() {
-                sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
-            }
-            sqlx::query("RELEASE job").execute(&mut *conn).await?;
-            outcome
-        };
-        results.push(one.await);
-    }
-    results
-}
-
-/// Inserts one row (outside the coalescing, inside a job).
+/// Inserts one row inside a job.
 pub async fn insert_one(conn: &mut SqliteConnection, row: &dyn AppendRow) -> Result<()> {
     insert_all(conn, [row]).await
 }
 
-/// Inserts `rows` (inside a job, or for the coalesced appends) with as few statements
-/// as the chunk sizes allow, lower ranks first.
+/// Inserts `rows` inside a job (through sqlx) with as few statements as the chunk sizes
+/// allow, lower ranks first.
 pub async fn insert_all<'a>(
     conn: &mut SqliteConnection,
     rows: impl IntoIterator<Item = &'a dyn AppendRow>,
@@ -348,7 +554,15 @@ pub async fn insert_all<'a>(
                 .unwrap_or(1);
             let (now, later) = rest.split_at(size);
             let mut query = QueryBuilder::<Sqlite>::new(first.insert());
-            query.push_values(now, |mut values, row| row.bind(&mut values));
+            query.push_values(now, |mut values, row| {
+                for col in row.values() {
+                    match col {
+                        Col::Text(s) => values.push_bind(s),
+                        Col::Owned(s) => values.push_bind(s),
+                        Col::Int(i) => values.push_bind(i),
+                    };
+                }
+            });
             query.build().execute(&mut *conn).await?;
             rest = later;
         }
@@ -415,8 +629,8 @@ mod tests {
         fn rank(&self) -> u8 {
             self.1
         }
-        fn bind<'a>(&'a self, v: &mut Separated<'_, 'a, Sqlite, &'static str>) {
-            v.push_bind(self.0).push_bind("x");
+        fn values(&self) -> Vec<Col<'_>> {
+            vec![self.0.into(), "x".into()]
         }
     }
 
@@ -461,6 +675,48 @@ mod tests {
             !got.contains(&"zz-own".to_string()),
             "a failed append stores none of its rows"
         );
+    }
+
+    #[tokio::test]
+    async fn interleaved_jobs_and_appends_fail_alone() {
+        // Appends run on the locked handle and jobs through sqlx; sent at once, they
+        // usually share batches (the writer thread may start on the first one alone).
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let w = store.writer();
+        let job = |key: &'static str, fail: bool| {
+            w.run(move |c| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO meta (key, value) VALUES (?, 'x')")
+                        .bind(key)
+                        .execute(&mut *c)
+                        .await?;
+                    if fail {
+                        return Err(Error::Other("refused".into()));
+                    }
+                    Ok(key)
+                })
+            })
+        };
+        let (a, b, c, d, e) = tokio::join!(
+            w.append(vec![Box::new(Meta("a-append", 0))]),
+            job("b-job", false),
+            w.append(vec![Box::new(Meta("c-append", 0))]),
+            job("d-failing-job", true),
+            w.append(vec![
+                Box::new(Meta("e-append", 0)),
+                Box::new(Meta("a-append", 0))
+            ]),
+        );
+        a.unwrap();
+        assert_eq!(b.unwrap(), "b-job");
+        c.unwrap();
+        assert!(d.is_err());
+        assert!(e.is_err(), "a duplicate key fails its append");
+        assert_eq!(keys(&store).await, ["a-append", "b-job", "c-append"]);
+        // The writer goes on after the failures.
+        w.append(vec![Box::new(Meta("f-after", 0))]).await.unwrap();
+        assert_eq!(keys(&store).await.len(), 4);
     }
 
     #[tokio::test]
