@@ -43,6 +43,21 @@ struct CacheInner {
     clients: std::collections::HashMap<String, Option<Arc<Client>>>,
     users: std::collections::HashMap<String, Option<Arc<User>>>,
     scopes: Option<Arc<Vec<Scope>>>,
+    /// Access-token rows by token hash, for introspection and bearer checks. Only
+    /// access tokens: their rows change only when revoked or force-expired (refresh
+    /// token rows also change when rotated).
+    tokens: std::collections::HashMap<String, Arc<TokenRow>>,
+    /// Bumped whenever cached token rows may be out of date. A row read from the store
+    /// is cached only if no bump happened while it was read, so a read that raced a
+    /// revocation cannot put the old state back.
+    token_epoch: u64,
+}
+
+impl CacheInner {
+    fn forget_tokens(&mut self) {
+        self.tokens.clear();
+        self.token_epoch += 1;
+    }
 }
 
 impl RecordCache {
@@ -54,6 +69,7 @@ impl RecordCache {
             c.users.clear();
             c.scopes = None;
             c.checked = None;
+            c.forget_tokens();
         }
     }
 
@@ -126,6 +142,7 @@ impl Core {
                 c.clients.clear();
                 c.users.clear();
                 c.scopes = None;
+                c.forget_tokens();
                 c.revision = revision;
             }
             c.checked = Some(std::time::Instant::now());
@@ -153,6 +170,47 @@ impl Core {
             c.clients.insert(client_id.to_string(), client.clone());
         }
         Ok(client)
+    }
+
+    /// The stored row of a token, by the token's value (introspection, revocation,
+    /// bearer checks). Access-token rows are cached: revocations and forced expiries
+    /// through this process drop the cache at once ([`Core::tokens_revoked`]); those
+    /// by another process on the same data directory bump the store's revision, which
+    /// is checked at most every [`RecordCache::RECHECK`].
+    pub async fn find_token(&self, token: &str) -> Result<Option<Arc<TokenRow>>> {
+        self.revalidate().await?;
+        let hash = flows::hash_secret(token);
+        let epoch = match self.cache.inner.read() {
+            Ok(c) => match c.tokens.get(&hash) {
+                Some(hit) => return Ok(Some(hit.clone())),
+                None => Some(c.token_epoch),
+            },
+            Err(_) => None,
+        };
+        let mut conn = self.store.pool().acquire().await?;
+        let row = flows::find_token_by_hash(&mut conn, &hash)
+            .await?
+            .map(Arc::new);
+        drop(conn);
+        if let Some(r) = row.as_ref().filter(|r| r.kind == TokenKind::AccessToken)
+            && let Ok(mut c) = self.cache.inner.write()
+            && Some(c.token_epoch) == epoch
+        {
+            if c.tokens.len() >= 10_000 {
+                c.tokens.clear();
+            }
+            c.tokens.insert(hash, r.clone());
+        }
+        Ok(row)
+    }
+
+    /// To call once a revocation or forced expiry is committed: drops cached token
+    /// rows and tells the window.
+    pub fn tokens_revoked(&self, id: Option<String>) {
+        if let Ok(mut c) = self.cache.inner.write() {
+            c.forget_tokens();
+        }
+        self.events.publish(ProviderEvent::TokenChanged { id });
     }
 
     /// A user by `sub`, from the cache.
@@ -566,9 +624,7 @@ impl Core {
             }
         }
         tx.commit().await?;
-        self.events.publish(ProviderEvent::TokenChanged {
-            id: Some(id.into()),
-        });
+        self.tokens_revoked(Some(id.into()));
         Ok(())
     }
 
@@ -576,16 +632,14 @@ impl Core {
         self.get_client(client_id).await?;
         let n = flows::revoke_tokens_where(self.store.pool(), "client_id", client_id, self.now())
             .await?;
-        self.events
-            .publish(ProviderEvent::TokenChanged { id: None });
+        self.tokens_revoked(None);
         Ok(n)
     }
 
     pub async fn revoke_user_tokens(&self, username: &str) -> Result<u64> {
         let sub = self.get_user(username).await?.sub;
         let n = flows::revoke_tokens_where(self.store.pool(), "sub", &sub, self.now()).await?;
-        self.events
-            .publish(ProviderEvent::TokenChanged { id: None });
+        self.tokens_revoked(None);
         Ok(n)
     }
 
@@ -595,9 +649,7 @@ impl Core {
         if !flows::expire_token(self.store.pool(), id, now).await? {
             self.token_row(id).await?;
         }
-        self.events.publish(ProviderEvent::TokenChanged {
-            id: Some(id.into()),
-        });
+        self.tokens_revoked(Some(id.into()));
         Ok(self.get_token(id).await?.0)
     }
 
@@ -620,8 +672,7 @@ impl Core {
                 id: format!("{username} → {client_id}"),
             });
         }
-        self.events
-            .publish(ProviderEvent::TokenChanged { id: None });
+        self.tokens_revoked(None);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::http::AppState;
 use crate::model::{Client, Timestamp, User};
-use crate::store::flows::{self, TokenKind, TokenRow, TokenState, hash_secret};
+use crate::store::flows::{self, TokenKind, TokenRow, TokenState};
 
 /// RFC 7662 §2.2 response for `row` (inactive when unknown, expired or revoked).
 pub async fn introspection_of(
@@ -47,9 +47,11 @@ pub async fn introspection_of(
 }
 
 /// Looks a token up by value, trying the hinted kind first (hints are only hints).
-pub async fn find_token(state: &AppState, token: &str) -> Result<Option<TokenRow>, OAuthError> {
-    let mut conn = state.core.store.pool().acquire().await?;
-    Ok(flows::find_token_by_hash(&mut conn, &hash_secret(token)).await?)
+pub async fn find_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<std::sync::Arc<TokenRow>>, OAuthError> {
+    Ok(state.core.find_token(token).await?)
 }
 
 fn check_hint(params: &Params) -> Result<(), OAuthError> {
@@ -73,7 +75,7 @@ pub async fn introspect(
     let token = params.require("token", "send the token to introspect as token=…")?;
     check_hint(params)?;
     let row = find_token(state, token).await?;
-    introspection_of(state, row.as_ref(), now).await
+    introspection_of(state, row.as_deref(), now).await
 }
 
 /// Revokes a token. Revoking a refresh token revokes its whole grant. Unknown tokens
@@ -110,13 +112,8 @@ pub async fn revoke(
         }
     }
     tx.commit().await?;
-    state
-        .core
-        .events
-        .publish(crate::events::ProviderEvent::TokenChanged {
-            id: Some(row.id.clone()),
-        });
-    Ok(Some(row.id))
+    state.core.tokens_revoked(Some(row.id.clone()));
+    Ok(Some(row.id.clone()))
 }
 
 /// The bearer token of a request: `Authorization: Bearer` or the form body's
@@ -149,7 +146,7 @@ pub fn bearer_token(headers: &HeaderMap, form: Option<&Params>) -> Result<String
 /// A validated access token and its user.
 #[derive(Debug, Clone)]
 pub struct Bearer {
-    pub token: TokenRow,
+    pub token: std::sync::Arc<TokenRow>,
     pub user: Option<User>,
 }
 

@@ -282,10 +282,7 @@ async fn revoke_replayed(
             Box::pin(async move { flows::revoke_grant(conn, &grant_id, now, reason).await })
         })
         .await?;
-    state
-        .core
-        .events
-        .publish(crate::events::ProviderEvent::TokenChanged { id: None });
+    state.core.tokens_revoked(None);
     Ok(n)
 }
 
@@ -414,10 +411,7 @@ async fn authorization_code(
     match outcome {
         Exchange::Issued => Ok(response),
         Exchange::Replayed(n) => {
-            state
-                .core
-                .events
-                .publish(crate::events::ProviderEvent::TokenChanged { id: None });
+            state.core.tokens_revoked(None);
             Err(replayed(n))
         }
     }
@@ -552,10 +546,7 @@ async fn refresh(
     match outcome {
         Exchange::Issued => Ok(response),
         Exchange::Replayed(n) => {
-            state
-                .core
-                .events
-                .publish(crate::events::ProviderEvent::TokenChanged { id: None });
+            state.core.tokens_revoked(None);
             Err(reused(n))
         }
     }

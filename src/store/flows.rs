@@ -348,6 +348,15 @@ pub async fn consume_code(
     Ok(row.map(|r| (CodeRow::from_row(&r), false)))
 }
 
+/// Tells other processes on this database (their caches of token rows) that tokens
+/// changed state; the same counter as for clients, users and scopes.
+async fn tokens_changed(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Revokes a grant and every token issued under it; returns the tokens revoked.
 pub async fn revoke_grant(
     conn: &mut SqliteConnection,
@@ -370,6 +379,9 @@ pub async fn revoke_grant(
             .execute(&mut *conn)
             .await?
             .rows_affected();
+    if n > 0 {
+        tokens_changed(conn).await?;
+    }
     Ok(n)
 }
 
@@ -436,9 +448,12 @@ pub async fn revoke_token(conn: &mut SqliteConnection, id: &str, now: Timestamp)
     let n = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
         .bind(now)
         .bind(id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
+    if n > 0 {
+        tokens_changed(conn).await?;
+    }
     Ok(n == 1)
 }
 
@@ -469,19 +484,27 @@ pub async fn revoke_tokens_where(
     .bind(value)
     .execute(&mut *tx)
     .await?;
+    if n > 0 {
+        tokens_changed(&mut tx).await?;
+    }
     tx.commit().await?;
     Ok(n)
 }
 
 /// Sets a token's expiry to `now`, so a client's refresh logic can be exercised.
 pub async fn expire_token(pool: &SqlitePool, id: &str, now: Timestamp) -> Result<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let n = sqlx::query("UPDATE tokens SET expires_at = ? WHERE id = ? AND expires_at > ?")
         .bind(now)
         .bind(id)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+    if n > 0 {
+        tokens_changed(&mut tx).await?;
+    }
+    tx.commit().await?;
     Ok(n == 1)
 }
 

@@ -10,9 +10,12 @@
 //! - [`window`]: decisions taken in the window reach the waiting page; only the first
 //!   decision wins.
 //! - [`sessions`]: `prompt`, `max_age`, remembered consent and its revocation, logout.
+//! - [`revocation`]: every revocation and forced expiry reaches the next introspection,
+//!   cached or not.
 
 mod harness;
 mod log_and_events;
 mod page;
+mod revocation;
 mod sessions;
 mod window;
