@@ -10,7 +10,8 @@
 //!   [`oauth::OAuthError`] is the one error shape of every OAuth endpoint.
 //! - [`core`] is the record-keeping shared by the CLI, the HTTP layer and the desktop
 //!   shell (clients, users, scopes, import/export), over [`store`] (SQLite via sqlx,
-//!   migrations in `migrations/`). Records and their validation are in [`model`].
+//!   migrations in `migrations/`; hot writes go through the group writer,
+//!   [`store::writer`]). Records and their validation are in [`model`].
 //! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what happens
 //!   for the window; [`log`] is the request log's shape.
 //! - [`cli`] is the `authdesk` command.
