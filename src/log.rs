@@ -127,6 +127,7 @@ async fn writer(
             Ok(None) => break,
             Err(_) => {
                 if std::mem::take(&mut busy) {
+                    store.release_memory().await;
                     crate::mem::release_freed_memory();
                 }
                 continue;

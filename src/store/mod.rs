@@ -112,6 +112,32 @@ impl Store {
         &self.writer
     }
 
+    /// Gives SQLite's page caches back (`PRAGMA shrink_memory`) on the writer's
+    /// connection and on the pool's idle ones; for when the provider goes idle.
+    pub async fn release_memory(&self) {
+        let shrink = "PRAGMA shrink_memory";
+        let _ = self
+            .writer
+            .run(move |c| {
+                Box::pin(async move {
+                    sqlx::query(shrink).execute(c).await?;
+                    Ok(())
+                })
+            })
+            .await;
+        // Hold them all at once, so each idle connection is shrunk once.
+        let idle = self.pool.num_idle();
+        let mut held = Vec::with_capacity(idle);
+        while held.len() < idle
+            && let Some(conn) = self.pool.try_acquire()
+        {
+            held.push(conn);
+        }
+        for conn in &mut held {
+            let _ = sqlx::query(shrink).execute(&mut **conn).await;
+        }
+    }
+
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;

@@ -755,6 +755,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn releasing_memory_keeps_every_connection_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let w = store.writer();
+        w.append(vec![Box::new(Meta("before", 0))]).await.unwrap();
+        assert_eq!(keys(&store).await, ["before"]);
+        store.release_memory().await;
+        w.append(vec![Box::new(Meta("after", 0))]).await.unwrap();
+        assert_eq!(keys(&store).await, ["after", "before"]);
+    }
+
+    #[tokio::test]
     async fn close_finishes_sent_work_then_refuses_more() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(dir.path()).await.unwrap();
