@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::writer::{AppendRow, Col, insert_all, insert_one};
+use super::writer::{AppendRow, Col, insert_all};
 
 use crate::error::Result;
 use crate::model::{Timestamp, TokenFormat};
@@ -235,10 +235,6 @@ pub async fn use_assertion_jti(
     Ok(n == 1)
 }
 
-pub async fn insert_grant(conn: &mut SqliteConnection, g: &GrantRow) -> Result<()> {
-    insert_one(conn, g).await
-}
-
 impl AppendRow for GrantRow {
     fn insert(&self) -> &'static str {
         "INSERT INTO grants (id, client_id, sub, scopes, auth_time, created_at) "
@@ -272,14 +268,6 @@ pub async fn get_grant(conn: &mut SqliteConnection, id: &str) -> Result<Option<G
         created_at: r.get("created_at"),
         revoked_at: r.get("revoked_at"),
     }))
-}
-
-pub async fn insert_code(conn: &mut SqliteConnection, code_hash: &str, c: &CodeRow) -> Result<()> {
-    let row = NewCode {
-        code_hash: code_hash.to_string(),
-        code: c.clone(),
-    };
-    insert_one(conn, &row).await
 }
 
 /// An authorization code to insert, under the hash of its value.
@@ -349,12 +337,9 @@ pub async fn consume_code(
 }
 
 /// Tells other processes on this database (their caches of token rows) that tokens
-/// changed state; the same counter as for clients, users and scopes.
+/// changed state, through the revision counter of clients, users and scopes.
 async fn tokens_changed(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::Store::bump(conn).await
 }
 
 /// Revokes a grant and every token issued under it; returns the tokens revoked.

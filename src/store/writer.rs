@@ -531,11 +531,6 @@ async fn run_one(conn: &mut SqliteConnection, job: Job) -> Result<Erased> {
     outcome
 }
 
-/// Inserts one row inside a job.
-pub async fn insert_one(conn: &mut SqliteConnection, row: &dyn AppendRow) -> Result<()> {
-    insert_all(conn, [row]).await
-}
-
 /// Inserts `rows` inside a job (through sqlx) with as few statements as the chunk sizes
 /// allow, lower ranks first.
 pub async fn insert_all<'a>(
