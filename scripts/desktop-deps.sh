@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
-      xvfb xauth dbus webkit2gtk-driver imagemagick curl)
+      xvfb xauth dbus webkit2gtk-driver imagemagick xdotool python3 curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -7,7 +7,8 @@
 # It builds the UI and the app with the front end embedded, installs tauri-driver if
 # missing, starts Xvfb on a free display, a private session bus and tauri-driver, and runs
 # the WebdriverIO test against a fresh data directory, HOME and XDG dirs and a free port
-# for the provider. Everything it starts is stopped by process group on exit.
+# for the provider. Everything it starts is stopped by process group on exit. Then
+# e2e/tray.test.mjs checks the app's life in the tray on the same binary and display.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -95,6 +96,9 @@ curl -fsS "http://127.0.0.1:$TAURI_DRIVER_PORT/status" >/dev/null || { echo "tau
 
 log "window test"
 node e2e/window.test.mjs
+
+log "tray test (start minimized, open, close to the tray, open again)"
+TRAY_WORK=$WORK/tray node e2e/tray.test.mjs
 
 if ((UPDATE_DOCS)); then
   mkdir -p docs/screenshots

@@ -61,10 +61,8 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
         .setup(move |app| {
             let handle = app.handle().clone();
             let shell = attach(&handle, launch, desktop)?;
-            if let Some(window) = app.get_webview_window("main")
-                && !shell.settings().start_minimized
-            {
-                window.show()?;
+            if desktop && !shell.settings().start_minimized {
+                open_window(&handle)?;
             }
             Ok(())
         })
@@ -96,12 +94,35 @@ pub fn attach<R: Runtime>(
     Ok(shell)
 }
 
-/// Shows and focuses the main window (tray "Open", a second launch).
-pub fn show_window<R: Runtime>(app: &tauri::AppHandle<R>) {
-    if let Some(w) = app.get_webview_window("main") {
+/// The main window's label (the capability in `capabilities/` names it).
+pub const MAIN_WINDOW: &str = "main";
+
+/// Opens the main window, or shows and focuses it when it is open (tray "Open", a
+/// second launch, start-up unless `start_minimized`).
+///
+/// The window exists only while it is open: closing it destroys the web view, so
+/// WebKit's processes exit and the app idles in the tray with the provider alone.
+/// Its state lives in the core and comes back when the window opens again.
+pub fn open_window<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+) -> tauri::Result<tauri::WebviewWindow<R>> {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
         let _ = w.unminimize();
-        let _ = w.show();
+        w.show()?;
         let _ = w.set_focus();
+        return Ok(w);
+    }
+    tauri::WebviewWindowBuilder::new(app, MAIN_WINDOW, tauri::WebviewUrl::default())
+        .title("Authdesk")
+        .inner_size(1200.0, 780.0)
+        .min_inner_size(880.0, 560.0)
+        .focused(true)
+        .build()
+}
+
+fn show_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Err(e) = open_window(app) {
+        tracing::error!(error = %e, "cannot open the window");
     }
 }
 
@@ -126,11 +147,11 @@ pub fn run() {
             show_window(app)
         }))
         .plugin(tauri_plugin_notification::init())
-        .on_window_event(|window, event| {
-            // Closing the window keeps the provider running in the tray.
-            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                let _ = window.hide();
+        .on_window_event(|_window, event| {
+            // The web view and its WebKit processes are gone: hand what they freed in
+            // this process back to the OS, since the app now idles in the tray.
+            if let tauri::WindowEvent::Destroyed = event {
+                authdesk::mem::release_freed_memory();
             }
         });
     let app = match app(builder, launch, true).build(tauri::generate_context!()) {
@@ -140,5 +161,14 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(|_app, _event| {});
+    app.run(|_app, event| {
+        // Closing the last window keeps the provider running in the tray; only Quit
+        // (an exit with a code) ends the app.
+        if let tauri::RunEvent::ExitRequested {
+            api, code: None, ..
+        } = event
+        {
+            api.prevent_exit();
+        }
+    });
 }
