@@ -755,7 +755,8 @@ async function main() {
     log(`${s.name}: ready at ${s.base} (pid ${s.pid}); token${s.introspectPath ? ', introspection' : ''}${s.login ? ', login' : ''} checked`);
   }
   if (results.big) {
-    await sleep(1);
+    // The provider's first pruning runs 2 s after start (server.rs PRUNE_FIRST_AFTER).
+    await sleep(4);
     results.big.rows_after_start = tokenCount(servers[results.big.name].bigDir);
     log(`  ${results.big.name}: ${results.big.rows_after_start?.toLocaleString('en')} token rows after the provider's start-up pruning`);
   }

@@ -186,9 +186,17 @@ impl Provider {
 
 /// Expired codes and tokens are kept a day for the window, then removed in the
 /// background so lookups stay fast as the tables would otherwise grow.
+/// The pruner's first run waits this long after start, so it does not hold SQLite's
+/// write lock (and open pool connections) while a freshly started provider answers
+/// its first requests.
+const PRUNE_FIRST_AFTER: Duration = Duration::from_secs(2);
+
 fn spawn_pruner(core: Core, retention: crate::log::Retention) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + PRUNE_FIRST_AFTER,
+            Duration::from_secs(600),
+        );
         loop {
             tick.tick().await;
             match crate::store::flows::prune_expired(core.store.pool(), core.now(), 24 * 3600).await

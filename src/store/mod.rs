@@ -95,7 +95,8 @@ impl Store {
                 // Checkpoint every ~16 MiB of WAL instead of every 4 MiB: pages written
                 // again and again between checkpoints are copied to the database once.
                 .pragma("wal_autocheckpoint", "4000"),
-        );
+        )
+        .await;
         Ok(Store { pool, path, writer })
     }
 

@@ -145,8 +145,9 @@ fn stopped() -> Error {
 impl Writer {
     /// Starts the writer on its own thread. It opens its own connection with `options`
     /// (and reopens it after a failure).
-    pub fn start(options: SqliteConnectOptions) -> Self {
+    pub async fn start(options: SqliteConnectOptions) -> Self {
         let (tx, rx) = mpsc::channel(4096);
+        let (opened, ready) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("authdesk-writer".into())
             .spawn(move || {
@@ -154,13 +155,19 @@ impl Writer {
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(run(options, rx)),
+                    Ok(rt) => rt.block_on(run(options, rx, opened)),
                     // Dropping `rx` makes every write fail with "has stopped".
                     Err(e) => tracing::error!(error = %e, "cannot start the database writer"),
                 }
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the database writer thread");
+        match spawned {
+            // Wait for its connection: opening it (which sets the journal mode) while
+            // the pool's connections run their first statements makes them wait on
+            // SQLite's lock, in sleeps of a millisecond or more.
+            Ok(_) => {
+                let _ = ready.await;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start the database writer thread"),
         }
         Writer { tx }
     }
@@ -452,10 +459,15 @@ fn insert_sync(
     Ok(())
 }
 
-async fn run(options: SqliteConnectOptions, mut rx: mpsc::Receiver<Work>) {
+async fn run(
+    options: SqliteConnectOptions,
+    mut rx: mpsc::Receiver<Work>,
+    opened: oneshot::Sender<()>,
+) {
     // Connect now, not at the first write: the first token of a fresh start would
     // otherwise wait for the connection to open (and parse the schema).
     let mut conn: Option<Conn> = Conn::open(&options).await.ok();
+    let _ = opened.send(());
     while let Some(first) = rx.recv().await {
         let mut steps = vec![Step::Begin];
         let mut closing = None;
