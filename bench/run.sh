@@ -81,6 +81,7 @@ if [ "${BENCH_DESKTOP:-auto}" != 0 ] && [ -x "$BENCH_DESKTOP_BIN" ]; then
     need_apt xdotool xdotool
     need_apt xwd x11-apps
     need_apt dbus-run-session dbus
+    need_apt python3 python3
 fi
 
 # -- the run; the harness stops every process it started (by PID) on exit or signal
