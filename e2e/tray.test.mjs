@@ -13,32 +13,14 @@ import https from "node:https";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { assert, env, steps } from "./steps.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set; run scripts/desktop-e2e.sh`);
-  return v;
-};
 const APP = env("AUTHDESK_APP");
 const WORK = env("TRAY_WORK");
 const DISPLAY = env("DISPLAY");
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
-let passed = 0;
-const step = async (name, fn) => {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-    throw e;
-  }
-};
-const assert = (cond, msg) => {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-};
+const { step, counts } = steps();
 async function waitFor(what, fn, timeoutMs = 30_000) {
   const t0 = Date.now();
   for (;;) {
@@ -180,4 +162,4 @@ try {
   } catch {}
   fs.closeSync(logFd);
 }
-console.log(`tray test: ${passed} steps passed`);
+console.log(`tray test: ${counts.passed} steps passed`);

@@ -13,12 +13,8 @@ import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { remote } from "webdriverio";
+import { assert, env, steps } from "./steps.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set; run scripts/desktop-e2e.sh`);
-  return v;
-};
 const APP = env("AUTHDESK_APP");
 const CLI = env("AUTHDESK_CLI");
 const DATA_DIR = env("AUTHDESK_DATA_DIR");
@@ -29,23 +25,7 @@ const DRIVER_PORT = Number(process.env.TAURI_DRIVER_PORT ?? 4444);
 const CLIENT_ID = "e2e-service";
 const CLIENT_NAME = "E2E Service";
 
-let passed = 0;
-let failed = 0;
-const step = async (name, fn) => {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-    throw e;
-  }
-};
-const assert = (cond, msg) => {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-};
+const { step, counts } = steps();
 
 /** One HTTPS request trusting only `ca` (never rejectUnauthorized: false); no redirects followed. */
 function request(url, { ca, method = "GET", headers = {}, body }) {
@@ -423,5 +403,5 @@ try {
   await browser.deleteSession().catch(() => {});
 }
 
-console.log(`\n${passed} passed, ${failed} failed (window test, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-process.exit(failed ? 1 : 0);
+console.log(`\n${counts.passed} passed, ${counts.failed} failed (window test, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+process.exit(counts.failed ? 1 : 0);
