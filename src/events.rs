@@ -73,7 +73,28 @@ impl EventBus {
         let _ = self.tx.send(event);
     }
 
+    /// Whether anyone listens (the desktop window does; headless mode has no one), so
+    /// a publisher can skip building an event nobody would receive.
+    pub fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > usize::MAX - 1
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<ProviderEvent> {
         self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_subscribers_follows_the_receivers() {
+        let bus = EventBus::new();
+        assert!(!bus.has_subscribers());
+        let rx = bus.subscribe();
+        assert!(bus.has_subscribers());
+        drop(rx);
+        assert!(!bus.has_subscribers());
     }
 }

@@ -72,7 +72,8 @@ impl Default for Retention {
 }
 
 /// Writes request-log entries in the background, many per transaction, so logging
-/// never sits on a request's path. Entries are published on the event bus at once.
+/// never sits on a request's path. Entries are published on the event bus at once
+/// (when anyone subscribes: the desktop window does).
 #[derive(Debug, Clone)]
 pub struct RequestLog {
     tx: mpsc::Sender<RequestEntry>,
@@ -97,9 +98,11 @@ impl RequestLog {
             ),
             _ => tracing::debug!(kind = %entry.kind, status = entry.status.as_str(), "request"),
         }
-        self.events.publish(ProviderEvent::Request {
-            entry: entry.clone(),
-        });
+        if self.events.has_subscribers() {
+            self.events.publish(ProviderEvent::Request {
+                entry: entry.clone(),
+            });
+        }
         if self.tx.try_send(entry).is_err() {
             tracing::debug!("request log is behind; an entry was not stored");
         }
