@@ -76,7 +76,7 @@ impl EventBus {
     /// Whether anyone listens (the desktop window does; headless mode has no one), so
     /// a publisher can skip building an event nobody would receive.
     pub fn has_subscribers(&self) -> bool {
-        self.tx.receiver_count() > usize::MAX - 1
+        self.tx.receiver_count() > 0
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ProviderEvent> {
