@@ -165,7 +165,7 @@ async fn writer(
         since_prune += count;
         if since_prune >= 1000 {
             since_prune = 0;
-            if let Err(e) = prune(store.pool(), newest, retention).await {
+            if let Err(e) = prune(&store, newest, retention).await {
                 tracing::warn!(error = %e, "cannot prune the request log");
             }
         }
@@ -201,21 +201,30 @@ impl AppendRow for LogRow {
 }
 
 pub async fn prune(
-    pool: &sqlx::SqlitePool,
+    store: &crate::store::Store,
     now: Timestamp,
     retention: Retention,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM request_log WHERE at < ?")
-        .bind(now - retention.max_age_secs)
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log ORDER BY at DESC LIMIT -1 OFFSET ?)",
-    )
-    .bind(retention.max_entries)
-    .execute(pool)
-    .await?;
-    Ok(())
+) -> crate::error::Result<()> {
+    // Through the group writer: a delete through the pool would contend with it for
+    // SQLite's write lock, and both sides would sleep in the busy handler.
+    store
+        .writer()
+        .run(move |c| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM request_log WHERE at < ?")
+                    .bind(now - retention.max_age_secs)
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query(
+                    "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log ORDER BY at DESC LIMIT -1 OFFSET ?)",
+                )
+                .bind(retention.max_entries)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
 }
 
 /// Reads the stored log, newest first.
@@ -264,4 +273,47 @@ pub async fn list(
             detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or_default(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: i64, at: Timestamp) -> RequestEntry {
+        RequestEntry {
+            id: format!("r{i:04}"),
+            at,
+            kind: "token".into(),
+            client_id: Some("service".into()),
+            username: None,
+            status: RequestStatus::Completed,
+            error: None,
+            error_description: None,
+            params: Default::default(),
+            detail: serde_json::json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_the_newest_entries_within_the_age_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let now: Timestamp = 1_800_000_000;
+        // Two entries older than the age limit, then 20 recent ones, one second apart.
+        let mut rows: Vec<Box<dyn AppendRow>> = vec![
+            Box::new(LogRow(entry(0, now - 8 * 24 * 3600))),
+            Box::new(LogRow(entry(1, now - 8 * 24 * 3600 + 1))),
+        ];
+        rows.extend((2..22).map(|i| Box::new(LogRow(entry(i, now - 100 + i))) as _));
+        store.writer().append(rows).await.unwrap();
+        let retention = Retention {
+            max_age_secs: 7 * 24 * 3600,
+            max_entries: 5,
+        };
+        prune(&store, now, retention).await.unwrap();
+        let left = list(store.pool(), None, None, 100).await.unwrap();
+        let ids: Vec<&str> = left.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["r0021", "r0020", "r0019", "r0018", "r0017"]);
+        store.close().await;
+    }
 }

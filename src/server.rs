@@ -199,13 +199,12 @@ fn spawn_pruner(core: Core, retention: crate::log::Retention) {
         );
         loop {
             tick.tick().await;
-            match crate::store::flows::prune_expired(core.store.pool(), core.now(), 24 * 3600).await
-            {
+            match crate::store::flows::prune_expired(&core.store, core.now(), 24 * 3600).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "pruned expired codes and tokens"),
                 Err(e) => tracing::warn!(error = %e, "cannot prune expired tokens"),
             }
-            if let Err(e) = crate::log::prune(core.store.pool(), core.now(), retention).await {
+            if let Err(e) = crate::log::prune(&core.store, core.now(), retention).await {
                 tracing::warn!(error = %e, "cannot prune the request log");
             }
             if core.store.pool().is_closed() {

@@ -542,28 +542,44 @@ pub async fn list_tokens(
 
 /// Removes codes and tokens that expired more than `older_than` seconds ago, in small
 /// chunks so a large backlog never holds the write lock for long.
-pub async fn prune_expired(pool: &SqlitePool, now: Timestamp, older_than: i64) -> Result<u64> {
+pub async fn prune_expired(store: &super::Store, now: Timestamp, older_than: i64) -> Result<u64> {
     let cutoff = now - older_than;
     let mut total = 0;
+    // Through the group writer, in chunks: a delete through the pool would contend
+    // with it for SQLite's write lock, and a chunk holds the writer only briefly.
     for table in ["auth_codes", "tokens"] {
         loop {
-            let n = sqlx::query(&format!(
-                "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires_at < ? LIMIT 2000)"
-            ))
-            .bind(cutoff)
-            .execute(pool)
-            .await?
-            .rows_affected();
+            let n = store
+                .writer()
+                .run(move |c| {
+                    Box::pin(async move {
+                        Ok(sqlx::query(&format!(
+                            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires_at < ? LIMIT 2000)"
+                        ))
+                        .bind(cutoff)
+                        .execute(&mut *c)
+                        .await?
+                        .rows_affected())
+                    })
+                })
+                .await?;
             total += n;
             if n < 2000 {
                 break;
             }
-            tokio::task::yield_now().await;
         }
     }
-    sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
-        .bind(now)
-        .execute(pool)
+    store
+        .writer()
+        .run(move |c| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
         .await?;
     Ok(total)
 }
@@ -889,4 +905,55 @@ pub async fn poll_device(
         .execute(&mut *conn)
         .await?;
     Ok(Some(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(i: usize, expires_at: Timestamp) -> TokenRow {
+        TokenRow {
+            id: format!("t{i:05}"),
+            token_hash: hash_secret(&format!("token {i}")),
+            kind: TokenKind::AccessToken,
+            format: TokenFormat::Jwt,
+            client_id: "service".into(),
+            sub: None,
+            grant_id: None,
+            scopes: String::new(),
+            issued_at: expires_at - 3600,
+            expires_at,
+            revoked_at: None,
+            rotated_at: None,
+            value: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn pruning_removes_tokens_expired_long_ago_in_chunks_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let day = 24 * 3600;
+        // More than one chunk (2000) expired over a day ago; one expired an hour ago
+        // (kept for the window); two still valid.
+        let mut rows: Vec<TokenRow> = (0..2500).map(|i| token(i, now - 2 * day)).collect();
+        rows.push(token(2500, now - 3600));
+        rows.push(token(2501, now + 3600));
+        rows.push(token(2502, now + day));
+        store
+            .writer()
+            .append(super::super::writer::boxed(rows).collect())
+            .await
+            .unwrap();
+        let removed = prune_expired(&store, now, day).await.unwrap();
+        assert_eq!(removed, 2500);
+        let left: Vec<String> = sqlx::query_scalar("SELECT id FROM tokens ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, ["t02500", "t02501", "t02502"]);
+        assert_eq!(prune_expired(&store, now, day).await.unwrap(), 0);
+        store.close().await;
+    }
 }
