@@ -86,14 +86,9 @@ impl Store {
                 )),
             })?;
         let writer = writer::Writer::start(
+            path.clone(),
             options
-                // Savepoints' statement journals in memory, not in temporary files.
                 .pragma("temp_store", "memory")
-                // The writer touches the tokens' index pages all the time: keep them
-                // (16 MiB at most) instead of reading them back from the OS.
-                .pragma("cache_size", "-16384")
-                // Checkpoint every ~16 MiB of WAL instead of every 4 MiB: pages written
-                // again and again between checkpoints are copied to the database once.
                 .pragma("wal_autocheckpoint", "4000"),
         )
         .await;
@@ -117,15 +112,7 @@ impl Store {
     /// connection and on the pool's idle ones; for when the provider goes idle.
     pub async fn release_memory(&self) {
         let shrink = "PRAGMA shrink_memory";
-        let _ = self
-            .writer
-            .run(move |c| {
-                Box::pin(async move {
-                    sqlx::query(shrink).execute(c).await?;
-                    Ok(())
-                })
-            })
-            .await;
+        self.writer.release_memory().await;
         // Hold them all at once, so each idle connection is shrunk once.
         let idle = self.pool.num_idle();
         let mut held = Vec::with_capacity(idle);

@@ -13,15 +13,17 @@
 //!
 //! sqlx runs every statement on its connection's worker thread, so each statement costs
 //! two thread switches. The profile of issue 6 showed those switches, not SQLite,
-//! dominating token issuance. Appends therefore run on the same SQLite connection
-//! through [`sqlx::sqlite::LockedSqliteHandle`]: the writer takes the connection's lock
-//! once, runs `BEGIN`, every insert and `COMMIT` itself with rusqlite's prepared
-//! statements on that handle, and gives the lock back. A batch of appends costs one
-//! hand-over of the connection instead of a few statements' round trips per append.
+//! dominating token issuance. Appends therefore run on a connection of their own that
+//! the writer's thread drives itself through rusqlite: `BEGIN`, every insert and
+//! `COMMIT` with prepared statements, and no thread switch at all. Jobs run on a second
+//! connection, through sqlx. Each run of consecutive appends, and each run of
+//! consecutive jobs, in a batch is one transaction; both connections belong to the one
+//! writer thread, so they never wait on each other's write lock.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use sqlx::sqlite::SqliteConnectOptions;
@@ -112,6 +114,8 @@ enum Work {
         rows: Rows,
         reply: oneshot::Sender<Result<()>>,
     },
+    /// Hand SQLite's page caches back (`PRAGMA shrink_memory`).
+    Shrink(oneshot::Sender<()>),
     Close(oneshot::Sender<()>),
 }
 
@@ -120,6 +124,7 @@ impl std::fmt::Debug for Work {
         f.write_str(match self {
             Work::Job { .. } => "WriteJob",
             Work::Append { .. } => "Append",
+            Work::Shrink(_) => "Shrink",
             Work::Close(_) => "Close",
         })
     }
@@ -133,6 +138,19 @@ const MAX_BATCH: usize = 512;
 /// sqlx's prepared-statement cache.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
+/// Pragmas of both writer connections (the database is already in WAL mode).
+const PRAGMAS: &str = "PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA busy_timeout = 10000;
+-- Savepoints' statement journals in memory, not in temporary files.
+PRAGMA temp_store = MEMORY;
+-- The writer touches the tokens' index pages all the time: keep them (16 MiB at most)
+-- instead of reading them back from the OS.
+PRAGMA cache_size = -16384;
+-- Checkpoint every ~16 MiB of WAL instead of every 4 MiB: pages written again and
+-- again between checkpoints are copied to the database once.
+PRAGMA wal_autocheckpoint = 4000;";
+
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Work>,
@@ -142,28 +160,23 @@ fn stopped() -> Error {
     Error::Other("the database writer has stopped".into())
 }
 
+fn sql_err(e: rusqlite::Error) -> Error {
+    Error::Other(format!("database: {e}"))
+}
+
 impl Writer {
-    /// Starts the writer on its own thread. It opens its own connection with `options`
-    /// (and reopens it after a failure).
-    pub async fn start(options: SqliteConnectOptions) -> Self {
+    /// Starts the writer on its own thread, with its own connections to the database
+    /// at `path` (which must exist, in WAL mode): a rusqlite one for appends, opened
+    /// now, and a sqlx one (`options`) for jobs, opened at the first job. Either is
+    /// reopened after a failure.
+    pub async fn start(path: PathBuf, options: SqliteConnectOptions) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let (opened, ready) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("authdesk-writer".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(run(options, rx, opened)),
-                    // Dropping `rx` makes every write fail with "has stopped".
-                    Err(e) => tracing::error!(error = %e, "cannot start the database writer"),
-                }
-            });
+            .spawn(move || run(&path, options, rx, opened));
         match spawned {
-            // Wait for its connection: opening it (which sets the journal mode) while
-            // the pool's connections run their first statements makes them wait on
-            // SQLite's lock, in sleeps of a millisecond or more.
+            // Wait for the appends' connection, so the first token need not.
             Ok(_) => {
                 let _ = ready.await;
             }
@@ -212,8 +225,16 @@ impl Writer {
             .map_err(|_| Error::Other("the database writer stopped before answering".into()))?
     }
 
-    /// Finishes the work already sent, then closes the writer's connection. Later calls
-    /// fail with "the database writer has stopped".
+    /// Gives the page caches of the writer's connections back (`PRAGMA shrink_memory`).
+    pub async fn release_memory(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Work::Shrink(reply)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Finishes the work already sent, then closes the writer's connections. Later
+    /// calls fail with "the database writer has stopped".
     pub async fn close(&self) {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Work::Close(reply)).await.is_ok() {
@@ -222,198 +243,131 @@ impl Writer {
     }
 }
 
-/// Work inside a batch, in the order it runs. `Begin` and `Commit` frame the batch.
-enum Step {
-    Begin,
-    Appends(Vec<(Rows, oneshot::Sender<Result<()>>)>),
-    Job(Job, oneshot::Sender<Result<Erased>>),
-    Commit,
-}
-
-/// An answer held back until the batch commits.
-enum Answer {
-    Job(Result<Erased>, oneshot::Sender<Result<Erased>>),
-    Append(Result<()>, oneshot::Sender<Result<()>>),
-}
-
-impl Answer {
-    fn send(self) {
-        match self {
-            Answer::Job(r, tx) => drop(tx.send(r)),
-            Answer::Append(r, tx) => drop(tx.send(r)),
-        }
-    }
-
-    fn fail(self, msg: &str) {
-        let err = || Error::Other(msg.to_string());
-        match self {
-            Answer::Job(_, tx) => drop(tx.send(Err(err()))),
-            Answer::Append(_, tx) => drop(tx.send(Err(err()))),
-        }
-    }
-}
-
-/// Where a batch stands while its steps run.
-struct Batch {
-    answers: Vec<Answer>,
-    /// Set when the transaction could not start or the connection failed: every later
-    /// piece of work fails with this message, and nothing is committed.
-    failed: Option<String>,
-    /// False when the connection is in an unknown state and must be replaced.
-    healthy: bool,
-}
-
-impl Batch {
-    fn fail_step(&mut self, step: Step, msg: &str) {
-        match step {
-            Step::Appends(run) => {
-                for (_, reply) in run {
-                    Answer::Append(Ok(()), reply).fail(msg);
-                }
-            }
-            Step::Job(_, reply) => Answer::Job(Ok(Box::new(())), reply).fail(msg),
-            Step::Begin | Step::Commit => {}
-        }
-    }
-}
-
-/// The writer's connection: sqlx's, and a rusqlite view of the same SQLite handle for
-/// appends. The view (with its prepared statements) is dropped before sqlx closes the
-/// handle; see [`Conn::close`].
-struct Conn {
-    view: Option<rusqlite::Connection>,
-    sqlx: SqliteConnection,
+/// The connection of appends: plain rusqlite on the writer's thread, so a batch of
+/// appends costs no thread switch at all.
+struct Appender {
+    db: rusqlite::Connection,
     /// The full `INSERT … VALUES (?, …)` text of each row kind.
     sql: HashMap<(&'static str, usize), String>,
+    flusher: Option<WalFlusher>,
 }
 
-impl Conn {
-    async fn open(options: &SqliteConnectOptions) -> Result<Self> {
-        Ok(Conn {
-            view: None,
-            sqlx: SqliteConnection::connect_with(options).await?,
-            sql: HashMap::new(),
+/// Rows appended before the WAL's new pages are written out in the background.
+const FLUSH_AFTER_ROWS: usize = 128;
+/// At most one background write-out per this interval.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Writes the WAL's new pages to disk from a thread of its own while the writer goes
+/// on. A checkpoint (every ~16 MiB of WAL) starts with an fsync of the WAL; without
+/// this, that fsync wrote all 16 MiB at once, on the writer's thread, and every
+/// request waited for it (15–20 ms, several times a second under load). It adds no
+/// durability and changes no data, so when it fails or falls behind nothing is lost:
+/// the checkpoint's own fsync then does the work as before.
+struct WalFlusher {
+    tx: std::sync::mpsc::SyncSender<()>,
+    rows: usize,
+    last: std::time::Instant,
+}
+
+impl WalFlusher {
+    fn start(db: &Path) -> Option<Self> {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("authdesk-wal-sync".into())
+            .spawn(move || {
+                // Ends when the writer's connection (the sender) goes away.
+                for () in rx {
+                    if let Ok(f) = std::fs::File::open(&wal) {
+                        let _ = f.sync_data();
+                    }
+                }
+            })
+            .inspect_err(|e| tracing::debug!(error = %e, "no background WAL write-out"))
+            .ok()?;
+        Some(WalFlusher {
+            tx,
+            rows: 0,
+            last: std::time::Instant::now(),
         })
     }
 
-    /// Runs `f` on the rusqlite view while holding the connection's lock, so sqlx's
-    /// worker thread cannot use the handle meanwhile.
-    async fn with_view<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Connection, &mut HashMap<(&'static str, usize), String>) -> T,
-    ) -> Result<T> {
-        let mut handle = self.sqlx.lock_handle().await?;
-        let view = match &mut self.view {
-            Some(v) => v,
-            slot => {
-                // SAFETY: the handle is valid while `self.sqlx` lives, and the view is
-                // dropped before it (`close`, and field order on drop). The view is used
-                // only inside this function, while `handle` holds the connection's lock.
-                let v =
-                    unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
-                        .map_err(sql_err)?;
-                slot.insert(v)
-            }
-        };
-        let out = f(view, &mut self.sql);
-        drop(handle);
-        Ok(out)
-    }
-
-    /// Drops the view under the lock (finalizing its statements), then closes.
-    async fn close(mut self) {
-        if self.view.is_some()
-            && let Ok(_handle) = self.sqlx.lock_handle().await
-        {
-            self.view = None;
+    /// Counts committed rows; asks for a write-out once enough went into the WAL.
+    fn committed(&mut self, rows: usize) {
+        self.rows += rows;
+        if self.rows >= FLUSH_AFTER_ROWS && self.last.elapsed() >= FLUSH_EVERY {
+            // A full channel means a write-out is already waiting to start.
+            let _ = self.tx.try_send(());
+            self.rows = 0;
+            self.last = std::time::Instant::now();
         }
-        let _ = self.sqlx.close().await;
+    }
+}
+
+impl Appender {
+    fn open(path: &Path) -> Result<Self> {
+        use rusqlite::OpenFlags;
+        let db = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_err)?;
+        db.execute_batch(PRAGMAS).map_err(sql_err)?;
+        // Parse the schema now rather than at the first token.
+        db.prepare("SELECT 1 FROM sqlite_master LIMIT 1")
+            .and_then(|mut s| s.exists([]))
+            .map_err(sql_err)?;
+        Ok(Appender {
+            db,
+            sql: HashMap::new(),
+            flusher: WalFlusher::start(path),
+        })
     }
 
-    /// Runs one batch in one transaction. Returns false when the connection must be
+    /// Runs `appends` in one transaction and answers them once it committed (or
+    /// failed). Returns false when the connection is in an unknown state and must be
     /// replaced.
-    async fn run_batch(&mut self, steps: Vec<Step>) -> bool {
-        let mut batch = Batch {
-            answers: Vec::with_capacity(steps.len()),
-            failed: None,
-            healthy: true,
+    fn run(&mut self, appends: Vec<(Rows, oneshot::Sender<Result<()>>)>) -> bool {
+        let fail_all = |appends: Vec<(Rows, oneshot::Sender<Result<()>>)>, msg: &str| {
+            for (_, reply) in appends {
+                let _ = reply.send(Err(Error::Other(msg.to_string())));
+            }
         };
-        let mut steps = steps.into_iter().peekable();
-        while let Some(step) = steps.next() {
-            if let Some(msg) = batch.failed.clone() {
-                batch.fail_step(step, &msg);
-                continue;
-            }
-            if let Step::Job(job, reply) = step {
-                let outcome = run_one(&mut self.sqlx, job).await;
-                batch.answers.push(Answer::Job(outcome, reply));
-                continue;
-            }
-            // Everything up to the next job runs under one hand-over of the connection.
-            let mut group = vec![step];
-            while let Some(next) = steps.next_if(|s| !matches!(s, Step::Job(..))) {
-                group.push(next);
-            }
-            let ran = self
-                .with_view(|db, sql| {
-                    for step in group {
-                        run_sync(db, sql, step, &mut batch);
-                    }
-                })
-                .await;
-            if let Err(e) = ran {
-                // The lock could not be taken: sqlx's worker is gone.
-                let msg = format!("database: {e}");
-                batch.healthy = false;
-                batch.failed = Some(msg.clone());
-                batch.answers.drain(..).for_each(|a| a.fail(&msg));
-            }
+        if let Err(e) = self.db.execute_batch("BEGIN IMMEDIATE") {
+            fail_all(appends, &format!("database: {e}"));
+            return self.db.is_autocommit();
         }
-        batch.healthy
-    }
-}
-
-fn sql_err(e: rusqlite::Error) -> Error {
-    Error::Other(format!("database: {e}"))
-}
-
-/// Runs a step that needs no sqlx: the frame of the transaction, or appends.
-fn run_sync(
-    db: &rusqlite::Connection,
-    sql: &mut HashMap<(&'static str, usize), String>,
-    step: Step,
-    batch: &mut Batch,
-) {
-    if let Some(msg) = batch.failed.clone() {
-        batch.fail_step(step, &msg);
-        return;
-    }
-    match step {
-        Step::Begin => {
-            if let Err(e) = db.execute_batch("BEGIN IMMEDIATE") {
-                batch.failed = Some(format!("database: {e}"));
+        let mut answers = Vec::with_capacity(appends.len());
+        let mut inserted = 0;
+        for (rows, reply) in appends {
+            let outcome = in_savepoint(&self.db, |db| insert_sync(db, &mut self.sql, &rows));
+            if outcome.is_ok() {
+                inserted += rows.len();
             }
+            answers.push((outcome, reply));
         }
-        Step::Appends(run) => {
-            for (rows, reply) in run {
-                let outcome = in_savepoint(db, |db| insert_sync(db, sql, &rows));
-                batch.answers.push(Answer::Append(outcome, reply));
+        match self.db.execute_batch("COMMIT") {
+            Ok(()) => {
+                if let Some(f) = &mut self.flusher {
+                    f.committed(inserted);
+                }
+                for (outcome, reply) in answers {
+                    let _ = reply.send(outcome);
+                }
+                true
             }
-        }
-        Step::Commit => {
-            if let Err(e) = db.execute_batch("COMMIT") {
+            Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
-                batch.healthy = db.execute_batch("ROLLBACK").is_ok() || db.is_autocommit();
+                let healthy = self.db.execute_batch("ROLLBACK").is_ok() || self.db.is_autocommit();
                 let msg = format!("database commit: {e}");
-                batch.answers.drain(..).for_each(|a| a.fail(&msg));
-                batch.failed = Some(msg);
-            } else {
-                batch.answers.drain(..).for_each(Answer::send);
+                fail_all(
+                    answers.into_iter().map(|(_, r)| (Vec::new(), r)).collect(),
+                    &msg,
+                );
+                healthy
             }
-        }
-        Step::Job(_, reply) => {
-            // Jobs never reach here (run_batch runs them through sqlx).
-            Answer::Job(Ok(Box::new(())), reply).fail("database: misplaced job");
         }
     }
 }
@@ -459,29 +413,123 @@ fn insert_sync(
     Ok(())
 }
 
-async fn run(
+/// Runs `jobs` through sqlx in one transaction, each in its own savepoint, and answers
+/// them once it committed (or failed). Returns false when the connection is in an
+/// unknown state and must be replaced.
+async fn run_jobs(
+    conn: &mut SqliteConnection,
+    jobs: Vec<(Job, oneshot::Sender<Result<Erased>>)>,
+) -> bool {
+    let fail_all = |replies: Vec<oneshot::Sender<Result<Erased>>>, msg: &str| {
+        for reply in replies {
+            let _ = reply.send(Err(Error::Other(msg.to_string())));
+        }
+    };
+    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+        fail_all(
+            jobs.into_iter().map(|(_, r)| r).collect(),
+            &format!("database: {e}"),
+        );
+        return !conn.is_in_transaction() && conn.ping().await.is_ok();
+    }
+    let mut answers = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter();
+    for (job, reply) in jobs.by_ref() {
+        match run_one(conn, job).await {
+            Ok(outcome) => answers.push((outcome, reply)),
+            // The savepoint itself failed: the transaction is in an unknown state.
+            Err(e) => {
+                let msg = format!("database: {e}");
+                let rest = jobs.map(|(_, r)| r);
+                fail_all(
+                    answers
+                        .into_iter()
+                        .map(|(_, r)| r)
+                        .chain([reply])
+                        .chain(rest)
+                        .collect(),
+                    &msg,
+                );
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return false;
+            }
+        }
+    }
+    match sqlx::query("COMMIT").execute(&mut *conn).await {
+        Ok(_) => {
+            for (outcome, reply) in answers {
+                let _ = reply.send(outcome);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            let healthy = sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok();
+            let msg = format!("database commit: {e}");
+            fail_all(answers.into_iter().map(|(_, r)| r).collect(), &msg);
+            healthy
+        }
+    }
+}
+
+/// Runs one job in a savepoint. The outer `Err` means the savepoint statements failed;
+/// the inner result is the job's own (rolled back when it is an error).
+async fn run_one(conn: &mut SqliteConnection, job: Job) -> Result<Result<Erased>> {
+    sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
+    let outcome = job(conn).await;
+    if outcome.is_err() {
+        sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
+    }
+    sqlx::query("RELEASE job").execute(&mut *conn).await?;
+    Ok(outcome)
+}
+
+/// A run of consecutive work of one kind, in the order it arrived.
+enum Run {
+    Appends(Vec<(Rows, oneshot::Sender<Result<()>>)>),
+    Jobs(Vec<(Job, oneshot::Sender<Result<Erased>>)>),
+}
+
+/// The writer's thread: takes whatever work is waiting (up to [`MAX_BATCH`] pieces)
+/// and runs each run of appends, and each run of jobs, as one transaction.
+fn run(
+    path: &Path,
     options: SqliteConnectOptions,
     mut rx: mpsc::Receiver<Work>,
     opened: oneshot::Sender<()>,
 ) {
-    // Connect now, not at the first write: the first token of a fresh start would
-    // otherwise wait for the connection to open (and parse the schema).
-    let mut conn: Option<Conn> = Conn::open(&options).await.ok();
+    // Jobs use sqlx, whose futures need a runtime; appends need none.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        // Dropping `rx` makes every write fail with "has stopped".
+        Err(e) => return tracing::error!(error = %e, "cannot start the database writer"),
+    };
+    let mut appender = Appender::open(path)
+        .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
+        .ok();
     let _ = opened.send(());
-    while let Some(first) = rx.recv().await {
-        let mut steps = vec![Step::Begin];
-        let mut closing = None;
+    let mut jobs_conn: Option<SqliteConnection> = None;
+    while let Some(first) = rx.blocking_recv() {
+        let mut runs: Vec<Run> = Vec::new();
+        let mut after: Vec<Work> = Vec::new();
         let mut next = Some(first);
         let mut count = 0;
         while let Some(work) = next.take() {
             match work {
-                Work::Job { job, reply } => steps.push(Step::Job(job, reply)),
-                Work::Append { rows, reply } => match steps.last_mut() {
-                    Some(Step::Appends(run)) => run.push((rows, reply)),
-                    _ => steps.push(Step::Appends(vec![(rows, reply)])),
+                Work::Job { job, reply } => match runs.last_mut() {
+                    Some(Run::Jobs(run)) => run.push((job, reply)),
+                    _ => runs.push(Run::Jobs(vec![(job, reply)])),
                 },
-                Work::Close(reply) => {
-                    closing = Some(reply);
+                Work::Append { rows, reply } => match runs.last_mut() {
+                    Some(Run::Appends(run)) => run.push((rows, reply)),
+                    _ => runs.push(Run::Appends(vec![(rows, reply)])),
+                },
+                // Shrink and close after the work sent before them.
+                other @ (Work::Shrink(_) | Work::Close(_)) => {
+                    after.push(other);
                     break;
                 }
             }
@@ -490,57 +538,84 @@ async fn run(
                 next = rx.try_recv().ok();
             }
         }
-        if count > 0 {
-            steps.push(Step::Commit);
-            if conn.is_none() {
-                match Conn::open(&options).await {
-                    Ok(c) => conn = Some(c),
-                    Err(e) => tracing::warn!(error = %e, "the database writer cannot connect"),
-                }
-            }
-            match conn.as_mut() {
-                Some(c) => {
-                    if !c.run_batch(steps).await
-                        && let Some(c) = conn.take()
-                    {
-                        // The connection is in an unknown state: open a new one next time.
-                        c.close().await;
+        for run in runs {
+            match run {
+                Run::Appends(appends) => {
+                    if appender.is_none() {
+                        appender = Appender::open(path)
+                            .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
+                            .ok();
+                    }
+                    match appender.as_mut() {
+                        Some(a) => {
+                            if !a.run(appends) {
+                                appender = None;
+                            }
+                        }
+                        None => {
+                            for (_, reply) in appends {
+                                let _ = reply.send(Err(Error::Other(
+                                    "database: the writer cannot connect".into(),
+                                )));
+                            }
+                        }
                     }
                 }
-                None => {
-                    let mut batch = Batch {
-                        answers: Vec::new(),
-                        failed: None,
-                        healthy: false,
-                    };
-                    for step in steps {
-                        batch.fail_step(step, "database: the writer cannot connect");
+                Run::Jobs(jobs) => rt.block_on(async {
+                    if jobs_conn.is_none() {
+                        match SqliteConnection::connect_with(&options).await {
+                            Ok(c) => jobs_conn = Some(c),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the database writer cannot connect")
+                            }
+                        }
                     }
-                }
+                    match jobs_conn.as_mut() {
+                        Some(c) => {
+                            if !run_jobs(c, jobs).await
+                                && let Some(c) = jobs_conn.take()
+                            {
+                                let _ = c.close().await;
+                            }
+                        }
+                        None => {
+                            for (_, reply) in jobs {
+                                let _ = reply.send(Err(Error::Other(
+                                    "database: the writer cannot connect".into(),
+                                )));
+                            }
+                        }
+                    }
+                }),
             }
         }
-        if let Some(reply) = closing {
-            if let Some(c) = conn.take() {
-                c.close().await;
+        for work in after {
+            match work {
+                Work::Shrink(reply) => {
+                    if let Some(a) = &appender {
+                        let _ = a.db.execute_batch("PRAGMA shrink_memory");
+                    }
+                    if let Some(c) = jobs_conn.as_mut() {
+                        let _ = rt.block_on(sqlx::query("PRAGMA shrink_memory").execute(c));
+                    }
+                    let _ = reply.send(());
+                }
+                Work::Close(reply) => {
+                    drop(appender.take());
+                    if let Some(c) = jobs_conn.take() {
+                        let _ = rt.block_on(c.close());
+                    }
+                    let _ = reply.send(());
+                    return;
+                }
+                Work::Job { .. } | Work::Append { .. } => {}
             }
-            let _ = reply.send(());
-            return;
         }
     }
     // Every sender is gone (the store was dropped without `close`).
-    if let Some(c) = conn.take() {
-        c.close().await;
+    if let Some(c) = jobs_conn.take() {
+        let _ = rt.block_on(c.close());
     }
-}
-
-async fn run_one(conn: &mut SqliteConnection, job: Job) -> Result<Erased> {
-    sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
-    let outcome = job(conn).await;
-    if outcome.is_err() {
-        sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
-    }
-    sqlx::query("RELEASE job").execute(&mut *conn).await?;
-    outcome
 }
 
 /// Inserts `rows` inside a job (through sqlx) with as few statements as the chunk sizes
