@@ -188,9 +188,7 @@ impl Core {
             Err(_) => None,
         };
         let mut conn = self.store.pool().acquire().await?;
-        let row = flows::find_token_by_hash(&mut conn, &hash)
-            .await?
-            .map(Arc::new);
+        let row = flows::find_token(&mut conn, token).await?.map(Arc::new);
         drop(conn);
         if let Some(r) = row.as_ref().filter(|r| r.kind == TokenKind::AccessToken)
             && let Ok(mut c) = self.cache.inner.write()

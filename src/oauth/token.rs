@@ -426,7 +426,7 @@ async fn refresh(
 ) -> Result<TokenResponse, OAuthError> {
     let row = {
         let mut conn = state.core.store.pool().acquire().await?;
-        flows::find_token_by_hash(&mut conn, &hash_secret(refresh_token)).await?
+        flows::find_token(&mut conn, refresh_token).await?
     }
     .filter(|t| t.kind == TokenKind::RefreshToken)
     .ok_or_else(|| {

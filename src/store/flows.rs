@@ -399,15 +399,49 @@ impl AppendRow for TokenRow {
     }
 }
 
-pub async fn find_token_by_hash(
-    conn: &mut SqliteConnection,
-    token_hash: &str,
-) -> Result<Option<TokenRow>> {
-    let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?")
-        .bind(token_hash)
-        .fetch_optional(conn)
-        .await?;
+const FIND_JWT: &str = "SELECT * FROM tokens WHERE id = ? AND format = 'jwt'";
+/// `format = 'opaque'` lets SQLite use the partial index of opaque tokens' hashes.
+const FIND_OPAQUE: &str = "SELECT * FROM tokens WHERE token_hash = ? AND format = 'opaque'";
+
+/// The stored row of a token, by the token's value. A JWT is found by its `jti` (the
+/// row's id, so no index of hashes is needed for JWTs) and must match the stored hash
+/// exactly; an opaque token by its hash.
+pub async fn find_token(conn: &mut SqliteConnection, value: &str) -> Result<Option<TokenRow>> {
+    let hash = hash_secret(value);
+    let row = match jwt_id(value) {
+        Some(jti) => sqlx::query(FIND_JWT)
+            .bind(jti)
+            .fetch_optional(conn)
+            .await?
+            .filter(|r| r.get::<&str, _>("token_hash") == hash),
+        None => {
+            sqlx::query(FIND_OPAQUE)
+                .bind(&hash)
+                .fetch_optional(conn)
+                .await?
+        }
+    };
     Ok(row.as_ref().map(TokenRow::from_row))
+}
+
+/// The `jti` claim of a value shaped like a JWS (three base64url parts, the middle one
+/// a JSON object with a string `jti`), read without checking the signature: the caller
+/// compares the stored hash of the whole value instead.
+fn jwt_id(value: &str) -> Option<String> {
+    use base64::Engine;
+    #[derive(Deserialize)]
+    struct Claims {
+        jti: String,
+    }
+    let mut parts = value.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Claims>(&json).ok().map(|c| c.jti)
 }
 
 pub async fn get_token(pool: &SqlitePool, id: &str) -> Result<Option<TokenRow>> {
@@ -521,7 +555,8 @@ pub async fn list_tokens(
         }
         None => {}
     }
-    sql.push_str(" ORDER BY issued_at DESC, id LIMIT ?");
+    // Ids start with the issue second, so this is newest first, along the primary key.
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
     let mut q = sqlx::query(&sql);
     if let Some(c) = &filter.client_id {
         q = q.bind(c);
@@ -927,6 +962,142 @@ mod tests {
             rotated_at: None,
             value: None,
         }
+    }
+
+    fn jws(claims: &str) -> String {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.c2lnbmF0dXJl", b64(r#"{"alg":"ES256"}"#), b64(claims))
+    }
+
+    #[tokio::test]
+    async fn tokens_are_found_by_jti_and_exact_value_or_by_hash_when_opaque() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let jwt_value = jws(r#"{"jti":"t00001","sub":"alice"}"#);
+        let mut jwt = token(1, now + 60);
+        jwt.token_hash = hash_secret(&jwt_value);
+        let mut opaque = token(2, now + 60);
+        opaque.format = TokenFormat::Opaque;
+        opaque.token_hash = hash_secret("opaque-value-0123456789");
+        store
+            .writer()
+            .append(super::super::writer::boxed([jwt, opaque]).collect())
+            .await
+            .unwrap();
+        let pool = store.pool().clone();
+        let find = |v: String| {
+            let pool = pool.clone();
+            async move {
+                let mut conn = pool.acquire().await.unwrap();
+                find_token(&mut conn, &v).await.unwrap().map(|r| r.id)
+            }
+        };
+        assert_eq!(find(jwt_value.clone()).await.as_deref(), Some("t00001"));
+        // Same jti, other claims or signature: not the issued token.
+        assert_eq!(find(jws(r#"{"jti":"t00001","sub":"mallory"}"#)).await, None);
+        assert_eq!(find(format!("{jwt_value}x")).await, None);
+        assert_eq!(
+            find("opaque-value-0123456789".into()).await.as_deref(),
+            Some("t00002")
+        );
+        // An opaque value is not found through a JWT's hash, nor a JWT through the
+        // opaque lookup (its value has no jti here).
+        assert_eq!(find("opaque-value-other".into()).await, None);
+        assert_eq!(find("a.b.c".into()).await, None);
+        assert_eq!(find(String::new()).await, None);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_token_index_migration_keeps_every_token() {
+        // A database as the migrations before 20261122000005 left it, with tokens.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::store::DB_FILE);
+        {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            let mut older = sqlx::migrate!("./migrations");
+            older.migrations = std::borrow::Cow::Owned(
+                older
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version < 20261122000005)
+                    .cloned()
+                    .collect(),
+            );
+            older.run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, revoked_at, value)
+                 VALUES ('a1', ?, 'access_token', 'jwt', 'web', 'alice', 'g1', 'openid', 10, 20, 15, 'x.y.z'),
+                        ('a2', ?, 'refresh_token', 'opaque', 'web', 'alice', 'g1', 'openid', 11, 99, NULL, 'r')",
+            )
+            .bind(hash_secret("x.y.z"))
+            .bind(hash_secret("refresh-value"))
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let rows: Vec<(String, Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT id, revoked_at, value FROM tokens ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("a1".to_string(), Some(15), Some("x.y.z".to_string())),
+                ("a2".to_string(), None, Some("r".to_string()))
+            ]
+        );
+        let mut conn = store.pool().acquire().await.unwrap();
+        let found = find_token(&mut conn, "refresh-value").await.unwrap();
+        assert_eq!(found.map(|r| r.id).as_deref(), Some("a2"));
+        drop(conn);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn token_lookups_use_an_index() {
+        // A partial index is used only when the query implies its condition; a query
+        // that does not would scan the whole table and slow down as it grows.
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        for (query, index) in [
+            (FIND_OPAQUE, "tokens_opaque_hash"),
+            (FIND_JWT, "sqlite_autoindex_tokens"),
+            (
+                "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+                "tokens_grant",
+            ),
+            ("DELETE FROM tokens WHERE sub = ?", "tokens_sub"),
+            ("DELETE FROM tokens WHERE client_id = ?", "tokens_client"),
+            (
+                "SELECT rowid FROM tokens WHERE expires_at < ? LIMIT 2000",
+                "tokens_expiry",
+            ),
+            (
+                "SELECT * FROM tokens ORDER BY id DESC LIMIT ?",
+                "sqlite_autoindex_tokens",
+            ),
+        ] {
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
+                .fetch_all(store.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}"))
+                .iter()
+                .map(|r| r.get("detail"))
+                .collect();
+            let plan = plan.join("; ");
+            assert!(plan.contains(index), "{query} does not use {index}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{query} sorts: {plan}");
+        }
+        store.close().await;
     }
 
     #[tokio::test]
