@@ -280,7 +280,13 @@ impl WalFlusher {
             .spawn(move || {
                 // Ends when the writer's connection (the sender) goes away.
                 for () in rx {
-                    if let Ok(f) = std::fs::File::open(&wal) {
+                    // Write access, which some systems need to flush; never created
+                    // or truncated here.
+                    let file = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&wal);
+                    if let Ok(f) = file {
                         let _ = f.sync_data();
                     }
                 }
