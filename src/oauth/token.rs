@@ -14,6 +14,7 @@ use super::tokens::{Mint, TokenResponse, mint};
 use crate::http::{AppState, paths};
 use crate::model::{Client, GrantType, Timestamp, User};
 use crate::store::flows::{self, GrantRow, TokenKind, hash_secret};
+use crate::store::writer::{Rows, boxed};
 
 /// A parsed token request: an unknown grant type cannot be represented.
 #[derive(Debug, PartialEq)]
@@ -250,7 +251,7 @@ pub(super) async fn store_tokens(
     if let Some(g) = grant {
         append.push(Box::new(g));
     }
-    append.extend(crate::store::writer::boxed(rows));
+    append.extend(boxed(rows));
     state.core.store.writer().append(append).await?;
     Ok(())
 }
@@ -261,9 +262,7 @@ async fn burn_code(state: &AppState, code_hash: String, now: Timestamp) -> Resul
         .core
         .store
         .writer()
-        .run(move |conn| {
-            Box::pin(async move { flows::consume_code(conn, &code_hash, now).await.map(|_| ()) })
-        })
+        .run_now(move |tx| flows::consume_code(tx, &code_hash, now).map(drop))
         .await?;
     Ok(())
 }
@@ -278,9 +277,7 @@ async fn revoke_replayed(
         .core
         .store
         .writer()
-        .run(move |conn| {
-            Box::pin(async move { flows::revoke_grant(conn, &grant_id, now, reason).await })
-        })
+        .run_now(move |tx| flows::revoke_grant_now(tx, &grant_id, now, reason))
         .await?;
     state.core.tokens_revoked(None);
     Ok(n)
@@ -389,23 +386,22 @@ async fn authorization_code(
     // Consume the code and store the tokens atomically: of two concurrent exchanges
     // of one code, exactly one issues tokens and the other revokes them.
     let grant_id = row.grant_id.clone();
+    let rows: Rows = boxed(rows).collect();
     let outcome = state
         .core
         .store
         .writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                match flows::consume_code(conn, &code_hash, now).await? {
-                    Some((_, true)) => {
-                        flows::insert_tokens(conn, &rows).await?;
-                        Ok(Exchange::Issued)
-                    }
-                    _ => Ok(Exchange::Replayed(
-                        flows::revoke_grant(conn, &grant_id, now, "authorization code replayed")
-                            .await?,
-                    )),
-                }
-            })
+        .run_now(move |tx| match flows::consume_code(tx, &code_hash, now)? {
+            Some(true) => {
+                tx.insert(&rows)?;
+                Ok(Exchange::Issued)
+            }
+            _ => Ok(Exchange::Replayed(flows::revoke_grant_now(
+                tx,
+                &grant_id,
+                now,
+                "authorization code replayed",
+            )?)),
         })
         .await?;
     match outcome {
@@ -525,22 +521,23 @@ async fn refresh(
     // Rotate and store atomically: of two concurrent uses of one refresh token,
     // exactly one gets new tokens and the other revokes the grant.
     let old_id = row.id.clone();
+    let rows: Rows = boxed(rows).collect();
     let outcome = state
         .core
         .store
         .writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                if flows::rotate_refresh(conn, &old_id, now).await? {
-                    flows::insert_tokens(conn, &rows).await?;
-                    Ok(Exchange::Issued)
-                } else {
-                    Ok(Exchange::Replayed(
-                        flows::revoke_grant(conn, &grant_id, now, "rotated refresh token reused")
-                            .await?,
-                    ))
-                }
-            })
+        .run_now(move |tx| {
+            if flows::rotate_refresh(tx, &old_id, now)? {
+                tx.insert(&rows)?;
+                Ok(Exchange::Issued)
+            } else {
+                Ok(Exchange::Replayed(flows::revoke_grant_now(
+                    tx,
+                    &grant_id,
+                    now,
+                    "rotated refresh token reused",
+                )?))
+            }
         })
         .await?;
     match outcome {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::writer::{AppendRow, Col, insert_all};
+use super::writer::{AppendRow, Col, Tx};
 
 use crate::error::Result;
 use crate::model::{Timestamp, TokenFormat};
@@ -313,27 +313,18 @@ pub async fn find_code(conn: &mut SqliteConnection, code_hash: &str) -> Result<O
     Ok(row.as_ref().map(CodeRow::from_row))
 }
 
-/// Marks a code used. `Ok(Some((row, first_use)))`: `first_use` false means a replay.
-pub async fn consume_code(
-    conn: &mut SqliteConnection,
-    code_hash: &str,
-    now: Timestamp,
-) -> Result<Option<(CodeRow, bool)>> {
-    let row = sqlx::query(
-        "UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *",
-    )
-    .bind(now)
-    .bind(code_hash)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(r) = row {
-        return Ok(Some((CodeRow::from_row(&r), true)));
+/// Marks a code used, in the writer's transaction. `Some(true)`: first use;
+/// `Some(false)`: a replay; `None`: no such code.
+pub fn consume_code(tx: &Tx<'_>, code_hash: &str, now: Timestamp) -> Result<Option<bool>> {
+    if tx.execute(
+        "UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+        (now, code_hash),
+    )? == 1
+    {
+        return Ok(Some(true));
     }
-    let row = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ?")
-        .bind(code_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| (CodeRow::from_row(&r), false)))
+    let known = tx.exists("SELECT 1 FROM auth_codes WHERE code_hash = ?", (code_hash,))?;
+    Ok(known.then_some(false))
 }
 
 /// Tells other processes on this database (their caches of token rows) that tokens
@@ -342,6 +333,11 @@ async fn tokens_changed(conn: &mut SqliteConnection) -> Result<()> {
     super::Store::bump(conn).await
 }
 
+const REVOKE_GRANT: &str =
+    "UPDATE grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL";
+const REVOKE_GRANT_TOKENS: &str =
+    "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL";
+
 /// Revokes a grant and every token issued under it; returns the tokens revoked.
 pub async fn revoke_grant(
     conn: &mut SqliteConnection,
@@ -349,30 +345,32 @@ pub async fn revoke_grant(
     now: Timestamp,
     reason: &str,
 ) -> Result<u64> {
-    sqlx::query(
-        "UPDATE grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(reason)
-    .bind(grant_id)
-    .execute(&mut *conn)
-    .await?;
-    let n =
-        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(grant_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+    sqlx::query(REVOKE_GRANT)
+        .bind(now)
+        .bind(reason)
+        .bind(grant_id)
+        .execute(&mut *conn)
+        .await?;
+    let n = sqlx::query(REVOKE_GRANT_TOKENS)
+        .bind(now)
+        .bind(grant_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     if n > 0 {
         tokens_changed(conn).await?;
     }
     Ok(n)
 }
 
-/// Inserts the tokens of one response (access and refresh) in one statement.
-pub async fn insert_tokens(conn: &mut SqliteConnection, tokens: &[TokenRow]) -> Result<()> {
-    insert_all(conn, tokens.iter().map(|t| t as &dyn AppendRow)).await
+/// [`revoke_grant`] in the writer's transaction.
+pub fn revoke_grant_now(tx: &Tx<'_>, grant_id: &str, now: Timestamp, reason: &str) -> Result<u64> {
+    tx.execute(REVOKE_GRANT, (now, reason, grant_id))?;
+    let n = tx.execute(REVOKE_GRANT_TOKENS, (now, grant_id))?;
+    if n > 0 {
+        tx.execute(super::BUMP_REVISION, ())?;
+    }
+    Ok(n as u64)
 }
 
 impl AppendRow for TokenRow {
@@ -453,13 +451,13 @@ pub async fn get_token(pool: &SqlitePool, id: &str) -> Result<Option<TokenRow>> 
 }
 
 /// Marks a refresh token as exchanged; false if it already was (a reuse) or is revoked.
-pub async fn rotate_refresh(conn: &mut SqliteConnection, id: &str, now: Timestamp) -> Result<bool> {
-    let n = sqlx::query("UPDATE tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?
-        .rows_affected();
+/// Marks a refresh token rotated, in the writer's transaction; false when it already
+/// was (or was revoked): a reuse.
+pub fn rotate_refresh(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool> {
+    let n = tx.execute(
+        "UPDATE tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL",
+        (now, id),
+    )?;
     Ok(n == 1)
 }
 

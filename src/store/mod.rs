@@ -17,6 +17,9 @@ pub mod writer;
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "authdesk.db";
 
+/// Tells other processes on this database that records or token states changed.
+pub(crate) const BUMP_REVISION: &str = "UPDATE revision SET value = value + 1 WHERE id = 1";
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -141,9 +144,7 @@ impl Store {
     }
 
     async fn bump(tx: &mut sqlx::SqliteConnection) -> Result<()> {
-        sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
-            .execute(tx)
-            .await?;
+        sqlx::query(BUMP_REVISION).execute(tx).await?;
         Ok(())
     }
 

@@ -5,19 +5,20 @@
 //! therefore durable before it is returned, while many concurrent requests share one
 //! commit instead of queueing on SQLite's write lock (whose busy handler sleeps).
 //!
-//! Two kinds of work:
-//! - a [`Writer::run`] job: arbitrary sqlx statements inside its own savepoint, so a
-//!   failing job rolls back alone;
-//! - a [`Writer::append`]: plain rows (tokens, grants, codes, request-log entries), each
-//!   append in its own savepoint, so a failing append (a duplicate key) fails alone.
+//! Three kinds of work, each in its own savepoint, so a failing one rolls back alone:
+//! - a [`Writer::append`]: plain rows (tokens, grants, codes, request-log entries); a
+//!   duplicate key fails its append only;
+//! - a [`Writer::run_now`] job: a read-and-decide write of a hot path (code exchange,
+//!   refresh rotation) as plain rusqlite statements ([`Tx`]);
+//! - a [`Writer::run`] job: arbitrary sqlx statements (pruning, device codes, memory).
 //!
 //! sqlx runs every statement on its connection's worker thread, so each statement costs
-//! two thread switches. The profile of issue 6 showed those switches, not SQLite,
-//! dominating token issuance. Appends therefore run on a connection of their own that
-//! the writer's thread drives itself through rusqlite: `BEGIN`, every insert and
-//! `COMMIT` with prepared statements, and no thread switch at all. Jobs run on a second
-//! connection, through sqlx. Each run of consecutive appends, and each run of
-//! consecutive jobs, in a batch is one transaction; both connections belong to the one
+//! two thread switches. The profiles of issue 6 showed those switches, not SQLite,
+//! dominating token issuance and code exchange. Appends and `run_now` jobs therefore
+//! run on a connection the writer's thread drives itself through rusqlite: `BEGIN`,
+//! every statement (prepared once, cached) and `COMMIT`, with no thread switch at all.
+//! `run` jobs use a second connection, through sqlx. Each run of consecutive work of
+//! one connection in a batch is one transaction; both connections belong to the one
 //! writer thread, so they never wait on each other's write lock.
 
 use std::any::Any;
@@ -27,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
@@ -36,6 +37,37 @@ pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
 type Erased = Box<dyn Any + Send>;
 type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFut<'c, Result<Erased>> + Send>;
+type NowJob = Box<dyn FnOnce(&mut Tx<'_>) -> Result<Erased> + Send>;
+
+/// The transaction a [`Writer::run_now`] job runs in: the appends' connection, on the
+/// writer's thread, with cached prepared statements.
+pub struct Tx<'a> {
+    db: &'a rusqlite::Connection,
+    sql: &'a mut HashMap<(&'static str, usize), String>,
+}
+
+impl Tx<'_> {
+    /// Runs one statement; returns the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        self.db
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .map_err(sql_err)
+    }
+
+    /// Whether a query returns a row.
+    pub fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool> {
+        self.db
+            .prepare_cached(sql)
+            .and_then(|mut s| s.exists(params))
+            .map_err(sql_err)
+    }
+
+    /// Inserts rows as an append would, lower ranks first.
+    pub fn insert(&mut self, rows: &Rows) -> Result<()> {
+        insert_sync(self.db, self.sql, rows)
+    }
+}
 
 /// One value of an appended row.
 #[derive(Debug, Clone)]
@@ -114,6 +146,10 @@ enum Work {
         rows: Rows,
         reply: oneshot::Sender<Result<()>>,
     },
+    Now {
+        job: NowJob,
+        reply: oneshot::Sender<Result<Erased>>,
+    },
     /// Hand SQLite's page caches back (`PRAGMA shrink_memory`).
     Shrink(oneshot::Sender<()>),
     Close(oneshot::Sender<()>),
@@ -124,6 +160,7 @@ impl std::fmt::Debug for Work {
         f.write_str(match self {
             Work::Job { .. } => "WriteJob",
             Work::Append { .. } => "Append",
+            Work::Now { .. } => "NowJob",
             Work::Shrink(_) => "Shrink",
             Work::Close(_) => "Close",
         })
@@ -132,11 +169,6 @@ impl std::fmt::Debug for Work {
 
 /// Most pieces of work in one transaction.
 const MAX_BATCH: usize = 512;
-
-/// Rows per multi-row `INSERT` inside jobs (which use sqlx), largest first. A fixed set
-/// of sizes keeps the number of distinct statements small, so all of them stay in
-/// sqlx's prepared-statement cache.
-const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 /// Pragmas of both writer connections (the database is already in WAL mode).
 const PRAGMAS: &str = "PRAGMA synchronous = NORMAL;
@@ -199,6 +231,30 @@ impl Writer {
         });
         self.tx
             .send(Work::Job { job, reply })
+            .await
+            .map_err(|_| stopped())?;
+        let value = rx
+            .await
+            .map_err(|_| Error::Other("the database writer stopped before answering".into()))??;
+        value
+            .downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| Error::Other("database writer answered with the wrong type".into()))
+    }
+
+    /// Runs `job` on the appends' connection in the next group transaction, in its own
+    /// savepoint (rolled back alone when it returns `Err`); returns its result once
+    /// committed. For the hot paths' read-and-decide writes (code exchange, refresh
+    /// rotation): no sqlx, so no thread switch per statement.
+    pub async fn run_now<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job: NowJob = Box::new(move |tx| job(tx).map(|v| Box::new(v) as Erased));
+        self.tx
+            .send(Work::Now { job, reply })
             .await
             .map_err(|_| stopped())?;
         let value = rx
@@ -332,57 +388,97 @@ impl Appender {
         })
     }
 
-    /// Runs `appends` in one transaction and answers them once it committed (or
-    /// failed). Returns false when the connection is in an unknown state and must be
-    /// replaced.
-    fn run(&mut self, appends: Vec<(Rows, oneshot::Sender<Result<()>>)>) -> bool {
-        let fail_all = |appends: Vec<(Rows, oneshot::Sender<Result<()>>)>, msg: &str| {
-            for (_, reply) in appends {
-                let _ = reply.send(Err(Error::Other(msg.to_string())));
-            }
-        };
+    /// Runs `items` in one transaction and answers them once it committed (or failed).
+    /// Returns false when the connection is in an unknown state and must be replaced.
+    fn run(&mut self, items: Vec<Item>) -> bool {
         if let Err(e) = self.db.execute_batch("BEGIN IMMEDIATE") {
-            fail_all(appends, &format!("database: {e}"));
+            let msg = format!("database: {e}");
+            items.into_iter().for_each(|i| i.fail(&msg));
             return self.db.is_autocommit();
         }
-        let mut answers = Vec::with_capacity(appends.len());
+        let mut answers = Vec::with_capacity(items.len());
         let mut inserted = 0;
-        for (rows, reply) in appends {
-            let outcome = in_savepoint(&self.db, |db| insert_sync(db, &mut self.sql, &rows));
-            if outcome.is_ok() {
-                inserted += rows.len();
-            }
-            answers.push((outcome, reply));
+        for item in items {
+            answers.push(match item {
+                Item::Append(rows, reply) => {
+                    let outcome =
+                        in_savepoint(&self.db, |db| insert_sync(db, &mut self.sql, &rows));
+                    if outcome.is_ok() {
+                        inserted += rows.len();
+                    }
+                    Answer::Append(outcome, reply)
+                }
+                Item::Now(job, reply) => {
+                    let sql = &mut self.sql;
+                    let outcome = in_savepoint(&self.db, |db| job(&mut Tx { db, sql }));
+                    inserted += 1;
+                    Answer::Now(outcome, reply)
+                }
+            });
         }
         match self.db.execute_batch("COMMIT") {
             Ok(()) => {
                 if let Some(f) = &mut self.flusher {
                     f.committed(inserted);
                 }
-                for (outcome, reply) in answers {
-                    let _ = reply.send(outcome);
-                }
+                answers.into_iter().for_each(Answer::send);
                 true
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
                 let healthy = self.db.execute_batch("ROLLBACK").is_ok() || self.db.is_autocommit();
                 let msg = format!("database commit: {e}");
-                fail_all(
-                    answers.into_iter().map(|(_, r)| (Vec::new(), r)).collect(),
-                    &msg,
-                );
+                answers.into_iter().for_each(|a| a.fail(&msg));
                 healthy
             }
         }
     }
 }
 
+/// A piece of work for the appends' connection.
+enum Item {
+    Append(Rows, oneshot::Sender<Result<()>>),
+    Now(NowJob, oneshot::Sender<Result<Erased>>),
+}
+
+impl Item {
+    fn fail(self, msg: &str) {
+        let err = || Error::Other(msg.to_string());
+        match self {
+            Item::Append(_, reply) => drop(reply.send(Err(err()))),
+            Item::Now(_, reply) => drop(reply.send(Err(err()))),
+        }
+    }
+}
+
+/// An answer held back until the transaction commits.
+enum Answer {
+    Append(Result<()>, oneshot::Sender<Result<()>>),
+    Now(Result<Erased>, oneshot::Sender<Result<Erased>>),
+}
+
+impl Answer {
+    fn send(self) {
+        match self {
+            Answer::Append(r, reply) => drop(reply.send(r)),
+            Answer::Now(r, reply) => drop(reply.send(r)),
+        }
+    }
+
+    fn fail(self, msg: &str) {
+        let err = || Error::Other(msg.to_string());
+        match self {
+            Answer::Append(_, reply) => drop(reply.send(Err(err()))),
+            Answer::Now(_, reply) => drop(reply.send(Err(err()))),
+        }
+    }
+}
+
 /// Runs `f` in a savepoint: rolled back alone when it fails.
-fn in_savepoint(
+fn in_savepoint<T>(
     db: &rusqlite::Connection,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<()>,
-) -> Result<()> {
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+) -> Result<T> {
     let cached = |text: &str| -> Result<()> {
         db.prepare_cached(text)
             .and_then(|mut s| s.execute([]))
@@ -492,7 +588,7 @@ async fn run_one(conn: &mut SqliteConnection, job: Job) -> Result<Result<Erased>
 
 /// A run of consecutive work of one kind, in the order it arrived.
 enum Run {
-    Appends(Vec<(Rows, oneshot::Sender<Result<()>>)>),
+    Appends(Vec<Item>),
     Jobs(Vec<(Job, oneshot::Sender<Result<Erased>>)>),
 }
 
@@ -530,8 +626,12 @@ fn run(
                     _ => runs.push(Run::Jobs(vec![(job, reply)])),
                 },
                 Work::Append { rows, reply } => match runs.last_mut() {
-                    Some(Run::Appends(run)) => run.push((rows, reply)),
-                    _ => runs.push(Run::Appends(vec![(rows, reply)])),
+                    Some(Run::Appends(run)) => run.push(Item::Append(rows, reply)),
+                    _ => runs.push(Run::Appends(vec![Item::Append(rows, reply)])),
+                },
+                Work::Now { job, reply } => match runs.last_mut() {
+                    Some(Run::Appends(run)) => run.push(Item::Now(job, reply)),
+                    _ => runs.push(Run::Appends(vec![Item::Now(job, reply)])),
                 },
                 // Shrink and close after the work sent before them.
                 other @ (Work::Shrink(_) | Work::Close(_)) => {
@@ -558,13 +658,9 @@ fn run(
                                 appender = None;
                             }
                         }
-                        None => {
-                            for (_, reply) in appends {
-                                let _ = reply.send(Err(Error::Other(
-                                    "database: the writer cannot connect".into(),
-                                )));
-                            }
-                        }
+                        None => appends
+                            .into_iter()
+                            .for_each(|i| i.fail("database: the writer cannot connect")),
                     }
                 }
                 Run::Jobs(jobs) => rt.block_on(async {
@@ -614,7 +710,7 @@ fn run(
                     let _ = reply.send(());
                     return;
                 }
-                Work::Job { .. } | Work::Append { .. } => {}
+                Work::Job { .. } | Work::Append { .. } | Work::Now { .. } => {}
             }
         }
     }
@@ -622,40 +718,6 @@ fn run(
     if let Some(c) = jobs_conn.take() {
         let _ = rt.block_on(c.close());
     }
-}
-
-/// Inserts `rows` inside a job (through sqlx) with as few statements as the chunk sizes
-/// allow, lower ranks first.
-pub async fn insert_all<'a>(
-    conn: &mut SqliteConnection,
-    rows: impl IntoIterator<Item = &'a dyn AppendRow>,
-) -> Result<()> {
-    let mut rows: Vec<&'a dyn AppendRow> = rows.into_iter().collect();
-    rows.sort_by_key(|r| (r.rank(), r.insert()));
-    for group in rows.chunk_by(|a, b| a.insert() == b.insert()) {
-        let mut rest = group;
-        while let Some(first) = rest.first() {
-            let size = CHUNKS
-                .iter()
-                .copied()
-                .find(|&c| c <= rest.len())
-                .unwrap_or(1);
-            let (now, later) = rest.split_at(size);
-            let mut query = QueryBuilder::<Sqlite>::new(first.insert());
-            query.push_values(now, |mut values, row| {
-                for col in row.values() {
-                    match col {
-                        Col::Text(s) => values.push_bind(s),
-                        Col::Owned(s) => values.push_bind(s),
-                        Col::Int(i) => values.push_bind(i),
-                    };
-                }
-            });
-            query.build().execute(&mut *conn).await?;
-            rest = later;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -804,6 +866,39 @@ mod tests {
         assert_eq!(keys(&store).await, ["a-append", "b-job", "c-append"]);
         // The writer goes on after the failures.
         w.append(vec![Box::new(Meta("f-after", 0))]).await.unwrap();
+        assert_eq!(keys(&store).await.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn now_jobs_share_the_appends_transaction_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let w = store.writer();
+        let now_job = |key: &'static str, fail: bool| {
+            w.run_now(move |tx| {
+                let rows: Rows = vec![Box::new(Meta(key, 0))];
+                tx.insert(&rows)?;
+                let n = tx.execute("UPDATE meta SET value = 'x' WHERE key = ?", (key,))?;
+                if fail {
+                    return Err(Error::Other("refused".into()));
+                }
+                Ok(n)
+            })
+        };
+        let (a, b, c, d) = tokio::join!(
+            w.append(vec![Box::new(Meta("a-append", 0))]),
+            now_job("b-now", false),
+            now_job("c-failing-now", true),
+            w.append(vec![Box::new(Meta("d-append", 0))]),
+        );
+        a.unwrap();
+        assert_eq!(b.unwrap(), 1, "the job's own result comes back");
+        assert!(c.unwrap_err().to_string().contains("refused"));
+        d.unwrap();
+        assert_eq!(keys(&store).await, ["a-append", "b-now", "d-append"]);
+        // A duplicate key fails the job that inserts it, not the writer.
+        assert!(now_job("b-now", false).await.is_err());
+        w.append(vec![Box::new(Meta("e-after", 0))]).await.unwrap();
         assert_eq!(keys(&store).await.len(), 4);
     }
 
