@@ -225,21 +225,10 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFut<'c, Result<T>> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move { job(conn).await.map(|v| Box::new(v) as Erased) })
         });
-        self.tx
-            .send(Work::Job { job, reply })
-            .await
-            .map_err(|_| stopped())?;
-        let value = rx
-            .await
-            .map_err(|_| Error::Other("the database writer stopped before answering".into()))??;
-        value
-            .downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| Error::Other("database writer answered with the wrong type".into()))
+        self.call(|reply| Work::Job { job, reply }).await
     }
 
     /// Runs `job` on the appends' connection in the next group transaction, in its own
@@ -251,12 +240,17 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
         let job: NowJob = Box::new(move |tx| job(tx).map(|v| Box::new(v) as Erased));
-        self.tx
-            .send(Work::Now { job, reply })
-            .await
-            .map_err(|_| stopped())?;
+        self.call(|reply| Work::Now { job, reply }).await
+    }
+
+    /// Sends a job and waits for its (type-erased) result.
+    async fn call<T: 'static>(
+        &self,
+        work: impl FnOnce(oneshot::Sender<Result<Erased>>) -> Work,
+    ) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(work(reply)).await.map_err(|_| stopped())?;
         let value = rx
             .await
             .map_err(|_| Error::Other("the database writer stopped before answering".into()))??;
