@@ -306,14 +306,26 @@ mod tests {
         ];
         rows.extend((2..22).map(|i| Box::new(LogRow(entry(i, now - 100 + i))) as _));
         store.writer().append(rows).await.unwrap();
-        let retention = Retention {
-            max_age_secs: 7 * 24 * 3600,
-            max_entries: 5,
+        let ids = |entries: Vec<RequestEntry>| -> Vec<String> {
+            entries.into_iter().map(|e| e.id).collect()
         };
-        prune(&store, now, retention).await.unwrap();
-        let left = list(store.pool(), None, None, 100).await.unwrap();
-        let ids: Vec<&str> = left.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["r0021", "r0020", "r0019", "r0018", "r0017"]);
+        // The age limit alone: the two old entries go.
+        let by_age = Retention {
+            max_age_secs: 7 * 24 * 3600,
+            max_entries: 1000,
+        };
+        prune(&store, now, by_age).await.unwrap();
+        let left = ids(list(store.pool(), None, None, 100).await.unwrap());
+        assert_eq!(left.len(), 20);
+        assert!(!left.contains(&"r0000".to_string()) && !left.contains(&"r0001".to_string()));
+        // Then the count limit keeps the newest five.
+        let by_count = Retention {
+            max_entries: 5,
+            ..by_age
+        };
+        prune(&store, now, by_count).await.unwrap();
+        let left = ids(list(store.pool(), None, None, 100).await.unwrap());
+        assert_eq!(left, ["r0021", "r0020", "r0019", "r0018", "r0017"]);
         store.close().await;
     }
 }

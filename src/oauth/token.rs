@@ -13,7 +13,7 @@ use super::params::Params;
 use super::tokens::{Mint, TokenResponse, mint};
 use crate::http::{AppState, paths};
 use crate::model::{Client, GrantType, Timestamp, User};
-use crate::store::flows::{self, GrantRow, TokenKind, hash_secret};
+use crate::store::flows::{self, Exchange, GrantRow, TokenKind, hash_secret};
 use crate::store::writer::{Rows, boxed};
 
 /// A parsed token request: an unknown grant type cannot be represented.
@@ -234,13 +234,6 @@ pub async fn token(
     res.map(|r| (r, client.clone())).map_err(with_client)
 }
 
-/// What a write job decided about a code or refresh token it was handed.
-enum Exchange {
-    Issued,
-    /// The code or refresh token had already been used: the grant is now revoked.
-    Replayed(u64),
-}
-
 /// Stores freshly minted tokens (and their grant, if new) through the group writer.
 pub(super) async fn store_tokens(
     state: &AppState,
@@ -391,18 +384,7 @@ async fn authorization_code(
         .core
         .store
         .writer()
-        .run_now(move |tx| match flows::consume_code(tx, &code_hash, now)? {
-            Some(true) => {
-                tx.insert(&rows)?;
-                Ok(Exchange::Issued)
-            }
-            _ => Ok(Exchange::Replayed(flows::revoke_grant_now(
-                tx,
-                &grant_id,
-                now,
-                "authorization code replayed",
-            )?)),
-        })
+        .run_now(move |tx| flows::exchange_code(tx, &code_hash, &grant_id, &rows, now))
         .await?;
     match outcome {
         Exchange::Issued => Ok(response),
@@ -526,19 +508,7 @@ async fn refresh(
         .core
         .store
         .writer()
-        .run_now(move |tx| {
-            if flows::rotate_refresh(tx, &old_id, now)? {
-                tx.insert(&rows)?;
-                Ok(Exchange::Issued)
-            } else {
-                Ok(Exchange::Replayed(flows::revoke_grant_now(
-                    tx,
-                    &grant_id,
-                    now,
-                    "rotated refresh token reused",
-                )?))
-            }
-        })
+        .run_now(move |tx| flows::rotate_refresh(tx, &old_id, &grant_id, &rows, now))
         .await?;
     match outcome {
         Exchange::Issued => Ok(response),

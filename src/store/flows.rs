@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::writer::{AppendRow, Col, Tx};
+use super::writer::{AppendRow, Col, Rows, Tx};
 
 use crate::error::Result;
 use crate::model::{Timestamp, TokenFormat};
@@ -313,6 +313,14 @@ pub async fn find_code(conn: &mut SqliteConnection, code_hash: &str) -> Result<O
     Ok(row.as_ref().map(CodeRow::from_row))
 }
 
+/// What the writer decided about a code or refresh token it was handed.
+#[derive(Debug, PartialEq)]
+pub enum Exchange {
+    Issued,
+    /// The code or refresh token had already been used: the grant is now revoked.
+    Replayed(u64),
+}
+
 /// Marks a code used, in the writer's transaction. `Some(true)`: first use;
 /// `Some(false)`: a replay; `None`: no such code.
 pub fn consume_code(tx: &Tx<'_>, code_hash: &str, now: Timestamp) -> Result<Option<bool>> {
@@ -325,6 +333,24 @@ pub fn consume_code(tx: &Tx<'_>, code_hash: &str, now: Timestamp) -> Result<Opti
     }
     let known = tx.exists("SELECT 1 FROM auth_codes WHERE code_hash = ?", (code_hash,))?;
     Ok(known.then_some(false))
+}
+
+/// Consumes a code and stores the tokens it buys, atomically: of two concurrent
+/// exchanges of one code, exactly one issues tokens, and the other revokes the grant
+/// (with the tokens the first one got).
+pub fn exchange_code(
+    tx: &mut Tx<'_>,
+    code_hash: &str,
+    grant_id: &str,
+    tokens: &Rows,
+    now: Timestamp,
+) -> Result<Exchange> {
+    if consume_code(tx, code_hash, now)? == Some(true) {
+        tx.insert(tokens)?;
+        return Ok(Exchange::Issued);
+    }
+    let n = revoke_grant_now(tx, grant_id, now, "authorization code replayed")?;
+    Ok(Exchange::Replayed(n))
 }
 
 /// Tells other processes on this database (their caches of token rows) that tokens
@@ -451,14 +477,26 @@ pub async fn get_token(pool: &SqlitePool, id: &str) -> Result<Option<TokenRow>> 
 }
 
 /// Marks a refresh token as exchanged; false if it already was (a reuse) or is revoked.
-/// Marks a refresh token rotated, in the writer's transaction; false when it already
-/// was (or was revoked): a reuse.
-pub fn rotate_refresh(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool> {
-    let n = tx.execute(
+/// Rotates a refresh token and stores its successors, atomically: of two concurrent
+/// uses of one refresh token, exactly one gets new tokens, and the other (a reuse)
+/// revokes the whole grant.
+pub fn rotate_refresh(
+    tx: &mut Tx<'_>,
+    id: &str,
+    grant_id: &str,
+    tokens: &Rows,
+    now: Timestamp,
+) -> Result<Exchange> {
+    let rotated = tx.execute(
         "UPDATE tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL",
         (now, id),
     )?;
-    Ok(n == 1)
+    if rotated == 1 {
+        tx.insert(tokens)?;
+        return Ok(Exchange::Issued);
+    }
+    let n = revoke_grant_now(tx, grant_id, now, "rotated refresh token reused")?;
+    Ok(Exchange::Replayed(n))
 }
 
 pub async fn revoke_token(conn: &mut SqliteConnection, id: &str, now: Timestamp) -> Result<bool> {
@@ -1095,6 +1133,89 @@ mod tests {
             assert!(plan.contains(index), "{query} does not use {index}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{query} sorts: {plan}");
         }
+        store.close().await;
+    }
+
+    fn granted(i: usize, kind: TokenKind) -> TokenRow {
+        TokenRow {
+            kind,
+            grant_id: Some("g1".into()),
+            sub: Some("alice".into()),
+            ..token(i, 1_800_000_000 + 3600)
+        }
+    }
+
+    async fn revoked_and_stored(store: &crate::store::Store) -> Vec<(String, bool)> {
+        sqlx::query_as("SELECT id, revoked_at IS NOT NULL FROM tokens ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn with_grant(dir: &std::path::Path) -> crate::store::Store {
+        let store = crate::store::Store::open(dir).await.unwrap();
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, sub, created_at) VALUES ('g1', 'web', 'alice', 1)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_replayed_code_issues_nothing_and_revokes_what_the_first_exchange_got() {
+        // The token endpoint refuses a used code before it gets here; this is the race
+        // of two exchanges that both passed that check.
+        let dir = tempfile::tempdir().unwrap();
+        let store = with_grant(dir.path()).await;
+        sqlx::query(
+            "INSERT INTO auth_codes (code_hash, grant_id, client_id, sub, redirect_uri, scopes, auth_time, created_at, expires_at)
+             VALUES ('h1', 'g1', 'web', 'alice', 'http://127.0.0.1/cb', 'openid', 1, 1, 9999999999)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let exchange = |i: usize| {
+            let rows: Rows = vec![Box::new(granted(i, TokenKind::AccessToken))];
+            store
+                .writer()
+                .run_now(move |tx| exchange_code(tx, "h1", "g1", &rows, now))
+        };
+        assert_eq!(exchange(1).await.unwrap(), Exchange::Issued);
+        assert_eq!(exchange(2).await.unwrap(), Exchange::Replayed(1));
+        assert_eq!(revoked_and_stored(&store).await, [("t00001".into(), true)]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_reused_refresh_token_issues_nothing_and_revokes_the_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = with_grant(dir.path()).await;
+        store
+            .writer()
+            .append(vec![Box::new(granted(1, TokenKind::RefreshToken))])
+            .await
+            .unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let rotate = |i: usize| {
+            let rows: Rows = vec![Box::new(granted(i, TokenKind::RefreshToken))];
+            store
+                .writer()
+                .run_now(move |tx| rotate_refresh(tx, "t00001", "g1", &rows, now))
+        };
+        assert_eq!(rotate(2).await.unwrap(), Exchange::Issued);
+        // The first token was rotated, not revoked; its successor is live.
+        assert_eq!(
+            revoked_and_stored(&store).await,
+            [("t00001".into(), false), ("t00002".into(), false)]
+        );
+        assert_eq!(rotate(3).await.unwrap(), Exchange::Replayed(2));
+        assert_eq!(
+            revoked_and_stored(&store).await,
+            [("t00001".into(), true), ("t00002".into(), true)]
+        );
         store.close().await;
     }
 
