@@ -142,14 +142,8 @@ enum Work {
         job: Job,
         reply: oneshot::Sender<Result<Erased>>,
     },
-    Append {
-        rows: Rows,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    Now {
-        job: NowJob,
-        reply: oneshot::Sender<Result<Erased>>,
-    },
+    /// An append or a `run_now` job, for the appends' connection.
+    Item(Item),
     /// Hand SQLite's page caches back (`PRAGMA shrink_memory`).
     Shrink(oneshot::Sender<()>),
     Close(oneshot::Sender<()>),
@@ -159,8 +153,8 @@ impl std::fmt::Debug for Work {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Work::Job { .. } => "WriteJob",
-            Work::Append { .. } => "Append",
-            Work::Now { .. } => "NowJob",
+            Work::Item(Item::Append(..)) => "Append",
+            Work::Item(Item::Now(..)) => "NowJob",
             Work::Shrink(_) => "Shrink",
             Work::Close(_) => "Close",
         })
@@ -241,7 +235,7 @@ impl Writer {
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
         let job: NowJob = Box::new(move |tx| job(tx).map(|v| Box::new(v) as Erased));
-        self.call(|reply| Work::Now { job, reply }).await
+        self.call(|reply| Work::Item(Item::Now(job, reply))).await
     }
 
     /// Sends a job and waits for its (type-erased) result.
@@ -268,7 +262,7 @@ impl Writer {
         }
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Work::Append { rows, reply })
+            .send(Work::Item(Item::Append(rows, reply)))
             .await
             .map_err(|_| stopped())?;
         rx.await
@@ -603,14 +597,17 @@ fn run(
         // Dropping `rx` makes every write fail with "has stopped".
         Err(e) => return tracing::error!(error = %e, "cannot start the database writer"),
     };
-    let mut appender = Appender::open(path)
-        .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
-        .ok();
+    let open = || {
+        Appender::open(path)
+            .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
+            .ok()
+    };
+    let mut appender = open();
     let _ = opened.send(());
     let mut jobs_conn: Option<SqliteConnection> = None;
     while let Some(first) = rx.blocking_recv() {
         let mut runs: Vec<Run> = Vec::new();
-        let mut after: Vec<Work> = Vec::new();
+        let mut after = None;
         let mut next = Some(first);
         let mut count = 0;
         while let Some(work) = next.take() {
@@ -619,17 +616,13 @@ fn run(
                     Some(Run::Jobs(run)) => run.push((job, reply)),
                     _ => runs.push(Run::Jobs(vec![(job, reply)])),
                 },
-                Work::Append { rows, reply } => match runs.last_mut() {
-                    Some(Run::Appends(run)) => run.push(Item::Append(rows, reply)),
-                    _ => runs.push(Run::Appends(vec![Item::Append(rows, reply)])),
-                },
-                Work::Now { job, reply } => match runs.last_mut() {
-                    Some(Run::Appends(run)) => run.push(Item::Now(job, reply)),
-                    _ => runs.push(Run::Appends(vec![Item::Now(job, reply)])),
+                Work::Item(item) => match runs.last_mut() {
+                    Some(Run::Appends(run)) => run.push(item),
+                    _ => runs.push(Run::Appends(vec![item])),
                 },
                 // Shrink and close after the work sent before them.
                 other @ (Work::Shrink(_) | Work::Close(_)) => {
-                    after.push(other);
+                    after = Some(other);
                     break;
                 }
             }
@@ -642,9 +635,7 @@ fn run(
             match run {
                 Run::Appends(appends) => {
                     if appender.is_none() {
-                        appender = Appender::open(path)
-                            .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
-                            .ok();
+                        appender = open();
                     }
                     match appender.as_mut() {
                         Some(a) => {
@@ -685,27 +676,25 @@ fn run(
                 }),
             }
         }
-        for work in after {
-            match work {
-                Work::Shrink(reply) => {
-                    if let Some(a) = &appender {
-                        let _ = a.db.execute_batch("PRAGMA shrink_memory");
-                    }
-                    if let Some(c) = jobs_conn.as_mut() {
-                        let _ = rt.block_on(sqlx::query("PRAGMA shrink_memory").execute(c));
-                    }
-                    let _ = reply.send(());
+        match after {
+            Some(Work::Shrink(reply)) => {
+                if let Some(a) = &appender {
+                    let _ = a.db.execute_batch("PRAGMA shrink_memory");
                 }
-                Work::Close(reply) => {
-                    drop(appender.take());
-                    if let Some(c) = jobs_conn.take() {
-                        let _ = rt.block_on(c.close());
-                    }
-                    let _ = reply.send(());
-                    return;
+                if let Some(c) = jobs_conn.as_mut() {
+                    let _ = rt.block_on(sqlx::query("PRAGMA shrink_memory").execute(c));
                 }
-                Work::Job { .. } | Work::Append { .. } | Work::Now { .. } => {}
+                let _ = reply.send(());
             }
+            Some(Work::Close(reply)) => {
+                drop(appender.take());
+                if let Some(c) = jobs_conn.take() {
+                    let _ = rt.block_on(c.close());
+                }
+                let _ = reply.send(());
+                return;
+            }
+            _ => {}
         }
     }
     // Every sender is gone (the store was dropped without `close`).
