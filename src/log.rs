@@ -173,12 +173,19 @@ async fn writer(
 }
 
 /// A request-log entry as the group writer appends it. An entry is written again when
-/// its status changes (received, then approved), so the insert replaces by id.
+/// its status changes (received, then approved): it is then updated in place, keeping
+/// its place in the log.
 struct LogRow(RequestEntry);
 
 impl AppendRow for LogRow {
     fn insert(&self) -> &'static str {
-        "INSERT OR REPLACE INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail) "
+        "INSERT INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail) "
+    }
+    fn on_conflict(&self) -> &'static str {
+        " ON CONFLICT (id) DO UPDATE SET at = excluded.at, kind = excluded.kind, \
+         client_id = excluded.client_id, username = excluded.username, status = excluded.status, \
+         error = excluded.error, error_description = excluded.error_description, \
+         params = excluded.params, detail = excluded.detail"
     }
     fn rank(&self) -> u8 {
         2
@@ -200,29 +207,30 @@ impl AppendRow for LogRow {
     }
 }
 
+/// Deletes the entries older than the age limit and all but the newest
+/// `max_entries`. Entries are stored in order (`seq`), so both delete from the old end
+/// of the table: no index of times, no scan of the entries that stay.
 pub async fn prune(
     store: &crate::store::Store,
     now: Timestamp,
     retention: Retention,
 ) -> crate::error::Result<()> {
-    // Through the group writer: a delete through the pool would contend with it for
-    // SQLite's write lock, and both sides would sleep in the busy handler.
+    // Through the group writer, on its own connection (whose cache holds the table's
+    // pages): a delete through the pool would contend with it for SQLite's write lock.
     store
         .writer()
-        .run(move |c| {
-            Box::pin(async move {
-                sqlx::query("DELETE FROM request_log WHERE at < ?")
-                    .bind(now - retention.max_age_secs)
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query(
-                    "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log ORDER BY at DESC LIMIT -1 OFFSET ?)",
-                )
-                .bind(retention.max_entries)
-                .execute(&mut *c)
-                .await?;
-                Ok(())
-            })
+        .run_now(move |tx| {
+            tx.execute(
+                "DELETE FROM request_log WHERE seq < coalesce(\
+                   (SELECT seq FROM request_log WHERE at >= ?1 ORDER BY seq LIMIT 1), \
+                   (SELECT max(seq) + 1 FROM request_log))",
+                [now - retention.max_age_secs],
+            )?;
+            tx.execute(
+                "DELETE FROM request_log WHERE seq <= (SELECT max(seq) FROM request_log) - ?1",
+                [retention.max_entries],
+            )?;
+            Ok(())
         })
         .await
 }
@@ -242,7 +250,7 @@ pub async fn list(
     if status.is_some() {
         sql.push_str(" AND status = ?");
     }
-    sql.push_str(" ORDER BY at DESC, rowid DESC LIMIT ?");
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
     let mut q = sqlx::query(&sql);
     if let Some(c) = client_id {
         q = q.bind(c);
@@ -326,6 +334,110 @@ mod tests {
         prune(&store, now, by_count).await.unwrap();
         let left = ids(list(store.pool(), None, None, 100).await.unwrap());
         assert_eq!(left, ["r0021", "r0020", "r0019", "r0018", "r0017"]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_entry_written_again_is_updated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let mut first = entry(1, 100);
+        first.status = RequestStatus::PendingConsent;
+        let rows = |e: Vec<RequestEntry>| e.into_iter().map(|e| Box::new(LogRow(e)) as _).collect();
+        store
+            .writer()
+            .append(rows(vec![first.clone(), entry(2, 100)]))
+            .await
+            .unwrap();
+        first.status = RequestStatus::Approved;
+        first.detail = serde_json::json!({"approved_by": "window"});
+        store.writer().append(rows(vec![first])).await.unwrap();
+        let got = list(store.pool(), None, None, 10).await.unwrap();
+        let summary: Vec<(&str, RequestStatus)> =
+            got.iter().map(|e| (e.id.as_str(), e.status)).collect();
+        // Still two entries, the updated one where it was: behind the newer one.
+        assert_eq!(
+            summary,
+            [
+                ("r0002", RequestStatus::Completed),
+                ("r0001", RequestStatus::Approved)
+            ]
+        );
+        assert_eq!(got[1].detail, serde_json::json!({"approved_by": "window"}));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn pruning_and_listing_need_no_index_of_times() {
+        // Each query walks the table in `seq` order from one end: a plan with a sort
+        // (TEMP B-TREE) or a full-table delete would slow down as the log grows.
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        for (query, expect) in [
+            (
+                "DELETE FROM request_log WHERE seq <= (SELECT max(seq) FROM request_log) - 5",
+                "SEARCH request_log USING INTEGER PRIMARY KEY (rowid<?)",
+            ),
+            (
+                "DELETE FROM request_log WHERE seq < coalesce(\
+                   (SELECT seq FROM request_log WHERE at >= 5 ORDER BY seq LIMIT 1), \
+                   (SELECT max(seq) + 1 FROM request_log))",
+                "SEARCH request_log USING INTEGER PRIMARY KEY (rowid<?)",
+            ),
+            (
+                "SELECT * FROM request_log WHERE 1=1 AND client_id = ? ORDER BY seq DESC LIMIT ?",
+                "SCAN request_log",
+            ),
+        ] {
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
+                .fetch_all(store.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}"))
+                .iter()
+                .map(|r| sqlx::Row::get(r, "detail"))
+                .collect();
+            let plan = plan.join("; ");
+            assert!(plan.contains(expect), "{query}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{query} sorts: {plan}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_log_migration_keeps_entries_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::store::DB_FILE);
+        {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            let mut older = sqlx::migrate!("./migrations");
+            older.migrations = std::borrow::Cow::Owned(
+                older
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version < 20261122000006)
+                    .cloned()
+                    .collect(),
+            );
+            older.run(&pool).await.unwrap();
+            // Stored out of time order, as INSERT OR REPLACE left an entry written again.
+            sqlx::query(
+                "INSERT INTO request_log (id, at, kind, status) VALUES
+                   ('late', 30, 'token', 'completed'), ('early', 10, 'authorize', 'approved'),
+                   ('middle', 20, 'token', 'rejected')",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let got = list(store.pool(), None, None, 10).await.unwrap();
+        let ids: Vec<&str> = got.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["late", "middle", "early"]);
+        assert_eq!(got[2].status, RequestStatus::Approved);
         store.close().await;
     }
 }

@@ -5,7 +5,8 @@
 //! therefore durable before it is returned, while many concurrent requests share one
 //! commit instead of queueing on SQLite's write lock (whose busy handler sleeps).
 //!
-//! Three kinds of work, each in its own savepoint, so a failing one rolls back alone:
+//! Three kinds of work, each rolled back alone when it fails (in its own savepoint;
+//! a one-row append needs none, as SQLite undoes a failing statement by itself):
 //! - a [`Writer::append`]: plain rows (tokens, grants, codes, request-log entries); a
 //!   duplicate key fails its append only;
 //! - a [`Writer::run_now`] job: a read-and-decide write of a hot path (code exchange,
@@ -126,6 +127,10 @@ pub trait AppendRow: Send + Sync + 'static {
     fn rank(&self) -> u8;
     /// This row's values, in the order of [`AppendRow::insert`]'s columns.
     fn values(&self) -> Vec<Col<'_>>;
+    /// What follows `VALUES (…)`, e.g. an `ON CONFLICT` clause; nothing by default.
+    fn on_conflict(&self) -> &'static str {
+        ""
+    }
 }
 
 pub type Rows = Vec<Box<dyn AppendRow>>;
@@ -386,11 +391,17 @@ impl Appender {
         }
         let mut answers = Vec::with_capacity(items.len());
         let mut inserted = 0;
-        for item in items {
-            answers.push(match item {
+        let mut items = items.into_iter();
+        while let Some(item) = items.next() {
+            let answer = match item {
                 Item::Append(rows, reply) => {
-                    let outcome =
-                        in_savepoint(&self.db, |db| insert_sync(db, &mut self.sql, &rows));
+                    // One statement needs no savepoint: SQLite undoes a failing
+                    // statement alone and the transaction goes on.
+                    let outcome = if rows.len() == 1 {
+                        insert_sync(&self.db, &mut self.sql, &rows)
+                    } else {
+                        in_savepoint(&self.db, |db| insert_sync(db, &mut self.sql, &rows))
+                    };
                     if outcome.is_ok() {
                         inserted += rows.len();
                     }
@@ -402,7 +413,17 @@ impl Appender {
                     inserted += 1;
                     Answer::Now(outcome, reply)
                 }
-            });
+            };
+            let failed = answer.is_err();
+            answers.push(answer);
+            // Some errors (disk full, I/O) end the whole transaction. What follows
+            // would then commit statement by statement, before the answers say so.
+            if failed && self.db.is_autocommit() {
+                let msg = "database: the transaction was rolled back after an error";
+                answers.into_iter().for_each(|a| a.fail(msg));
+                items.for_each(|i| i.fail(msg));
+                return false;
+            }
         }
         match self.db.execute_batch("COMMIT") {
             Ok(()) => {
@@ -446,6 +467,13 @@ enum Answer {
 }
 
 impl Answer {
+    fn is_err(&self) -> bool {
+        match self {
+            Answer::Append(r, _) => r.is_err(),
+            Answer::Now(r, _) => r.is_err(),
+        }
+    }
+
     fn send(self) {
         match self {
             Answer::Append(r, reply) => drop(reply.send(r)),
@@ -494,7 +522,7 @@ fn insert_sync(
         let values = row.values();
         let text = sql.entry((row.insert(), values.len())).or_insert_with(|| {
             let marks = vec!["?"; values.len()].join(", ");
-            format!("{}VALUES ({marks})", row.insert())
+            format!("{}VALUES ({marks}){}", row.insert(), row.on_conflict())
         });
         db.prepare_cached(text)
             .and_then(|mut s| s.execute(rusqlite::params_from_iter(values.iter())))
@@ -808,6 +836,25 @@ mod tests {
             !got.contains(&"zz-own".to_string()),
             "a failed append stores none of its rows"
         );
+    }
+
+    #[tokio::test]
+    async fn a_conflicting_one_row_append_fails_alone() {
+        // One-row appends run without a savepoint: the failing statement alone is
+        // undone, the rows before and after it in the transaction commit.
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let w = store.writer();
+        w.append(vec![Box::new(Meta("taken", 0))]).await.unwrap();
+        let (a, b, c) = tokio::join!(
+            w.append(vec![Box::new(Meta("a-before", 0))]),
+            w.append(vec![Box::new(Meta("taken", 0))]),
+            w.append(vec![Box::new(Meta("c-after", 0))]),
+        );
+        a.unwrap();
+        assert!(b.is_err(), "a duplicate key fails its append");
+        c.unwrap();
+        assert_eq!(keys(&store).await, ["a-before", "c-after", "taken"]);
     }
 
     #[tokio::test]
