@@ -207,6 +207,15 @@ impl AppendRow for LogRow {
     }
 }
 
+/// Deletes the entries stored before the first one at or after `?1` (a time).
+const PRUNE_BY_AGE: &str = "DELETE FROM request_log WHERE seq < coalesce(\
+    (SELECT seq FROM request_log WHERE at >= ?1 ORDER BY seq LIMIT 1), \
+    (SELECT max(seq) + 1 FROM request_log))";
+
+/// Deletes all but the newest `?1` entries.
+const PRUNE_BY_COUNT: &str =
+    "DELETE FROM request_log WHERE seq <= (SELECT max(seq) FROM request_log) - ?1";
+
 /// Deletes the entries older than the age limit and all but the newest
 /// `max_entries`. Entries are stored in order (`seq`), so both delete from the old end
 /// of the table: no index of times, no scan of the entries that stay.
@@ -220,16 +229,8 @@ pub async fn prune(
     store
         .writer()
         .run_now(move |tx| {
-            tx.execute(
-                "DELETE FROM request_log WHERE seq < coalesce(\
-                   (SELECT seq FROM request_log WHERE at >= ?1 ORDER BY seq LIMIT 1), \
-                   (SELECT max(seq) + 1 FROM request_log))",
-                [now - retention.max_age_secs],
-            )?;
-            tx.execute(
-                "DELETE FROM request_log WHERE seq <= (SELECT max(seq) FROM request_log) - ?1",
-                [retention.max_entries],
-            )?;
+            tx.execute(PRUNE_BY_AGE, [now - retention.max_age_secs])?;
+            tx.execute(PRUNE_BY_COUNT, [retention.max_entries])?;
             Ok(())
         })
         .await
@@ -375,13 +376,11 @@ mod tests {
         let store = crate::store::Store::open(dir.path()).await.unwrap();
         for (query, expect) in [
             (
-                "DELETE FROM request_log WHERE seq <= (SELECT max(seq) FROM request_log) - 5",
+                PRUNE_BY_COUNT,
                 "SEARCH request_log USING INTEGER PRIMARY KEY (rowid<?)",
             ),
             (
-                "DELETE FROM request_log WHERE seq < coalesce(\
-                   (SELECT seq FROM request_log WHERE at >= 5 ORDER BY seq LIMIT 1), \
-                   (SELECT max(seq) + 1 FROM request_log))",
+                PRUNE_BY_AGE,
                 "SEARCH request_log USING INTEGER PRIMARY KEY (rowid<?)",
             ),
             (
@@ -389,14 +388,7 @@ mod tests {
                 "SCAN request_log",
             ),
         ] {
-            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
-                .fetch_all(store.pool())
-                .await
-                .unwrap_or_else(|e| panic!("{query}: {e}"))
-                .iter()
-                .map(|r| sqlx::Row::get(r, "detail"))
-                .collect();
-            let plan = plan.join("; ");
+            let plan = crate::store::testing::query_plan(store.pool(), query).await;
             assert!(plan.contains(expect), "{query}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{query} sorts: {plan}");
         }
@@ -408,20 +400,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(crate::store::DB_FILE);
         {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            let mut older = sqlx::migrate!("./migrations");
-            older.migrations = std::borrow::Cow::Owned(
-                older
-                    .migrations
-                    .iter()
-                    .filter(|m| m.version < 20261122000006)
-                    .cloned()
-                    .collect(),
-            );
-            older.run(&pool).await.unwrap();
+            let pool = crate::store::testing::pool_before(&path, 20261122000006).await;
             // Stored out of time order, as INSERT OR REPLACE left an entry written again.
             sqlx::query(
                 "INSERT INTO request_log (id, at, kind, status) VALUES

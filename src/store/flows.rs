@@ -1052,20 +1052,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(crate::store::DB_FILE);
         {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.unwrap();
-            let mut older = sqlx::migrate!("./migrations");
-            older.migrations = std::borrow::Cow::Owned(
-                older
-                    .migrations
-                    .iter()
-                    .filter(|m| m.version < 20261122000005)
-                    .cloned()
-                    .collect(),
-            );
-            older.run(&pool).await.unwrap();
+            let pool = crate::store::testing::pool_before(&path, 20261122000005).await;
             sqlx::query(
                 "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, revoked_at, value)
                  VALUES ('a1', ?, 'access_token', 'jwt', 'web', 'alice', 'g1', 'openid', 10, 20, 15, 'x.y.z'),
@@ -1122,14 +1109,7 @@ mod tests {
                 "sqlite_autoindex_tokens",
             ),
         ] {
-            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
-                .fetch_all(store.pool())
-                .await
-                .unwrap_or_else(|e| panic!("{query}: {e}"))
-                .iter()
-                .map(|r| r.get("detail"))
-                .collect();
-            let plan = plan.join("; ");
+            let plan = crate::store::testing::query_plan(store.pool(), query).await;
             assert!(plan.contains(index), "{query} does not use {index}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{query} sorts: {plan}");
         }

@@ -457,3 +457,41 @@ fn describe_open_error(path: &Path, e: sqlx::Error) -> Error {
         Error::Database(e)
     }
 }
+
+/// Helpers for the storage tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use sqlx::{Row, SqlitePool};
+
+    /// A pool on a new database at `path` with only the migrations before `version`
+    /// applied: the schema an older Authdesk left, for testing a migration.
+    pub async fn pool_before(path: &std::path::Path, version: i64) -> SqlitePool {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let mut older = sqlx::migrate!("./migrations");
+        older.migrations = std::borrow::Cow::Owned(
+            older
+                .migrations
+                .iter()
+                .filter(|m| m.version < version)
+                .cloned()
+                .collect(),
+        );
+        older.run(&pool).await.unwrap();
+        pool
+    }
+
+    /// SQLite's plan for `query`, its steps joined by "; ".
+    pub async fn query_plan(pool: &SqlitePool, query: &str) -> String {
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .iter()
+            .map(|r| r.get("detail"))
+            .collect();
+        plan.join("; ")
+    }
+}
