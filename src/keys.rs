@@ -129,8 +129,18 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
-    pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String> {
-        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
+    pub fn sign_jwt(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String> {
+        #[derive(serde::Serialize)]
+        struct Header<'a> {
+            alg: &'a str,
+            kid: &'a str,
+            typ: &'a str,
+        }
+        let header = Header {
+            alg: self.alg.as_str(),
+            kid: &self.kid,
+            typ,
+        };
         let mut out = String::with_capacity(512);
         B64.encode_string(serde_json::to_vec(&header).map_err(keys_err)?, &mut out);
         out.push('.');

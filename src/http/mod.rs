@@ -226,6 +226,8 @@ impl AppState {
         let introspection = resource::introspection_of(self, row.as_ref(), self.core.now())
             .await
             .map_err(|e| crate::Error::Other(e.description))?;
+        let introspection = serde_json::to_value(&introspection)
+            .map_err(|e| crate::Error::Other(format!("cannot write the introspection: {e}")))?;
         Ok(TokenDetail {
             summary,
             value,
@@ -1047,7 +1049,7 @@ async fn introspect(
     }
     .await;
     match result {
-        Ok((client, v)) => {
+        Ok((client, (active, body))) => {
             state.record(
                 "introspect",
                 Some(client.client_id.clone()),
@@ -1055,9 +1057,19 @@ async fn introspect(
                 RequestStatus::Completed,
                 None,
                 &params,
-                json!({"active": v["active"]}),
+                json!({"active": active}),
             );
-            no_store_json(StatusCode::OK, &v)
+            let mut res = (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response();
+            no_store(res.headers_mut());
+            res
         }
         Err(e) => {
             state.record(

@@ -11,13 +11,13 @@ use crate::model::{Client, Timestamp, User};
 use crate::store::flows::{self, TokenKind, TokenRow, TokenState};
 
 /// RFC 7662 §2.2 response for `row` (inactive when unknown, expired or revoked).
-pub async fn introspection_of(
-    state: &AppState,
-    row: Option<&TokenRow>,
+pub async fn introspection_of<'a>(
+    state: &'a AppState,
+    row: Option<&'a TokenRow>,
     now: Timestamp,
-) -> Result<Value, OAuthError> {
+) -> Result<Introspection<'a>, OAuthError> {
     let Some(t) = row.filter(|t| t.state(now) == TokenState::Active) else {
-        return Ok(json!({"active": false}));
+        return Ok(Introspection::default());
     };
     let username = match &t.sub {
         Some(sub) => state
@@ -27,23 +27,53 @@ pub async fn introspection_of(
             .map(|u| u.username.clone()),
         None => None,
     };
-    let mut v = json!({
-        "active": true,
-        "scope": t.scopes,
-        "client_id": t.client_id,
-        "token_type": if t.kind == TokenKind::AccessToken { "Bearer" } else { "refresh_token" },
-        "exp": t.expires_at,
-        "iat": t.issued_at,
-        "nbf": t.issued_at,
-        "sub": t.sub.clone().unwrap_or_else(|| t.client_id.clone()),
-        "aud": t.client_id,
-        "iss": state.config.issuer,
-        "jti": t.id,
-    });
-    if let Some(u) = username {
-        v["username"] = json!(u);
-    }
-    Ok(v)
+    Ok(Introspection {
+        active: true,
+        aud: Some(&t.client_id),
+        client_id: Some(&t.client_id),
+        exp: Some(t.expires_at),
+        iat: Some(t.issued_at),
+        iss: Some(&state.config.issuer),
+        jti: Some(&t.id),
+        nbf: Some(t.issued_at),
+        scope: Some(&t.scopes),
+        sub: Some(t.sub.as_deref().unwrap_or(&t.client_id)),
+        token_type: Some(if t.kind == TokenKind::AccessToken {
+            "Bearer"
+        } else {
+            "refresh_token"
+        }),
+        username,
+    })
+}
+
+/// An introspection response (RFC 7662 §2.2): `{"active": false}` alone for a token
+/// that is unknown, expired or revoked.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Introspection<'a> {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
 }
 
 /// Looks a token up by value, trying the hinted kind first (hints are only hints).
@@ -66,16 +96,20 @@ fn check_hint(params: &Params) -> Result<(), OAuthError> {
     }
 }
 
+/// Introspects the `token` parameter; the answer, serialized.
 pub async fn introspect(
     state: &AppState,
     _client: &Client,
     params: &Params,
     now: Timestamp,
-) -> Result<Value, OAuthError> {
+) -> Result<(bool, Vec<u8>), OAuthError> {
     let token = params.require("token", "send the token to introspect as token=…")?;
     check_hint(params)?;
     let row = find_token(state, token).await?;
-    introspection_of(state, row.as_deref(), now).await
+    let answer = introspection_of(state, row.as_deref(), now).await?;
+    let body = serde_json::to_vec(&answer)
+        .map_err(|e| OAuthError::server_error(format!("cannot write the introspection: {e}")))?;
+    Ok((answer.active, body))
 }
 
 /// Revokes a token. Revoking a refresh token revokes its whole grant. Unknown tokens

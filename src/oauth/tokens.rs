@@ -81,6 +81,22 @@ fn sign_err(e: crate::error::Error) -> OAuthError {
 }
 
 /// Mints the tokens of a response. Returns the response and the rows to store.
+/// The claims of a JWT access token (RFC 9068), in the order they are written.
+#[derive(serde::Serialize)]
+struct AccessClaims<'a> {
+    aud: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<Timestamp>,
+    client_id: &'a str,
+    exp: Timestamp,
+    iat: Timestamp,
+    iss: &'a str,
+    jti: &'a str,
+    nbf: Timestamp,
+    scope: &'a str,
+    sub: &'a str,
+}
+
 pub fn mint(
     keys: &KeySet,
     scope_defs: &[Scope],
@@ -93,20 +109,18 @@ pub fn mint(
     let exp = m.now + client.access_token_ttl;
     let access_token = match client.access_token_format {
         TokenFormat::Jwt => {
-            let mut claims = json!({
-                "iss": m.issuer,
-                "sub": sub.clone().unwrap_or_else(|| client.client_id.clone()),
-                "aud": client.client_id,
-                "client_id": client.client_id,
-                "exp": exp,
-                "iat": m.now,
-                "nbf": m.now,
-                "jti": jti,
-                "scope": scope,
-            });
-            if let Some(t) = m.auth_time {
-                claims["auth_time"] = json!(t);
-            }
+            let claims = AccessClaims {
+                aud: &client.client_id,
+                auth_time: m.auth_time,
+                client_id: &client.client_id,
+                exp,
+                iat: m.now,
+                iss: m.issuer,
+                jti: &jti,
+                nbf: m.now,
+                scope: &scope,
+                sub: sub.as_deref().unwrap_or(&client.client_id),
+            };
             keys.get(ACCESS_TOKEN_ALG)
                 .and_then(|k| k.sign_jwt("at+jwt", &claims))
                 .map_err(sign_err)?

@@ -132,6 +132,53 @@ async fn refresh_token_exchange_rotates_the_refresh_token() {
 }
 
 #[tokio::test]
+async fn introspection_answers_every_claim_of_an_active_token_and_only_active_of_others() {
+    let tp = TestProvider::start().await;
+    tp.add_client(web_client("web", "web-secret")).await;
+    let c = client(&tp, "web", Some("web-secret"));
+    let tokens = code_flow(&tp, &c, &["openid", "email"]).await;
+    let basic = Auth::basic("web", "web-secret");
+    let reply = tp
+        .post_form(
+            "/introspect",
+            &[("token", tokens.access_token().secret())],
+            &basic,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[reqwest::header::CACHE_CONTROL], "no-store");
+    assert_eq!(
+        reply.headers[reqwest::header::CONTENT_TYPE],
+        "application/json"
+    );
+    let v = reply.body;
+    let jwt = jwt_claims(tokens.access_token().secret());
+    let exp = v["exp"].as_i64().expect("exp");
+    let iat = v["iat"].as_i64().expect("iat");
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "active": true,
+            "aud": "web",
+            "client_id": "web",
+            "exp": exp,
+            "iat": iat,
+            "iss": tp.issuer,
+            "jti": jwt["jti"],
+            "nbf": iat,
+            "scope": "openid email",
+            "sub": jwt["sub"],
+            "token_type": "Bearer",
+            "username": "alice",
+        })
+    );
+    assert_eq!(jwt["exp"], exp);
+    assert!(exp > iat);
+    let unknown = tp.introspect("not-a-token", &basic).await;
+    assert_eq!(unknown, serde_json::json!({"active": false}));
+}
+
+#[tokio::test]
 async fn back_to_back_refreshes_all_succeed() {
     // A client refreshes while other requests come and go (each is written to the
     // request log in the background); every refresh must succeed.
