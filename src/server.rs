@@ -13,7 +13,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use crate::config::ServeOptions;
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::http::{self, AppState, ProviderConfig};
+use crate::http::{self, AppParts, AppState, ProviderConfig};
 use crate::keys::KeySet;
 use crate::tls::TlsMaterial;
 
@@ -130,7 +130,7 @@ impl Provider {
             core.events.clone(),
             options.log_retention,
         );
-        let state = AppState {
+        let state = AppState::new(AppParts {
             core,
             keys,
             config: Arc::new(ProviderConfig {
@@ -141,7 +141,7 @@ impl Provider {
             pending: Default::default(),
             pages: Default::default(),
             log,
-        };
+        });
         spawn_pruner(state.core.clone(), options.log_retention);
         let handle = Handle::new();
         let server_config = tls.server_config()?;

@@ -97,15 +97,34 @@ impl ProviderConfig {
     }
 }
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs, in one shared allocation: axum clones the state for
+/// every request, and a clone is then one reference count instead of a dozen (and a
+/// path copied).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct AppParts {
     pub core: Core,
     pub keys: KeySet,
     pub config: Arc<ProviderConfig>,
     pub pending: Arc<PendingRegistry>,
     pub pages: Arc<pages::Pages>,
     pub log: RequestLog,
+}
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
 }
 
 /// What the window shows of one token.
@@ -1016,14 +1035,7 @@ async fn authenticated(
     params: &Params,
     path: &str,
 ) -> Result<Arc<crate::model::Client>, OAuthError> {
-    client_auth::authenticate(
-        state,
-        headers,
-        params,
-        &state.config.url(path),
-        state.core.now(),
-    )
-    .await
+    client_auth::authenticate(state, headers, params, path, state.core.now()).await
 }
 
 async fn introspect(

@@ -75,17 +75,20 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
             .strip_prefix("Basic ")
             .or_else(|| value.strip_prefix("basic "))
         {
-            let mut err = OAuthError::invalid_client(
-                "the Authorization header is not valid Basic credentials: expected base64(urlencode(client_id):urlencode(client_secret))",
-            );
-            err.basic_challenge = true;
+            let err = || {
+                let mut e = OAuthError::invalid_client(
+                    "the Authorization header is not valid Basic credentials: expected base64(urlencode(client_id):urlencode(client_secret))",
+                );
+                e.basic_challenge = true;
+                e
+            };
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
-                .map_err(|_| err.clone())?;
-            let text = String::from_utf8(decoded).map_err(|_| err.clone())?;
-            let (id, secret) = text.split_once(':').ok_or_else(|| err.clone())?;
-            let id = pct_decode(id).ok_or_else(|| err.clone())?;
-            let secret = pct_decode(secret).ok_or(err)?;
+                .map_err(|_| err())?;
+            let text = String::from_utf8(decoded).map_err(|_| err())?;
+            let (id, secret) = text.split_once(':').ok_or_else(err)?;
+            let id = pct_decode(id).ok_or_else(err)?;
+            let secret = pct_decode(secret).ok_or_else(err)?;
             found.push(Presented::Basic { id, secret });
         }
     }
@@ -202,12 +205,12 @@ fn accepts(registered: AuthMethod, presented: &Presented, assertion_alg_is_hmac:
     }
 }
 
-/// Authenticates the client of a request at `endpoint_url`.
+/// Authenticates the client of a request at the endpoint `endpoint_path`.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
-    endpoint_url: &str,
+    endpoint_path: &str,
     now: Timestamp,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
     let presented = presented(headers, params)?.ok_or_else(|| {
@@ -285,7 +288,7 @@ pub async fn authenticate(
             Ok(client)
         }
         Presented::Assertion { jwt, .. } => {
-            verify_assertion(state, &client, &jwt, endpoint_url, now)
+            verify_assertion(state, &client, &jwt, endpoint_path, now)
                 .await
                 .map_err(|e| fail(e.description))?;
             Ok(client)
@@ -297,7 +300,7 @@ async fn verify_assertion(
     state: &AppState,
     client: &Client,
     jwt: &str,
-    endpoint_url: &str,
+    endpoint_path: &str,
     now: Timestamp,
 ) -> Result<(), OAuthError> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -368,6 +371,7 @@ async fn verify_assertion(
     }
     let issuer = &state.config.issuer;
     let token_url = state.config.url(crate::http::paths::TOKEN);
+    let endpoint_url = state.config.url(endpoint_path);
     let aud_ok = |a: &str| {
         let a = a.trim_end_matches('/');
         a == issuer || a == token_url || a == endpoint_url

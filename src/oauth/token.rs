@@ -180,8 +180,7 @@ pub async fn token(
     params: &Params,
 ) -> Result<(TokenResponse, std::sync::Arc<Client>), (OAuthError, Option<String>)> {
     let now = state.core.now();
-    let endpoint = state.config.url(paths::TOKEN);
-    let client = client_auth::authenticate(state, headers, params, &endpoint, now)
+    let client = client_auth::authenticate(state, headers, params, paths::TOKEN, now)
         .await
         .map_err(|e| (e, client_auth::claimed_client_id(headers, params)))?;
     let with_client = |e: OAuthError| (e, Some(client.client_id.clone()));
