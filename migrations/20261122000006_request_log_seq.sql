@@ -1,14 +1,14 @@
 -- A cheaper request log (issue 6). Every protocol request adds a row, and pruning
--- deletes one for each, so each b-tree of this table costs a page write per request
--- twice over. Now:
--- * entries are kept in the order they were first stored (`seq`, the rowid), which
---   lists and prunes by: no index of times, and pruning by count or age deletes from
---   the old end of the table instead of scanning 10,000 index entries per prune;
--- * an entry written again (received, then approved) keeps its place: the log writer
---   updates it in place instead of deleting and re-inserting it.
+-- deletes one for each, so each b-tree of this table costs page writes per request
+-- twice over. Now the table is one b-tree:
+-- * entries are kept in the order they were stored (`seq`, the rowid), which lists and
+--   prunes by: no index of times, and pruning by count or age deletes from the old end
+--   of the table instead of scanning 10,000 index entries per prune;
+-- * no index of ids: every entry gets a new id (each step of a request is an entry of
+--   its own), and nothing looks entries up by id.
 CREATE TABLE request_log_new (
     seq               INTEGER PRIMARY KEY,
-    id                TEXT NOT NULL UNIQUE,
+    id                TEXT NOT NULL,
     at                INTEGER NOT NULL,
     kind              TEXT NOT NULL,
     client_id         TEXT,

@@ -127,10 +127,6 @@ pub trait AppendRow: Send + Sync + 'static {
     fn rank(&self) -> u8;
     /// This row's values, in the order of [`AppendRow::insert`]'s columns.
     fn values(&self) -> Vec<Col<'_>>;
-    /// What follows `VALUES (…)`, e.g. an `ON CONFLICT` clause; nothing by default.
-    fn on_conflict(&self) -> &'static str {
-        ""
-    }
 }
 
 pub type Rows = Vec<Box<dyn AppendRow>>;
@@ -522,7 +518,7 @@ fn insert_sync(
         let values = row.values();
         let text = sql.entry((row.insert(), values.len())).or_insert_with(|| {
             let marks = vec!["?"; values.len()].join(", ");
-            format!("{}VALUES ({marks}){}", row.insert(), row.on_conflict())
+            format!("{}VALUES ({marks})", row.insert())
         });
         db.prepare_cached(text)
             .and_then(|mut s| s.execute(rusqlite::params_from_iter(values.iter())))
