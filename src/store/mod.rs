@@ -81,13 +81,7 @@ impl Store {
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|e| match e {
-                sqlx::migrate::MigrateError::Execute(inner) => describe_open_error(&path, inner),
-                other => Error::Other(format!(
-                    "cannot migrate {}: {other}. Was it created by a newer Authdesk?",
-                    path.display()
-                )),
-            })?;
+            .map_err(|e| migrate_error(&path, e))?;
         let writer = writer::Writer::start(
             path.clone(),
             options
@@ -455,6 +449,55 @@ fn describe_open_error(path: &Path, e: sqlx::Error) -> Error {
         ))
     } else {
         Error::Database(e)
+    }
+}
+
+/// Why the schema cannot be brought up to date, and what to do about it.
+fn migrate_error(path: &Path, e: sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError;
+    let at = path.display();
+    match e {
+        MigrateError::Execute(inner) => describe_open_error(path, inner),
+        MigrateError::VersionMissing(v) => Error::Other(format!(
+            "cannot open {at}: a newer Authdesk has updated it (schema version {v}, which this \
+             one does not know); run that newer version, or move the data directory aside to \
+             start with a new one"
+        )),
+        MigrateError::VersionMismatch(v) => Error::Other(format!(
+            "cannot open {at}: its schema version {v} was applied by a development build of \
+             Authdesk whose migration has changed since; move the data directory aside (or \
+             export what you need with that build first) to start with a new one"
+        )),
+        other => Error::Other(format!("cannot migrate {at}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod migrate_tests {
+    #[tokio::test]
+    async fn a_database_from_a_newer_or_changed_authdesk_is_refused_with_the_fix() {
+        for (sql, expect) in [
+            (
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (29991231000000, 'from the future', 1, x'00', 0)",
+                "a newer Authdesk has updated it (schema version 29991231000000",
+            ),
+            (
+                "UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 20261122000001",
+                "schema version 20261122000001 was applied by a development build",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = super::Store::open(dir.path()).await.unwrap();
+            sqlx::query(sql).execute(store.pool()).await.unwrap();
+            store.close().await;
+            let err = super::Store::open(dir.path())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expect), "{err}");
+            assert!(err.contains("move the data directory aside"), "{err}");
+        }
     }
 }
 
