@@ -324,7 +324,7 @@ pub(crate) fn json_response(value: &Value, cache: &'static str) -> Response {
     res
 }
 
-fn no_store_json(status: StatusCode, value: &Value) -> Response {
+fn no_store_json(status: StatusCode, value: &impl serde::Serialize) -> Response {
     let mut res = (status, axum::Json(value)).into_response();
     no_store(res.headers_mut());
     res
@@ -1056,12 +1056,28 @@ async fn introspect(
                 client.client_id
             )));
         }
-        let v = resource::introspect(&state, &client, &params, state.core.now()).await?;
-        Ok::<_, OAuthError>((client, v))
+        let row = resource::introspected(&state, &params).await?;
+        Ok::<_, OAuthError>((client, row))
     }
     .await;
-    match result {
-        Ok((client, (active, body))) => {
+    let rejected = |e: OAuthError| {
+        state.record(
+            "introspect",
+            client_auth::claimed_client_id(&headers, &params),
+            None,
+            RequestStatus::Rejected,
+            Some(&e),
+            &params,
+            json!({}),
+        );
+        e.into_response()
+    };
+    let (client, row) = match result {
+        Ok(found) => found,
+        Err(e) => return rejected(e),
+    };
+    match resource::introspection_of(&state, row.as_deref(), state.core.now()).await {
+        Ok(answer) => {
             state.record(
                 "introspect",
                 Some(client.client_id.clone()),
@@ -1069,32 +1085,11 @@ async fn introspect(
                 RequestStatus::Completed,
                 None,
                 &params,
-                json!({"active": active}),
+                json!({"active": answer.active}),
             );
-            let mut res = (
-                StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response();
-            no_store(res.headers_mut());
-            res
+            no_store_json(StatusCode::OK, &answer)
         }
-        Err(e) => {
-            state.record(
-                "introspect",
-                client_auth::claimed_client_id(&headers, &params),
-                None,
-                RequestStatus::Rejected,
-                Some(&e),
-                &params,
-                json!({}),
-            );
-            e.into_response()
-        }
+        Err(e) => rejected(e),
     }
 }
 

@@ -29,21 +29,23 @@ pub async fn introspection_of<'a>(
     };
     Ok(Introspection {
         active: true,
-        aud: Some(&t.client_id),
-        client_id: Some(&t.client_id),
-        exp: Some(t.expires_at),
-        iat: Some(t.issued_at),
-        iss: Some(&state.config.issuer),
-        jti: Some(&t.id),
-        nbf: Some(t.issued_at),
-        scope: Some(&t.scopes),
-        sub: Some(t.sub.as_deref().unwrap_or(&t.client_id)),
-        token_type: Some(if t.kind == TokenKind::AccessToken {
-            "Bearer"
-        } else {
-            "refresh_token"
+        claims: Some(ActiveClaims {
+            aud: &t.client_id,
+            client_id: &t.client_id,
+            exp: t.expires_at,
+            iat: t.issued_at,
+            iss: &state.config.issuer,
+            jti: &t.id,
+            nbf: t.issued_at,
+            scope: &t.scopes,
+            sub: t.sub.as_deref().unwrap_or(&t.client_id),
+            token_type: if t.kind == TokenKind::AccessToken {
+                "Bearer"
+            } else {
+                "refresh_token"
+            },
+            username,
         }),
-        username,
     })
 }
 
@@ -52,26 +54,23 @@ pub async fn introspection_of<'a>(
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Introspection<'a> {
     pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exp: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iat: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jti: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nbf: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_type: Option<&'static str>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    claims: Option<ActiveClaims<'a>>,
+}
+
+/// What an introspection says of an active token.
+#[derive(Debug, serde::Serialize)]
+struct ActiveClaims<'a> {
+    aud: &'a str,
+    client_id: &'a str,
+    exp: Timestamp,
+    iat: Timestamp,
+    iss: &'a str,
+    jti: &'a str,
+    nbf: Timestamp,
+    scope: &'a str,
+    sub: &'a str,
+    token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
 }
@@ -96,20 +95,15 @@ fn check_hint(params: &Params) -> Result<(), OAuthError> {
     }
 }
 
-/// Introspects the `token` parameter; the answer, serialized.
-pub async fn introspect(
+/// The stored token the `token` parameter of an introspection names, if any; its
+/// answer is [`introspection_of`] it.
+pub async fn introspected(
     state: &AppState,
-    _client: &Client,
     params: &Params,
-    now: Timestamp,
-) -> Result<(bool, Vec<u8>), OAuthError> {
+) -> Result<Option<std::sync::Arc<TokenRow>>, OAuthError> {
     let token = params.require("token", "send the token to introspect as token=…")?;
     check_hint(params)?;
-    let row = find_token(state, token).await?;
-    let answer = introspection_of(state, row.as_deref(), now).await?;
-    let body = serde_json::to_vec(&answer)
-        .map_err(|e| OAuthError::server_error(format!("cannot write the introspection: {e}")))?;
-    Ok((answer.active, body))
+    find_token(state, token).await
 }
 
 /// Revokes a token. Revoking a refresh token revokes its whole grant. Unknown tokens
