@@ -228,6 +228,19 @@ pub async fn prune(
         .await
 }
 
+/// The query of [`list`]: newest first, optionally of one client and one status.
+fn list_sql(by_client: bool, by_status: bool) -> String {
+    let mut sql = String::from("SELECT * FROM request_log WHERE 1=1");
+    if by_client {
+        sql.push_str(" AND client_id = ?");
+    }
+    if by_status {
+        sql.push_str(" AND status = ?");
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    sql
+}
+
 /// Reads the stored log, newest first.
 pub async fn list(
     pool: &sqlx::SqlitePool,
@@ -236,14 +249,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<RequestEntry>, sqlx::Error> {
     use sqlx::Row;
-    let mut sql = String::from("SELECT * FROM request_log WHERE 1=1");
-    if client_id.is_some() {
-        sql.push_str(" AND client_id = ?");
-    }
-    if status.is_some() {
-        sql.push_str(" AND status = ?");
-    }
-    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    let sql = list_sql(client_id.is_some(), status.is_some());
     let mut q = sqlx::query(&sql);
     if let Some(c) = client_id {
         q = q.bind(c);
@@ -345,10 +351,7 @@ mod tests {
                 PRUNE_BY_AGE,
                 "SEARCH request_log USING INTEGER PRIMARY KEY (rowid<?)",
             ),
-            (
-                "SELECT * FROM request_log WHERE 1=1 AND client_id = ? ORDER BY seq DESC LIMIT ?",
-                "SCAN request_log",
-            ),
+            (&list_sql(true, true), "SCAN request_log"),
         ] {
             let plan = crate::store::testing::query_plan(store.pool(), query).await;
             assert!(plan.contains(expect), "{query}: {plan}");
