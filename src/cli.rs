@@ -129,12 +129,15 @@ pub enum ClientsCommand {
     },
     /// Show one client, its secret included.
     Show {
+        /// The client's id (one that begins with '-' needs no '--' before it).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(long)]
         json: bool,
     },
     /// Delete a client and everything issued to it.
     Delete {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(long)]
         json: bool,
@@ -258,6 +261,7 @@ impl ClientArgs {
 pub enum UsersCommand {
     /// Create a persona.
     Create {
+        #[arg(allow_hyphen_values = true)]
         username: String,
         /// Password for the password grant and the login page (optional).
         #[arg(long)]
@@ -278,6 +282,7 @@ pub enum UsersCommand {
     },
     /// Delete a persona and everything issued to it.
     Delete {
+        #[arg(allow_hyphen_values = true)]
         username: String,
         #[arg(long)]
         json: bool,

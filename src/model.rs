@@ -375,6 +375,18 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A generated client id: 16 letters and digits (95 bits). Never `-` or `_`, so the id
+/// cannot begin like a command-line option (`authdesk clients show -w…`) and survives
+/// being double-clicked, pasted into a shell or put in a URL unescaped.
+pub fn random_client_id() -> String {
+    use rand::{Rng, distributions::Alphanumeric};
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
+}
+
 /// A unique id that sorts by creation time: the second `now` in hex, a counter of this
 /// process in hex, then 64 random bits (unique across processes). Rows keyed by it are
 /// appended at the right edge of their table's b-tree, in order, so the rows of one
@@ -426,7 +438,7 @@ impl ClientInput {
             }
             (Some(b), _) => b.client_id.clone(),
             (None, Some(id)) => id,
-            (None, None) => random_token(12),
+            (None, None) => random_client_id(),
         };
         validate_identifier("client_id", &client_id, "a client id")?;
 
@@ -807,6 +819,23 @@ mod tests {
             ids.iter()
                 .all(|id| id.starts_with(&format!("{:08x}", 1_800_000_000)))
         );
+    }
+
+    #[test]
+    fn generated_client_ids_are_letters_and_digits_and_differ() {
+        // 2,000 ids: were '-' or '_' possible (2 of 64 symbols), some id would begin with
+        // one of them with probability 1 - (62/64)^2000, which is 1 to 27 decimal places.
+        let ids: BTreeSet<String> = (0..2000)
+            .map(|_| {
+                let client = input("App").into_client(None, &known(), 0).unwrap();
+                client.client_id
+            })
+            .collect();
+        assert_eq!(ids.len(), 2000, "unique");
+        for id in &ids {
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        }
     }
 
     fn input(name: &str) -> ClientInput {

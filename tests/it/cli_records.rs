@@ -24,7 +24,10 @@ fn clients_create_list_show_delete_in_json() {
         .as_str()
         .expect("a generated client_id")
         .to_string();
-    assert!(!id.is_empty());
+    assert!(
+        id.chars().all(|c| c.is_ascii_alphanumeric()),
+        "a generated id is letters and digits, never a leading '-': {id}"
+    );
     let secret = created["client_secret"]
         .as_str()
         .expect("a confidential client gets a secret");
@@ -94,6 +97,36 @@ fn clients_create_list_show_delete_in_json() {
         .run(&["clients", "delete", &id])
         .one_line_error(&[&id, "does not exist"]);
     assert_eq!(sandbox.ok_json(&["clients", "list"]), json!([public]));
+}
+
+#[test]
+fn ids_and_usernames_that_begin_with_a_hyphen_need_no_double_dash() {
+    let sandbox = Sandbox::new();
+    let created = sandbox.ok_json(&[
+        "clients",
+        "create",
+        "--name",
+        "Dashed",
+        "--id=-w3",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    assert_eq!(created["client_id"], "-w3");
+    // The id before and after the flag: both read it as the id, not as an option.
+    assert_eq!(sandbox.ok_json(&["clients", "show", "-w3"]), created);
+    let shown = sandbox.ok(&["clients", "show", "--json", "-w3"]);
+    assert_eq!(serde_json::from_str::<Value>(&shown).unwrap(), created);
+    assert_eq!(
+        sandbox.ok_json(&["clients", "delete", "-w3"]),
+        json!({"deleted": "-w3"})
+    );
+
+    let user = sandbox.ok_json(&["users", "create", "-eve"]);
+    assert_eq!(user["username"], "-eve");
+    assert_eq!(
+        sandbox.ok_json(&["users", "delete", "-eve"]),
+        json!({"deleted": "-eve"})
+    );
 }
 
 #[test]
