@@ -25,6 +25,22 @@ pub struct Core {
     pub events: EventBus,
     data_dir: Arc<PathBuf>,
     cache: Arc<RecordCache>,
+    codes: Arc<IssuedCodes>,
+}
+
+/// Authorization codes this process issued and committed, by hash, until they are
+/// exchanged: the exchange then needs no read of the database. Only the code's fixed
+/// fields are taken from here; whether it is still unused is decided by the writer's
+/// transaction that consumes it ([`flows::exchange_code`]), so a replay or a code
+/// deleted with its client or user is still caught. Codes issued by another process,
+/// or before a restart, are read from the database.
+#[derive(Debug, Default)]
+struct IssuedCodes(std::sync::Mutex<std::collections::HashMap<String, flows::CodeRow>>);
+
+impl IssuedCodes {
+    /// Most codes are exchanged within a second; ones never exchanged are dropped once
+    /// expired, or all at once past this many.
+    const LIMIT: usize = 10_000;
 }
 
 /// Clients, users and scopes as the hot paths read them, parsed once. Changes made
@@ -42,6 +58,8 @@ struct CacheInner {
     checked: Option<std::time::Instant>,
     clients: std::collections::HashMap<String, Option<Arc<Client>>>,
     users: std::collections::HashMap<String, Option<Arc<User>>>,
+    /// The same users by username (automatic approval names its persona).
+    usernames: std::collections::HashMap<String, Option<Arc<User>>>,
     scopes: Option<Arc<Vec<Scope>>>,
     /// Access-token rows by token hash, for introspection and bearer checks. Only
     /// access tokens: their rows change only when revoked or force-expired (refresh
@@ -53,7 +71,24 @@ struct CacheInner {
     token_epoch: u64,
 }
 
+/// Inserts into a cache map, emptying it first when it holds `LIMIT` entries.
+fn remember<V>(map: &mut std::collections::HashMap<String, V>, key: &str, value: V) {
+    const LIMIT: usize = 10_000;
+    if map.len() >= LIMIT {
+        map.clear();
+    }
+    map.insert(key.to_string(), value);
+}
+
 impl CacheInner {
+    fn forget_records(&mut self) {
+        self.clients.clear();
+        self.users.clear();
+        self.usernames.clear();
+        self.scopes = None;
+        self.forget_tokens();
+    }
+
     fn forget_tokens(&mut self) {
         self.tokens.clear();
         self.token_epoch += 1;
@@ -65,11 +100,8 @@ impl RecordCache {
 
     fn clear(&self) {
         if let Ok(mut c) = self.inner.write() {
-            c.clients.clear();
-            c.users.clear();
-            c.scopes = None;
+            c.forget_records();
             c.checked = None;
-            c.forget_tokens();
         }
     }
 
@@ -117,6 +149,7 @@ impl Core {
             events: EventBus::new(),
             data_dir: Arc::new(data_dir.to_path_buf()),
             cache: Arc::default(),
+            codes: Arc::default(),
         };
         core.seed_defaults().await?;
         drop(lock);
@@ -139,10 +172,7 @@ impl Core {
         let revision = self.store.revision().await?;
         if let Ok(mut c) = self.cache.inner.write() {
             if c.revision != revision {
-                c.clients.clear();
-                c.users.clear();
-                c.scopes = None;
-                c.forget_tokens();
+                c.forget_records();
                 c.revision = revision;
             }
             c.checked = Some(std::time::Instant::now());
@@ -164,10 +194,7 @@ impl Core {
         }
         let client = self.store.get_client(client_id).await?.map(Arc::new);
         if let Ok(mut c) = self.cache.inner.write() {
-            if c.clients.len() > 10_000 {
-                c.clients.clear();
-            }
-            c.clients.insert(client_id.to_string(), client.clone());
+            remember(&mut c.clients, client_id, client.clone());
         }
         Ok(client)
     }
@@ -194,10 +221,7 @@ impl Core {
             && let Ok(mut c) = self.cache.inner.write()
             && Some(c.token_epoch) == epoch
         {
-            if c.tokens.len() >= 10_000 {
-                c.tokens.clear();
-            }
-            c.tokens.insert(hash, r.clone());
+            remember(&mut c.tokens, &hash, r.clone());
         }
         Ok(row)
     }
@@ -229,10 +253,59 @@ impl Core {
             .await?
             .map(|r| Arc::new(r.user));
         if let Ok(mut c) = self.cache.inner.write() {
-            if c.users.len() > 10_000 {
-                c.users.clear();
+            remember(&mut c.users, sub, user.clone());
+        }
+        Ok(user)
+    }
+
+    /// Remembers a code once its row is committed, for [`Core::take_code`].
+    pub fn code_issued(&self, code_hash: String, row: flows::CodeRow, now: i64) {
+        if let Ok(mut codes) = self.codes.0.lock() {
+            if codes.len() >= IssuedCodes::LIMIT {
+                codes.retain(|_, c| c.expires_at > now);
+                if codes.len() >= IssuedCodes::LIMIT {
+                    codes.clear();
+                }
             }
-            c.users.insert(sub.to_string(), user.clone());
+            codes.insert(code_hash, row);
+        }
+    }
+
+    /// The row of a code about to be exchanged, by its hash: from memory if this
+    /// process issued it (and forgets it there), else from the database.
+    pub async fn take_code(&self, code_hash: &str) -> Result<Option<flows::CodeRow>> {
+        if let Some(row) = self
+            .codes
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut c| c.remove(code_hash))
+        {
+            return Ok(Some(row));
+        }
+        let mut conn = self.store.pool().acquire().await?;
+        flows::find_code(&mut conn, code_hash).await
+    }
+
+    /// A user by username, from the cache (automatic approval's lookup).
+    pub async fn cached_user_named(&self, username: &str) -> Result<Option<Arc<User>>> {
+        self.revalidate().await?;
+        if let Some(hit) = self
+            .cache
+            .inner
+            .read()
+            .ok()
+            .and_then(|c| c.usernames.get(username).cloned())
+        {
+            return Ok(hit);
+        }
+        let user = self
+            .store
+            .get_user_by_username(username)
+            .await?
+            .map(|r| Arc::new(r.user));
+        if let Ok(mut c) = self.cache.inner.write() {
+            remember(&mut c.usernames, username, user.clone());
         }
         Ok(user)
     }

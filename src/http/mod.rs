@@ -503,9 +503,9 @@ async fn authorize_endpoint(
         (None, false) => None,
     };
     if let Some(username) = auto_user {
-        let user = match state.core.get_user(&username).await {
-            Ok(u) => u,
-            Err(_) => {
+        let user = match state.core.cached_user_named(&username).await {
+            Ok(Some(u)) => (*u).clone(),
+            Ok(None) | Err(_) => {
                 let e = OAuthError::new(
                     ErrorCode::LoginRequired,
                     format!(

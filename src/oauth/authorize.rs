@@ -675,11 +675,17 @@ pub async fn complete(
     };
     // The code (or tokens) is committed before the browser is sent back.
     let mut rows: crate::store::writer::Rows = vec![Box::new(grant)];
-    if let Some((code_hash, code)) = code_row {
-        rows.push(Box::new(flows::NewCode { code_hash, code }));
+    if let Some((code_hash, code)) = &code_row {
+        rows.push(Box::new(flows::NewCode {
+            code_hash: code_hash.clone(),
+            code: code.clone(),
+        }));
     }
     rows.extend(crate::store::writer::boxed(token_rows));
     state.core.store.writer().append(rows).await?;
+    if let Some((code_hash, code)) = code_row {
+        state.core.code_issued(code_hash, code, now);
+    }
     if req.response_type != ResponseType::Code {
         state
             .core

@@ -284,6 +284,12 @@ async fn user_by_sub(state: &AppState, sub: &str, what: &str) -> Result<User, OA
         .ok_or_else(|| OAuthError::invalid_grant(format!("the user {what} no longer exists")))
 }
 
+fn unknown_code() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the authorization code is unknown: it was never issued by this provider, expired long ago, or was deleted with its client or user; start the authorization again",
+    )
+}
+
 async fn authorization_code(
     state: &AppState,
     client: &Client,
@@ -293,14 +299,8 @@ async fn authorization_code(
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let code_hash = hash_secret(code);
-    let row = {
-        let mut conn = state.core.store.pool().acquire().await?;
-        flows::find_code(&mut conn, &code_hash).await?
-    };
-    let Some(row) = row else {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code is unknown: it was never issued by this provider, or expired long ago; start the authorization again",
-        ));
+    let Some(row) = state.core.take_code(&code_hash).await? else {
+        return Err(unknown_code());
     };
     if row.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(format!(
@@ -387,11 +387,18 @@ async fn authorization_code(
         .await?;
     match outcome {
         Exchange::Issued => Ok(response),
+        Exchange::Unknown => Err(unknown_code()),
         Exchange::Replayed(n) => {
             state.core.tokens_revoked(None);
             Err(replayed(n))
         }
     }
+}
+
+fn unknown_refresh_token() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the refresh token is unknown to this provider; sign in again to get a new one",
+    )
 }
 
 async fn refresh(
@@ -406,11 +413,7 @@ async fn refresh(
         flows::find_token(&mut conn, refresh_token).await?
     }
     .filter(|t| t.kind == TokenKind::RefreshToken)
-    .ok_or_else(|| {
-        OAuthError::invalid_grant(
-            "the refresh token is unknown to this provider; sign in again to get a new one",
-        )
-    })?;
+    .ok_or_else(unknown_refresh_token)?;
     if row.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(format!(
             "the refresh token was issued to client '{}', not '{}'",
@@ -511,6 +514,7 @@ async fn refresh(
         .await?;
     match outcome {
         Exchange::Issued => Ok(response),
+        Exchange::Unknown => Err(unknown_refresh_token()),
         Exchange::Replayed(n) => {
             state.core.tokens_revoked(None);
             Err(reused(n))

@@ -319,6 +319,9 @@ pub enum Exchange {
     Issued,
     /// The code or refresh token had already been used: the grant is now revoked.
     Replayed(u64),
+    /// No such code or refresh token (deleted with its client or user since it was
+    /// read).
+    Unknown,
 }
 
 /// Marks a code used, in the writer's transaction. `Some(true)`: first use;
@@ -345,9 +348,13 @@ pub fn exchange_code(
     tokens: &Rows,
     now: Timestamp,
 ) -> Result<Exchange> {
-    if consume_code(tx, code_hash, now)? == Some(true) {
-        tx.insert(tokens)?;
-        return Ok(Exchange::Issued);
+    match consume_code(tx, code_hash, now)? {
+        Some(true) => {
+            tx.insert(tokens)?;
+            return Ok(Exchange::Issued);
+        }
+        Some(false) => {}
+        None => return Ok(Exchange::Unknown),
     }
     let n = revoke_grant_now(tx, grant_id, now, "authorization code replayed")?;
     Ok(Exchange::Replayed(n))
@@ -494,6 +501,9 @@ pub fn rotate_refresh(
     if rotated == 1 {
         tx.insert(tokens)?;
         return Ok(Exchange::Issued);
+    }
+    if !tx.exists("SELECT 1 FROM tokens WHERE id = ?", (id,))? {
+        return Ok(Exchange::Unknown);
     }
     let n = revoke_grant_now(tx, grant_id, now, "rotated refresh token reused")?;
     Ok(Exchange::Replayed(n))
@@ -1195,6 +1205,40 @@ mod tests {
         assert_eq!(
             revoked_and_stored(&store).await,
             [("t00001".into(), true), ("t00002".into(), true)]
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_vanished_code_or_refresh_token_is_unknown_and_revokes_nothing() {
+        // The exchange read the row (from memory or the database), then its client or
+        // user was deleted, and the row with it: not a replay.
+        let dir = tempfile::tempdir().unwrap();
+        let store = with_grant(dir.path()).await;
+        store
+            .writer()
+            .append(vec![Box::new(granted(1, TokenKind::AccessToken))])
+            .await
+            .unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let rows = || -> Rows { vec![Box::new(granted(2, TokenKind::AccessToken))] };
+        let (code_rows, refresh_rows) = (rows(), rows());
+        let code = store
+            .writer()
+            .run_now(move |tx| exchange_code(tx, "gone", "g1", &code_rows, now))
+            .await
+            .unwrap();
+        assert_eq!(code, Exchange::Unknown);
+        let refresh = store
+            .writer()
+            .run_now(move |tx| rotate_refresh(tx, "t-gone", "g1", &refresh_rows, now))
+            .await
+            .unwrap();
+        assert_eq!(refresh, Exchange::Unknown);
+        assert_eq!(
+            revoked_and_stored(&store).await,
+            [("t00001".into(), false)],
+            "the grant's token stays live and nothing was stored"
         );
         store.close().await;
     }

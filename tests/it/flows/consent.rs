@@ -10,7 +10,7 @@ use super::harness::{
     Auth, Code, Pkce, REDIRECT, Setup, TestProvider, hidden_input, html_text, jwt_claims, location,
     query_of, web_client,
 };
-use authdesk::model::ClientInput;
+use authdesk::model::{ClientInput, UserInput};
 
 /// A provider that asks for consent, with the client "web" named "Acme Dashboard".
 async fn manual_provider() -> TestProvider {
@@ -302,6 +302,65 @@ async fn auto_approving_client_signs_in_the_hinted_persona() {
     let claims = jwt_claims(body["id_token"].as_str().unwrap());
     assert_eq!(claims["sub"], tp.sub_of("bob").await.as_str());
     assert!(tp.provider.state.pending_consents().is_empty());
+}
+
+#[tokio::test]
+async fn automatic_approval_follows_a_persona_deleted_and_created_again() {
+    // The persona is looked up by name from a cache; deleting and re-creating it must
+    // reach the next request at once.
+    let tp = manual_provider().await;
+    tp.add_client(ClientInput {
+        auto_approve: Some(true),
+        ..web_client("ci", "ci-secret")
+    })
+    .await;
+    let carol = || UserInput {
+        username: Some("carol".into()),
+        ..Default::default()
+    };
+    tp.core().create_user(carol()).await.unwrap();
+    let sign_in = || async {
+        let pkce = Pkce::new();
+        let res = tp
+            .authorize(&[
+                ("response_type", "code"),
+                ("client_id", "ci"),
+                ("redirect_uri", REDIRECT),
+                ("scope", "openid"),
+                ("login_hint", "carol"),
+                ("code_challenge", &pkce.challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let params = query_of(&location(&res));
+        match params.get("code") {
+            Some(code) => {
+                let code = Code {
+                    code: code.clone(),
+                    verifier: pkce.verifier,
+                };
+                let body = tp.exchange(&code, &Auth::basic("ci", "ci-secret")).await;
+                Ok(jwt_claims(body["id_token"].as_str().unwrap())["sub"].clone())
+            }
+            None => Err(params),
+        }
+    };
+    let first = sign_in().await.expect("carol is signed in");
+    assert_eq!(first, tp.sub_of("carol").await.as_str());
+
+    tp.core().delete_user("carol").await.unwrap();
+    let refused = sign_in().await.expect_err("carol no longer exists");
+    assert_eq!(refused["error"], "login_required", "{refused:?}");
+    assert!(
+        refused["error_description"].contains("'carol', who does not exist"),
+        "{refused:?}"
+    );
+
+    tp.core().create_user(carol()).await.unwrap();
+    let again = sign_in().await.expect("the new carol is signed in");
+    assert_eq!(again, tp.sub_of("carol").await.as_str());
+    assert_ne!(again, first, "a new persona gets a new subject");
 }
 
 #[tokio::test]

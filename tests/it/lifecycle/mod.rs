@@ -10,9 +10,11 @@
 //! - [`window`]: decisions taken in the window reach the waiting page; only the first
 //!   decision wins.
 //! - [`sessions`]: `prompt`, `max_age`, remembered consent and its revocation, logout.
+//! - [`codes`]: a code issued before a restart is exchanged once after it.
 //! - [`revocation`]: every revocation and forced expiry reaches the next introspection,
 //!   cached or not.
 
+mod codes;
 mod harness;
 mod log_and_events;
 mod page;
