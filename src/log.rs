@@ -125,14 +125,19 @@ async fn writer(
     loop {
         // A second without requests after some: the provider went idle, so what the
         // burst allocated goes back to the OS (the tray app idles most of the day).
-        let first = match tokio::time::timeout(IDLE, rx.recv()).await {
+        // Idle, it waits without a timer: no wake-ups while nothing happens.
+        let next = if busy {
+            tokio::time::timeout(IDLE, rx.recv()).await
+        } else {
+            Ok(rx.recv().await)
+        };
+        let first = match next {
             Ok(Some(entry)) => entry,
             Ok(None) => break,
             Err(_) => {
-                if std::mem::take(&mut busy) {
-                    store.release_memory().await;
-                    crate::mem::release_freed_memory();
-                }
+                busy = false;
+                store.release_memory().await;
+                crate::mem::release_freed_memory();
                 continue;
             }
         };
