@@ -71,6 +71,13 @@ struct CacheInner {
     token_epoch: u64,
 }
 
+/// Which of a user's keys a cache lookup uses.
+#[derive(Debug, Clone, Copy)]
+enum UserKey {
+    Sub,
+    Username,
+}
+
 /// Inserts into a cache map, emptying it first when it holds `LIMIT` entries.
 fn remember<V>(map: &mut std::collections::HashMap<String, V>, key: &str, value: V) {
     const LIMIT: usize = 10_000;
@@ -237,23 +244,37 @@ impl Core {
 
     /// A user by `sub`, from the cache.
     pub async fn cached_user(&self, sub: &str) -> Result<Option<Arc<User>>> {
+        self.cached_user_by(UserKey::Sub, sub).await
+    }
+
+    /// A user by username, from the cache (automatic approval's lookup).
+    pub async fn cached_user_named(&self, username: &str) -> Result<Option<Arc<User>>> {
+        self.cached_user_by(UserKey::Username, username).await
+    }
+
+    async fn cached_user_by(&self, by: UserKey, key: &str) -> Result<Option<Arc<User>>> {
         self.revalidate().await?;
-        if let Some(hit) = self
-            .cache
-            .inner
-            .read()
-            .ok()
-            .and_then(|c| c.users.get(sub).cloned())
-        {
+        let hit = self.cache.inner.read().ok().and_then(|c| {
+            let map = match by {
+                UserKey::Sub => &c.users,
+                UserKey::Username => &c.usernames,
+            };
+            map.get(key).cloned()
+        });
+        if let Some(hit) = hit {
             return Ok(hit);
         }
-        let user = self
-            .store
-            .get_user_by_sub(sub)
-            .await?
-            .map(|r| Arc::new(r.user));
+        let record = match by {
+            UserKey::Sub => self.store.get_user_by_sub(key).await?,
+            UserKey::Username => self.store.get_user_by_username(key).await?,
+        };
+        let user = record.map(|r| Arc::new(r.user));
         if let Ok(mut c) = self.cache.inner.write() {
-            remember(&mut c.users, sub, user.clone());
+            let map = match by {
+                UserKey::Sub => &mut c.users,
+                UserKey::Username => &mut c.usernames,
+            };
+            remember(map, key, user.clone());
         }
         Ok(user)
     }
@@ -285,29 +306,6 @@ impl Core {
         }
         let mut conn = self.store.pool().acquire().await?;
         flows::find_code(&mut conn, code_hash).await
-    }
-
-    /// A user by username, from the cache (automatic approval's lookup).
-    pub async fn cached_user_named(&self, username: &str) -> Result<Option<Arc<User>>> {
-        self.revalidate().await?;
-        if let Some(hit) = self
-            .cache
-            .inner
-            .read()
-            .ok()
-            .and_then(|c| c.usernames.get(username).cloned())
-        {
-            return Ok(hit);
-        }
-        let user = self
-            .store
-            .get_user_by_username(username)
-            .await?
-            .map(|r| Arc::new(r.user));
-        if let Ok(mut c) = self.cache.inner.write() {
-            remember(&mut c.usernames, username, user.clone());
-        }
-        Ok(user)
     }
 
     /// The scopes, from the cache.
