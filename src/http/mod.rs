@@ -254,6 +254,27 @@ impl AppState {
         })
     }
 
+    /// Logs the rejection of a request that names its client (in the form or the
+    /// Authorization header) and answers the error.
+    fn rejected(
+        &self,
+        kind: &str,
+        headers: &HeaderMap,
+        params: &Params,
+        e: OAuthError,
+    ) -> Response {
+        self.record(
+            kind,
+            client_auth::claimed_client_id(headers, params),
+            None,
+            RequestStatus::Rejected,
+            Some(&e),
+            params,
+            json!({}),
+        );
+        e.into_response()
+    }
+
     #[allow(clippy::too_many_arguments)] // one call site shape: a log line's fields
     fn record(
         &self,
@@ -1060,18 +1081,7 @@ async fn introspect(
         Ok::<_, OAuthError>((client, row))
     }
     .await;
-    let rejected = |e: OAuthError| {
-        state.record(
-            "introspect",
-            client_auth::claimed_client_id(&headers, &params),
-            None,
-            RequestStatus::Rejected,
-            Some(&e),
-            &params,
-            json!({}),
-        );
-        e.into_response()
-    };
+    let rejected = |e: OAuthError| state.rejected("introspect", &headers, &params, e);
     let (client, row) = match result {
         Ok(found) => found,
         Err(e) => return rejected(e),
@@ -1123,18 +1133,7 @@ async fn revoke(
             no_store(res.headers_mut());
             res
         }
-        Err(e) => {
-            state.record(
-                "revoke",
-                client_auth::claimed_client_id(&headers, &params),
-                None,
-                RequestStatus::Rejected,
-                Some(&e),
-                &params,
-                json!({}),
-            );
-            e.into_response()
-        }
+        Err(e) => state.rejected("revoke", &headers, &params, e),
     }
 }
 
@@ -1459,18 +1458,7 @@ async fn device_authorization(
             );
             no_store_json(StatusCode::OK, &v)
         }
-        Err(e) => {
-            state.record(
-                "device_authorization",
-                client_auth::claimed_client_id(&headers, &params),
-                None,
-                RequestStatus::Rejected,
-                Some(&e),
-                &params,
-                json!({}),
-            );
-            e.into_response()
-        }
+        Err(e) => state.rejected("device_authorization", &headers, &params, e),
     }
 }
 

@@ -80,7 +80,6 @@ fn sign_err(e: crate::error::Error) -> OAuthError {
     OAuthError::from(e)
 }
 
-/// Mints the tokens of a response. Returns the response and the rows to store.
 /// The claims of a JWT access token (RFC 9068), in the order they are written.
 #[derive(serde::Serialize)]
 struct AccessClaims<'a> {
@@ -97,6 +96,7 @@ struct AccessClaims<'a> {
     sub: &'a str,
 }
 
+/// Mints the tokens of a response. Returns the response and the rows to store.
 pub fn mint(
     keys: &KeySet,
     scope_defs: &[Scope],
