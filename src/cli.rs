@@ -422,16 +422,19 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
-    let core = Core::open(dir).await?;
-    if let Some(seed) = &args.seed {
-        let summary = core.import(SeedFile::read(seed)?).await?;
-        tracing::info!(
-            file = %seed.display(),
-            clients = summary.clients_created + summary.clients_updated,
-            users = summary.users_created + summary.users_updated,
-            "applied seed"
-        );
-    }
+    let opening = async {
+        let core = Core::open(dir).await?;
+        if let Some(seed) = &args.seed {
+            let summary = core.import(SeedFile::read(seed)?).await?;
+            tracing::info!(
+                file = %seed.display(),
+                clients = summary.clients_created + summary.clients_updated,
+                users = summary.users_created + summary.users_updated,
+                "applied seed"
+            );
+        }
+        Ok(core)
+    };
     let options = ServeOptions {
         bind: args.bind,
         port: args.port,
@@ -446,7 +449,9 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     // Install the signal handlers before announcing readiness, so a script that
     // signals as soon as it reads the issuer line still gets a clean stop.
     let shutdown = shutdown_signal()?;
-    let provider = Provider::start(core, &options).await?;
+    // The listener and the certificates come first; the core opens meanwhile.
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let provider = Provider::open_and_start(dir, now, opening, &options).await?;
     tracing::info!(addr = %provider.addr, data_dir = %dir.display(), "listening");
     {
         let mut out = std::io::stdout().lock();

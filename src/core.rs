@@ -145,20 +145,26 @@ impl Core {
     pub async fn open_with_clock(data_dir: &Path, clock: SharedClock) -> Result<Self> {
         // Migrations and first-start seeding run under a lock, so two commands started
         // together on a fresh data directory do not race.
-        let lock_path = data_dir.join(".lock");
-        let lock = tokio::task::spawn_blocking(move || crate::fsutil::lock_exclusive(&lock_path))
-            .await
-            .map_err(|e| Error::Other(e.to_string()))??;
+        let lock = crate::fsutil::lock_exclusive_async(&data_dir.join(".lock")).await?;
         let store = Store::open(data_dir).await?;
+        let (seeded, revision) = store.opened();
+        let cache = RecordCache::default();
+        if let Ok(mut c) = cache.inner.write() {
+            // Nothing is cached yet: what is read from now on is at least this new.
+            c.revision = revision;
+            c.checked = Some(std::time::Instant::now());
+        }
         let core = Core {
             store,
             clock,
             events: EventBus::new(),
             data_dir: Arc::new(data_dir.to_path_buf()),
-            cache: Arc::default(),
+            cache: Arc::new(cache),
             codes: Arc::default(),
         };
-        core.seed_defaults().await?;
+        if !seeded {
+            core.seed_defaults().await?;
+        }
         drop(lock);
         Ok(core)
     }
@@ -321,14 +327,9 @@ impl Core {
         Ok(scopes)
     }
 
+    /// Adds the default scopes and personas; for a database whose first start has not
+    /// done so yet (checked under the data directory's lock).
     async fn seed_defaults(&self) -> Result<()> {
-        let seeded: Option<String> =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'seeded'")
-                .fetch_optional(self.store.pool())
-                .await?;
-        if seeded.is_some() {
-            return Ok(());
-        }
         for scope in Scope::defaults() {
             self.store.upsert_scope(&scope).await?;
         }

@@ -67,6 +67,31 @@ pub struct DirLock {
 }
 
 pub fn lock_exclusive(path: &Path) -> Result<DirLock> {
+    let file = open_lock_file(path)?;
+    file.lock().map_err(|e| lock_err(path, e))?;
+    Ok(DirLock { _file: file })
+}
+
+/// [`lock_exclusive`] for async code: takes a free lock at once, and waits for a held
+/// one on a blocking thread.
+pub async fn lock_exclusive_async(path: &Path) -> Result<DirLock> {
+    let file = open_lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                file.lock().map_err(|e| lock_err(&path, e))?;
+                Ok(DirLock { _file: file })
+            })
+            .await
+            .map_err(|e| Error::Other(e.to_string()))?
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(lock_err(path, e)),
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
@@ -77,10 +102,11 @@ pub fn lock_exclusive(path: &Path) -> Result<DirLock> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let file = options
+    options
         .open(path)
-        .map_err(|e| Error::io(format!("cannot open lock file {}", path.display()), e))?;
-    file.lock()
-        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
-    Ok(DirLock { _file: file })
+        .map_err(|e| Error::io(format!("cannot open lock file {}", path.display()), e))
+}
+
+fn lock_err(path: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("cannot lock {}", path.display()), e)
 }

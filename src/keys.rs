@@ -182,7 +182,7 @@ impl KeySet {
     pub async fn load_or_create(store: &Store, now: i64) -> Result<Self> {
         let mut keys = Vec::new();
         for alg in SigningAlg::ALL {
-            let stored = store.active_signing_key(*alg).await?;
+            let stored = store.active_signing_key_at_open(*alg).await?;
             let key = match stored {
                 Some(pkcs8) => SigningKey::from_pkcs8(*alg, &pkcs8).map_err(|e| {
                     Error::Keys(format!(

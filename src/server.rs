@@ -2,19 +2,32 @@
 //! (`run(listener, tls, state, shutdown)`); [`Provider::start`] wires the usual case
 //! for the CLI, the desktop shell and the tests.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::middleware::AddExtension;
+use axum::response::IntoResponse;
+use axum::{Extension, Router};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use hyper::body::Incoming;
+use tokio::sync::watch;
+use tower::util::Either;
+use tower::{Layer, Service, ServiceExt};
 
 use crate::config::ServeOptions;
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::http::{self, AppParts, AppState, ProviderConfig};
 use crate::keys::KeySet;
+use crate::model::Timestamp;
 use crate::tls::TlsMaterial;
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -64,11 +77,99 @@ async fn serve_with_handle(
     state: AppState,
     handle: Handle<SocketAddr>,
 ) -> std::io::Result<()> {
-    let app = http::app(state);
+    let (_ready, app) = watch::channel(Some(http::app(state)));
+    serve_app(listener, tls, app, handle).await
+}
+
+/// Serves `app` once it is there: connections are accepted, and their TLS handshakes
+/// done, while it is still `None`; their requests wait for it.
+async fn serve_app(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: watch::Receiver<Option<Router>>,
+    handle: Handle<SocketAddr>,
+) -> std::io::Result<()> {
     axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
         .handle(handle)
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .serve(MakeApp { app })
         .await
+}
+
+/// The service of each new connection: the app (with the peer's address, as
+/// `into_make_service_with_connect_info` gives it) or, while the provider is still
+/// starting, [`Starting`].
+#[derive(Clone)]
+struct MakeApp {
+    app: watch::Receiver<Option<Router>>,
+}
+
+type ConnService = Either<AddExtension<Router, ConnectInfo<SocketAddr>>, Starting>;
+
+impl Service<SocketAddr> for MakeApp {
+    type Response = ConnService;
+    type Error = Infallible;
+    type Future = std::future::Ready<std::result::Result<ConnService, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, peer: SocketAddr) -> Self::Future {
+        let ready = self.app.borrow().clone();
+        std::future::ready(Ok(match ready {
+            Some(app) => Either::Left(Extension(ConnectInfo(peer)).layer(app)),
+            None => Either::Right(Starting {
+                app: self.app.clone(),
+                peer,
+            }),
+        }))
+    }
+}
+
+/// A connection accepted before the app was ready: each request waits for it.
+#[derive(Clone)]
+struct Starting {
+    app: watch::Receiver<Option<Router>>,
+    peer: SocketAddr,
+}
+
+impl Service<Request<Incoming>> for Starting {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = std::result::Result<Self::Response, Infallible>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+        let mut app = self.app.clone();
+        let peer = self.peer;
+        Box::pin(async move {
+            let ready = app
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|r| r.clone());
+            match ready {
+                Some(app) => {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    app.oneshot(req).await
+                }
+                // The start failed; the server is being stopped.
+                None => Ok((
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(serde_json::json!({
+                        "error": "temporarily_unavailable",
+                        "error_description": "Authdesk could not start; its log says why",
+                    })),
+                )
+                    .into_response()),
+            }
+        })
+    }
 }
 
 async fn check_auto_approve(core: &Core, options: &ServeOptions) -> Result<()> {
@@ -94,6 +195,8 @@ pub struct Provider {
     pub tls: TlsMaterial,
     handle: Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Keeps the app published to connections accepted while it started.
+    _app: watch::Sender<Option<Router>>,
 }
 
 impl Provider {
@@ -111,20 +214,102 @@ impl Provider {
         options: &ServeOptions,
         listener: TcpListener,
     ) -> Result<Provider> {
+        let data_dir = core.data_dir().to_path_buf();
+        let now = core.now();
+        Self::start_opening(&data_dir, now, async { Ok(core) }, options, listener).await
+    }
+
+    /// Binds, then accepts connections (and completes their TLS handshakes) while
+    /// `opening` opens the data directory's core: a freshly launched `authdesk serve`
+    /// answers its first request sooner. Requests that arrive before the core is open
+    /// wait for it. Returns once the provider answers; if `opening` fails, stops
+    /// serving and returns its error. On a first start (no local CA yet) the core
+    /// opens first.
+    pub async fn open_and_start(
+        data_dir: &Path,
+        now: Timestamp,
+        opening: impl Future<Output = Result<Core>>,
+        options: &ServeOptions,
+    ) -> Result<Provider> {
+        let listener = bind(options.addr())?;
+        Self::open_and_start_on(data_dir, now, opening, options, listener).await
+    }
+
+    /// Like [`Provider::open_and_start`] on a listener the caller bound.
+    pub async fn open_and_start_on(
+        data_dir: &Path,
+        now: Timestamp,
+        opening: impl Future<Output = Result<Core>>,
+        options: &ServeOptions,
+        listener: TcpListener,
+    ) -> Result<Provider> {
+        let paths = crate::tls::TlsPaths::new(data_dir);
+        if !(paths.ca_cert().exists() && paths.ca_key().exists()) {
+            // A first start makes its certificates after the core opened, so one that
+            // fails on the database leaves nothing behind.
+            let core = opening.await?;
+            return Self::start_on(core, options, listener).await;
+        }
+        Self::start_opening(data_dir, now, opening, options, listener).await
+    }
+
+    async fn start_opening(
+        data_dir: &Path,
+        now: Timestamp,
+        opening: impl Future<Output = Result<Core>>,
+        options: &ServeOptions,
+        listener: TcpListener,
+    ) -> Result<Provider> {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("cannot read the listening address", e))?;
         let issuer = options.issuer_for(addr.port())?;
-        let now = core.now();
-        let data_dir = core.data_dir().to_path_buf();
-        let extra = options.extra_hosts();
-        // The certificates (files) and the signing keys (database) load side by side.
-        let tls = tokio::task::spawn_blocking(move || {
-            TlsMaterial::load_or_create(&data_dir, &extra, now)
-        });
-        let keys = KeySet::load_or_create(&core.store, now).await?;
-        let tls = tls.await.map_err(|e| Error::Other(e.to_string()))??;
-        check_auto_approve(&core, options).await?;
+        let (app_tx, app_rx) = watch::channel(None);
+        // The certificates (files) load and the server starts, while the core opens
+        // and its signing keys load (database).
+        let serving = {
+            let data_dir = data_dir.to_path_buf();
+            let extra = options.extra_hosts();
+            async move {
+                let tls = tokio::task::spawn_blocking(move || {
+                    TlsMaterial::load_or_create(&data_dir, &extra, now)
+                })
+                .await
+                .map_err(|e| Error::Other(e.to_string()))??;
+                let handle = Handle::new();
+                let task = tokio::spawn(serve_app(
+                    listener,
+                    tls.server_config()?,
+                    app_rx,
+                    handle.clone(),
+                ));
+                if handle.listening().await.is_none() {
+                    return Err(match task.await {
+                        Ok(Err(e)) => Error::io("the server stopped at start", e),
+                        _ => Error::Other("the server stopped at start".into()),
+                    });
+                }
+                Ok((tls, handle, task))
+            }
+        };
+        let ready = async {
+            let core = opening.await?;
+            check_auto_approve(&core, options).await?;
+            let keys = KeySet::load_or_create(&core.store, now).await?;
+            Ok::<_, Error>((core, keys))
+        };
+        let (served, ready) = tokio::join!(serving, ready);
+        let (tls, handle, task) = served?;
+        let (core, keys) = match ready {
+            Ok(r) => r,
+            Err(e) => {
+                // Waiting requests get 503 (the app never comes), then the server stops.
+                drop(app_tx);
+                handle.graceful_shutdown(Some(Duration::from_secs(1)));
+                let _ = task.await;
+                return Err(e);
+            }
+        };
         let log = crate::log::RequestLog::start(
             core.store.clone(),
             core.events.clone(),
@@ -143,20 +328,7 @@ impl Provider {
             log,
         });
         spawn_pruner(state.core.clone(), options.log_retention);
-        let handle = Handle::new();
-        let server_config = tls.server_config()?;
-        let task = tokio::spawn(serve_with_handle(
-            listener,
-            server_config,
-            state.clone(),
-            handle.clone(),
-        ));
-        if handle.listening().await.is_none() {
-            return Err(match task.await {
-                Ok(Err(e)) => Error::io("the server stopped at start", e),
-                _ => Error::Other("the server stopped at start".into()),
-            });
-        }
+        app_tx.send_replace(Some(http::app(state.clone())));
         Ok(Provider {
             issuer,
             addr,
@@ -164,6 +336,7 @@ impl Provider {
             tls,
             handle,
             task,
+            _app: app_tx,
         })
     }
 

@@ -3,6 +3,7 @@
 //! response is sent.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -25,6 +26,76 @@ pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
     writer: writer::Writer,
+    opened: Arc<std::sync::Mutex<OpenFacts>>,
+}
+
+/// What a provider needs first, read at open on the connection that checked the
+/// migrations (a start then needs no other connection before its first request).
+#[derive(Debug, Default)]
+struct OpenFacts {
+    seeded: bool,
+    revision: i64,
+    /// Active signing keys by algorithm, the newest of each.
+    signing_keys: std::collections::HashMap<String, Vec<u8>>,
+}
+
+impl OpenFacts {
+    async fn read(conn: &mut sqlx::SqliteConnection) -> Result<Self> {
+        let seeded = sqlx::query("SELECT 1 FROM meta WHERE key = 'seeded'")
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some();
+        let revision = sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0);
+        let mut signing_keys = std::collections::HashMap::new();
+        let rows = sqlx::query(
+            "SELECT alg, pkcs8 FROM signing_keys WHERE active = 1 ORDER BY created_at DESC",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            signing_keys
+                .entry(row.get::<String, _>("alg"))
+                .or_insert_with(|| row.get::<Vec<u8>, _>("pkcs8"));
+        }
+        Ok(OpenFacts {
+            seeded,
+            revision,
+            signing_keys,
+        })
+    }
+}
+
+/// Whether every migration of `migrator` is applied, unchanged, and no other: one
+/// query, where sqlx's migrator needs four before it finds nothing to do. When not,
+/// the migrator runs and finds (or explains) the difference itself.
+async fn migrations_applied(
+    conn: &mut sqlx::SqliteConnection,
+    migrator: &sqlx::migrate::Migrator,
+) -> bool {
+    let applied: Vec<(i64, Vec<u8>, bool)> = match sqlx::query_as(
+        "SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    {
+        Ok(rows) => rows,
+        // A new database has no table of migrations yet.
+        Err(_) => return false,
+    };
+    let expected: Vec<_> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    applied.len() == expected.len()
+        && applied
+            .iter()
+            .zip(&expected)
+            .all(|((version, checksum, success), m)| {
+                *success && *version == m.version && checksum.as_slice() == m.checksum.as_ref()
+            })
 }
 
 /// A user with the secret parts the store keeps.
@@ -78,18 +149,58 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(|e| describe_open_error(&path, e))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
+        // Everything at open runs on one connection: one given back to the pool is
+        // idle again only after a task of sqlx's has run, and a query asked for
+        // before that opens a new connection (about a millisecond).
+        let mut conn = pool
+            .acquire()
             .await
-            .map_err(|e| migrate_error(&path, e))?;
+            .map_err(|e| describe_open_error(&path, e))?;
+        let migrator = sqlx::migrate!("./migrations");
+        if !migrations_applied(&mut conn, &migrator).await {
+            migrator
+                .run_direct(&mut *conn)
+                .await
+                .map_err(|e| migrate_error(&path, e))?;
+        }
+        let opened = OpenFacts::read(&mut conn).await?;
+        drop(conn);
+        // The writer opens its connections on its own thread, beside what follows.
         let writer = writer::Writer::start(
             path.clone(),
             options
                 .pragma("temp_store", "memory")
                 .pragma("wal_autocheckpoint", "4000"),
-        )
-        .await;
-        Ok(Store { pool, path, writer })
+        );
+        Ok(Store {
+            pool,
+            path,
+            writer,
+            opened: Arc::new(std::sync::Mutex::new(opened)),
+        })
+    }
+
+    /// What [`Store::open`] read: whether first-start defaults were seeded, the
+    /// revision counter, and the active signing keys (taken by the first caller).
+    pub fn opened(&self) -> (bool, i64) {
+        match self.opened.lock() {
+            Ok(o) => (o.seeded, o.revision),
+            Err(_) => (false, 0),
+        }
+    }
+
+    /// The active signing key of `alg` as [`Store::open`] found it, once; later calls
+    /// (and algorithms it found none for) read the database.
+    pub async fn active_signing_key_at_open(&self, alg: SigningAlg) -> Result<Option<Vec<u8>>> {
+        let found = self
+            .opened
+            .lock()
+            .ok()
+            .and_then(|mut o| o.signing_keys.remove(alg.as_str()));
+        match found {
+            Some(pkcs8) => Ok(Some(pkcs8)),
+            None => self.active_signing_key(alg).await,
+        }
     }
 
     pub fn path(&self) -> &Path {

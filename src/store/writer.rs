@@ -193,21 +193,17 @@ fn sql_err(e: rusqlite::Error) -> Error {
 
 impl Writer {
     /// Starts the writer on its own thread, with its own connections to the database
-    /// at `path` (which must exist, in WAL mode): a rusqlite one for appends, opened
-    /// now, and a sqlx one (`options`) for jobs, opened at the first job. Either is
-    /// reopened after a failure.
-    pub async fn start(path: PathBuf, options: SqliteConnectOptions) -> Self {
+    /// at `path` (which must exist, in WAL mode): a rusqlite one for appends, which the
+    /// thread opens at once (work sent meanwhile waits for it), and a sqlx one
+    /// (`options`) for jobs, opened at the first job. Either is reopened after a
+    /// failure.
+    pub fn start(path: PathBuf, options: SqliteConnectOptions) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        let (opened, ready) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("authdesk-writer".into())
-            .spawn(move || run(&path, options, rx, opened));
-        match spawned {
-            // Wait for the appends' connection, so the first token need not.
-            Ok(_) => {
-                let _ = ready.await;
-            }
-            Err(e) => tracing::error!(error = %e, "cannot start the database writer thread"),
+            .spawn(move || run(&path, options, rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the database writer thread");
         }
         Writer { tx }
     }
@@ -606,12 +602,7 @@ enum Run {
 
 /// The writer's thread: takes whatever work is waiting (up to [`MAX_BATCH`] pieces)
 /// and runs each run of appends, and each run of jobs, as one transaction.
-fn run(
-    path: &Path,
-    options: SqliteConnectOptions,
-    mut rx: mpsc::Receiver<Work>,
-    opened: oneshot::Sender<()>,
-) {
+fn run(path: &Path, options: SqliteConnectOptions, mut rx: mpsc::Receiver<Work>) {
     // Jobs use sqlx, whose futures need a runtime; appends need none.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -627,7 +618,6 @@ fn run(
             .ok()
     };
     let mut appender = open();
-    let _ = opened.send(());
     let mut jobs_conn: Option<SqliteConnection> = None;
     while let Some(first) = rx.blocking_recv() {
         let mut runs: Vec<Run> = Vec::new();

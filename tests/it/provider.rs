@@ -439,3 +439,151 @@ async fn keys_and_database_are_owner_only() {
     assert_eq!(pem_certificates(&ca).len(), 1);
     provider.shutdown().await.expect("clean shutdown");
 }
+
+/// A provider launched with [`Provider::open_and_start_on`] whose core opens only when
+/// the test says so, and a raw TLS client on a blocking thread that reports when its
+/// handshake is done and then sends one request.
+struct Launch {
+    release: tokio::sync::oneshot::Sender<authdesk::Result<()>>,
+    starting: tokio::task::JoinHandle<authdesk::Result<authdesk::Provider>>,
+    handshaken: tokio::sync::oneshot::Receiver<()>,
+    response: tokio::task::JoinHandle<String>,
+    port: u16,
+}
+
+async fn launch_with_a_held_open(request: &'static str) -> (Sandbox, Launch) {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.data_dir();
+    // An earlier start made the certificates, as on every start but the first.
+    let first = start_provider(&dir).await;
+    let ca = provider_ca_pem(&first);
+    first.shutdown().await.expect("stop the first start");
+
+    let listener = authdesk::server::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let (release, released) = tokio::sync::oneshot::channel::<authdesk::Result<()>>();
+    let opening = {
+        let dir = dir.clone();
+        async move {
+            released.await.expect("the test releases the open")?;
+            Core::open(&dir).await
+        }
+    };
+    let now = authdesk::clock::Clock::now(&authdesk::clock::SystemClock);
+    let starting = tokio::spawn(async move {
+        let options = ServeOptions::default();
+        authdesk::Provider::open_and_start_on(&dir, now, opening, &options, listener).await
+    });
+
+    let (handshake_done, handshaken) = tokio::sync::oneshot::channel();
+    let response = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut roots = rustls::RootCertStore::empty();
+        for der in pem_certificates(&ca) {
+            roots.add(der.into()).expect("CA certificate");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        // Only a guard against hanging forever if the server never answers.
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).expect("TLS handshake");
+        }
+        let _ = handshake_done.send(());
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        stream
+            .write_all(request.as_bytes())
+            .expect("send the request");
+        let mut out = Vec::new();
+        match stream.read_to_end(&mut out) {
+            Ok(_) => {}
+            // A server that stops may close or reset the connection before answering.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => panic!("read the response: {e}"),
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    (
+        sandbox,
+        Launch {
+            release,
+            starting,
+            handshaken,
+            response,
+            port,
+        },
+    )
+}
+
+const DISCOVERY_REQUEST: &str = "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_completes_tls_handshakes_while_the_database_opens_and_answers_after() {
+    let (_sandbox, launch) = launch_with_a_held_open(DISCOVERY_REQUEST).await;
+    // The handshake completes although the core has not even started to open.
+    launch
+        .handshaken
+        .await
+        .expect("the TLS handshake completed before the database opened");
+    launch.release.send(Ok(())).unwrap();
+    let provider = launch
+        .starting
+        .await
+        .unwrap()
+        .expect("the provider starts once its database opened");
+    let response = launch.response.await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(&format!("\"issuer\":\"{}\"", provider.issuer)),
+        "{response}"
+    );
+    provider.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_whose_database_fails_returns_the_error_and_stops_listening() {
+    let (_sandbox, launch) = launch_with_a_held_open(DISCOVERY_REQUEST).await;
+    launch
+        .handshaken
+        .await
+        .expect("the TLS handshake completed");
+    let port = launch.port;
+    let during = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        during.is_ok(),
+        "listening while the database opens: {during:?}"
+    );
+    launch
+        .release
+        .send(Err(authdesk::Error::Other("the disk went away".into())))
+        .unwrap();
+    let err = launch
+        .starting
+        .await
+        .unwrap()
+        .expect_err("the start fails with the database");
+    assert!(err.to_string().contains("the disk went away"), "{err}");
+    // The request sent meanwhile is never answered as if the provider ran: it gets a
+    // 503 that says why, or (if the server had not read it yet) a closed connection.
+    let response = launch.response.await.unwrap();
+    assert!(
+        response.is_empty()
+            || (response.starts_with("HTTP/1.1 503") && response.contains("could not start")),
+        "{response}"
+    );
+    let after = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(after.is_err(), "still listening after a failed start");
+}
