@@ -150,9 +150,13 @@ impl Core {
         let (seeded, revision) = store.opened();
         let cache = RecordCache::default();
         if let Ok(mut c) = cache.inner.write() {
-            // Nothing is cached yet: what is read from now on is at least this new.
+            // What open read is this new, and so is what is read from now on.
             c.revision = revision;
             c.checked = Some(std::time::Instant::now());
+            for client in store.clients_at_open() {
+                let id = client.client_id.clone();
+                remember(&mut c.clients, &id, Some(Arc::new(client)));
+            }
         }
         let core = Core {
             store,

@@ -2,6 +2,8 @@
 //! desktop shell forwards them to the window, the CLI ignores them.
 
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
+
 use tokio::sync::broadcast;
 
 use crate::log::RequestEntry;
@@ -51,36 +53,36 @@ pub struct PendingConsent {
 }
 
 /// The sending half of the event bus; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EventBus {
-    tx: broadcast::Sender<ProviderEvent>,
-}
-
-impl Default for EventBus {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Made at the first subscription: its 1,024 slots (a quarter of a MiB, a fifth
+    /// of a millisecond to fault in at start) are only needed by a listener, and a
+    /// headless provider has none.
+    tx: Arc<OnceLock<broadcast::Sender<ProviderEvent>>>,
 }
 
 impl EventBus {
     pub fn new() -> Self {
-        let (tx, _) = broadcast::channel(1024);
-        EventBus { tx }
+        Self::default()
     }
 
     /// Publishes an event; having no subscriber is normal (headless mode).
     pub fn publish(&self, event: ProviderEvent) {
-        let _ = self.tx.send(event);
+        if let Some(tx) = self.tx.get() {
+            let _ = tx.send(event);
+        }
     }
 
     /// Whether anyone listens (the desktop window does; headless mode has no one), so
     /// a publisher can skip building an event nobody would receive.
     pub fn has_subscribers(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.tx.get().is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ProviderEvent> {
-        self.tx.subscribe()
+        self.tx
+            .get_or_init(|| broadcast::channel(1024).0)
+            .subscribe()
     }
 }
 
@@ -96,5 +98,22 @@ mod tests {
         assert!(bus.has_subscribers());
         drop(rx);
         assert!(!bus.has_subscribers());
+    }
+
+    #[test]
+    fn clones_share_the_bus_made_at_the_first_subscription() {
+        let bus = EventBus::new();
+        let publisher = bus.clone();
+        // Published before anyone listened: dropped, as with no receiver.
+        publisher.publish(ProviderEvent::TokenChanged { id: None });
+        let mut rx = bus.subscribe();
+        assert!(publisher.has_subscribers());
+        publisher.publish(ProviderEvent::TokenChanged {
+            id: Some("t1".into()),
+        });
+        match rx.try_recv() {
+            Ok(ProviderEvent::TokenChanged { id }) => assert_eq!(id.as_deref(), Some("t1")),
+            other => panic!("expected the event published after subscribing, got {other:?}"),
+        }
     }
 }

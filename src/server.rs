@@ -267,10 +267,11 @@ impl Provider {
         let (app_tx, app_rx) = watch::channel(None);
         // The certificates (files) load and the server starts, while the core opens
         // and its signing keys load (database).
+        // Its own task, so it runs beside the core's open on the other worker thread.
         let serving = {
             let data_dir = data_dir.to_path_buf();
             let extra = options.extra_hosts();
-            async move {
+            tokio::spawn(async move {
                 let tls = tokio::task::spawn_blocking(move || {
                     TlsMaterial::load_or_create(&data_dir, &extra, now)
                 })
@@ -290,7 +291,7 @@ impl Provider {
                     });
                 }
                 Ok((tls, handle, task))
-            }
+            })
         };
         let ready = async {
             let core = opening.await?;
@@ -299,7 +300,7 @@ impl Provider {
             Ok::<_, Error>((core, keys))
         };
         let (served, ready) = tokio::join!(serving, ready);
-        let (tls, handle, task) = served?;
+        let (tls, handle, task) = served.map_err(|e| Error::Other(e.to_string()))??;
         let (core, keys) = match ready {
             Ok(r) => r,
             Err(e) => {

@@ -9,7 +9,9 @@ use crate::model::random_token;
 
 #[derive(Debug)]
 pub struct Pages {
-    env: Environment<'static>,
+    /// Compiled at the first page, not at start: most requests (tokens,
+    /// introspection) never render one.
+    env: std::sync::OnceLock<Environment<'static>>,
 }
 
 impl Default for Pages {
@@ -20,23 +22,31 @@ impl Default for Pages {
 
 impl Pages {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        for (name, src) in [
-            ("base.html", include_str!("../../templates/base.html")),
-            ("consent.html", include_str!("../../templates/consent.html")),
-            ("error.html", include_str!("../../templates/error.html")),
-            ("device.html", include_str!("../../templates/device.html")),
-            (
-                "form_post.html",
-                include_str!("../../templates/form_post.html"),
-            ),
-            ("message.html", include_str!("../../templates/message.html")),
-        ] {
-            if let Err(e) = env.add_template(name, src) {
-                tracing::error!(template = name, error = %e, "template does not compile");
-            }
+        Pages {
+            env: std::sync::OnceLock::new(),
         }
-        Pages { env }
+    }
+
+    fn env(&self) -> &Environment<'static> {
+        self.env.get_or_init(|| {
+            let mut env = Environment::new();
+            for (name, src) in [
+                ("base.html", include_str!("../../templates/base.html")),
+                ("consent.html", include_str!("../../templates/consent.html")),
+                ("error.html", include_str!("../../templates/error.html")),
+                ("device.html", include_str!("../../templates/device.html")),
+                (
+                    "form_post.html",
+                    include_str!("../../templates/form_post.html"),
+                ),
+                ("message.html", include_str!("../../templates/message.html")),
+            ] {
+                if let Err(e) = env.add_template(name, src) {
+                    tracing::error!(template = name, error = %e, "template does not compile");
+                }
+            }
+            env
+        })
     }
 
     /// Renders `name` with `ctx` (plus a CSP nonce) as a response with security headers.
@@ -80,7 +90,7 @@ impl Pages {
     ) -> Response {
         let nonce = random_token(12);
         let ctx = minijinja::context! { nonce => nonce.clone(), ..ctx };
-        let body = match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+        let body = match self.env().get_template(name).and_then(|t| t.render(ctx)) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(template = name, error = %e, "cannot render page");

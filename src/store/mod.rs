@@ -29,73 +29,114 @@ pub struct Store {
     opened: Arc<std::sync::Mutex<OpenFacts>>,
 }
 
-/// What a provider needs first, read at open on the connection that checked the
-/// migrations (a start then needs no other connection before its first request).
+/// What a provider needs first, read at open (a start then needs no other query
+/// before its first request).
 #[derive(Debug, Default)]
 struct OpenFacts {
     seeded: bool,
     revision: i64,
     /// Active signing keys by algorithm, the newest of each.
     signing_keys: std::collections::HashMap<String, Vec<u8>>,
+    /// Every client's stored JSON, when there are at most [`OpenFacts::CLIENTS`].
+    clients: Vec<String>,
 }
 
+const FACTS_SEEDED: &str = "SELECT 1 FROM meta WHERE key = 'seeded'";
+const FACTS_REVISION: &str = "SELECT value FROM revision WHERE id = 1";
+const FACTS_KEYS: &str =
+    "SELECT alg, pkcs8 FROM signing_keys WHERE active = 1 ORDER BY created_at DESC";
+
 impl OpenFacts {
+    /// Clients read at open for the cache, at most; past that, none are.
+    const CLIENTS: usize = 100;
+
+    /// Reads the facts through sqlx (after migrating); clients are left to the cache.
     async fn read(conn: &mut sqlx::SqliteConnection) -> Result<Self> {
-        let seeded = sqlx::query("SELECT 1 FROM meta WHERE key = 'seeded'")
+        let seeded = sqlx::query(FACTS_SEEDED)
             .fetch_optional(&mut *conn)
             .await?
             .is_some();
-        let revision = sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+        let revision = sqlx::query_scalar(FACTS_REVISION)
             .fetch_optional(&mut *conn)
             .await?
             .unwrap_or(0);
-        let mut signing_keys = std::collections::HashMap::new();
-        let rows = sqlx::query(
-            "SELECT alg, pkcs8 FROM signing_keys WHERE active = 1 ORDER BY created_at DESC",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in rows {
-            signing_keys
-                .entry(row.get::<String, _>("alg"))
-                .or_insert_with(|| row.get::<Vec<u8>, _>("pkcs8"));
-        }
-        Ok(OpenFacts {
+        let mut facts = OpenFacts {
             seeded,
             revision,
-            signing_keys,
-        })
+            ..Default::default()
+        };
+        for row in sqlx::query(FACTS_KEYS).fetch_all(&mut *conn).await? {
+            facts.add_key(row.get("alg"), row.get("pkcs8"));
+        }
+        Ok(facts)
     }
-}
 
-/// Whether every migration of `migrator` is applied, unchanged, and no other: one
-/// query, where sqlx's migrator needs four before it finds nothing to do. When not,
-/// the migrator runs and finds (or explains) the difference itself.
-async fn migrations_applied(
-    conn: &mut sqlx::SqliteConnection,
-    migrator: &sqlx::migrate::Migrator,
-) -> bool {
-    let applied: Vec<(i64, Vec<u8>, bool)> = match sqlx::query_as(
-        "SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    {
-        Ok(rows) => rows,
-        // A new database has no table of migrations yet.
-        Err(_) => return false,
-    };
-    let expected: Vec<_> = migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .collect();
-    applied.len() == expected.len()
-        && applied
-            .iter()
-            .zip(&expected)
-            .all(|((version, checksum, success), m)| {
-                *success && *version == m.version && checksum.as_slice() == m.checksum.as_ref()
+    /// Reads the facts on a plain rusqlite connection, if every migration in
+    /// `expected` (version, checksum) is applied, unchanged, and no other; `None`
+    /// otherwise or on any error, for sqlx's migrator to sort out.
+    fn read_sync(db: &rusqlite::Connection, expected: &[(i64, Vec<u8>)]) -> Option<Self> {
+        use rusqlite::OptionalExtension;
+        let applied = db
+            .prepare("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
             })
+            .ok()?;
+        let current = applied.len() == expected.len()
+            && applied
+                .iter()
+                .zip(expected)
+                .all(|((v, sum, ok), (ev, esum))| *ok && v == ev && sum == esum);
+        if !current {
+            return None;
+        }
+        let seeded = db
+            .query_row(FACTS_SEEDED, [], |_| Ok(()))
+            .optional()
+            .ok()?
+            .is_some();
+        let revision = db
+            .query_row(FACTS_REVISION, [], |r| r.get(0))
+            .optional()
+            .ok()?
+            .unwrap_or(0);
+        let mut facts = OpenFacts {
+            seeded,
+            revision,
+            ..Default::default()
+        };
+        let mut keys = db.prepare(FACTS_KEYS).ok()?;
+        let mut rows = keys.query([]).ok()?;
+        while let Some(row) = rows.next().ok()? {
+            facts.add_key(row.get(0).ok()?, row.get(1).ok()?);
+        }
+        let mut clients = db
+            .prepare(&format!(
+                "SELECT data FROM clients LIMIT {}",
+                Self::CLIENTS + 1
+            ))
+            .ok()?;
+        let all = clients
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .ok()?;
+        if all.len() <= Self::CLIENTS {
+            facts.clients = all;
+        }
+        Some(facts)
+    }
+
+    /// Keeps the first (newest) key of each algorithm.
+    fn add_key(&mut self, alg: String, pkcs8: Vec<u8>) {
+        self.signing_keys.entry(alg).or_insert(pkcs8);
+    }
 }
 
 /// A user with the secret parts the store keeps.
@@ -137,6 +178,26 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let migrator = sqlx::migrate!("./migrations");
+        let expected: Vec<(i64, Vec<u8>)> = migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        // The writer's thread opens its connection at once and reads what a start
+        // needs there, without sqlx's thread hops; the pool's first connection opens
+        // meanwhile.
+        let (facts_tx, facts) = tokio::sync::oneshot::channel();
+        let writer = writer::Writer::start_with(
+            path.clone(),
+            options
+                .clone()
+                .pragma("temp_store", "memory")
+                .pragma("wal_autocheckpoint", "4000"),
+            Some(Box::new(move |db| {
+                let _ = facts_tx.send(db.and_then(|db| OpenFacts::read_sync(db, &expected)));
+            })),
+        );
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -146,32 +207,30 @@ impl Store {
             // instead of reused. sqlx keeps the depth in an atomic, so this check costs
             // no round trip to the connection's worker thread.
             .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| describe_open_error(&path, e))?;
-        // Everything at open runs on one connection: one given back to the pool is
-        // idle again only after a task of sqlx's has run, and a query asked for
-        // before that opens a new connection (about a millisecond).
-        let mut conn = pool
-            .acquire()
-            .await
-            .map_err(|e| describe_open_error(&path, e))?;
-        let migrator = sqlx::migrate!("./migrations");
-        if !migrations_applied(&mut conn, &migrator).await {
-            migrator
-                .run_direct(&mut *conn)
-                .await
-                .map_err(|e| migrate_error(&path, e))?;
-        }
-        let opened = OpenFacts::read(&mut conn).await?;
-        drop(conn);
-        // The writer opens its connections on its own thread, beside what follows.
-        let writer = writer::Writer::start(
-            path.clone(),
-            options
-                .pragma("temp_store", "memory")
-                .pragma("wal_autocheckpoint", "4000"),
-        );
+            .connect_lazy_with(options);
+        let opened = match facts.await.ok().flatten() {
+            Some(facts) => {
+                let warm = pool.clone();
+                tokio::spawn(async move {
+                    // Errors show at the first real use.
+                    let _ = warm.acquire().await;
+                });
+                facts
+            }
+            // A new database, one to migrate, or one the writer could not read: sqlx's
+            // migrator applies (or explains) what is missing.
+            None => {
+                let mut conn = pool
+                    .acquire()
+                    .await
+                    .map_err(|e| describe_open_error(&path, e))?;
+                migrator
+                    .run_direct(&mut *conn)
+                    .await
+                    .map_err(|e| migrate_error(&path, e))?;
+                OpenFacts::read(&mut conn).await?
+            }
+        };
         Ok(Store {
             pool,
             path,
@@ -187,6 +246,17 @@ impl Store {
             Ok(o) => (o.seeded, o.revision),
             Err(_) => (false, 0),
         }
+    }
+
+    /// The clients [`Store::open`] read (all of them, when there were few), once.
+    pub fn clients_at_open(&self) -> Vec<Client> {
+        let raw = match self.opened.lock() {
+            Ok(mut o) => std::mem::take(&mut o.clients),
+            Err(_) => return Vec::new(),
+        };
+        raw.iter()
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect()
     }
 
     /// The active signing key of `alg` as [`Store::open`] found it, once; later calls

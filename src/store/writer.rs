@@ -198,10 +198,22 @@ impl Writer {
     /// (`options`) for jobs, opened at the first job. Either is reopened after a
     /// failure.
     pub fn start(path: PathBuf, options: SqliteConnectOptions) -> Self {
+        Self::start_with(path, options, None)
+    }
+
+    /// Like [`Writer::start`]; `first` runs on the writer's thread once it tried to
+    /// open its connection, with that connection (`None` if it could not open; that
+    /// failure is then left for `first` to report, and the connection is retried at
+    /// the first work).
+    pub fn start_with(
+        path: PathBuf,
+        options: SqliteConnectOptions,
+        first: Option<FirstRead>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let spawned = std::thread::Builder::new()
             .name("authdesk-writer".into())
-            .spawn(move || run(&path, options, rx));
+            .spawn(move || run(&path, options, rx, first));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the database writer thread");
         }
@@ -602,7 +614,28 @@ enum Run {
 
 /// The writer's thread: takes whatever work is waiting (up to [`MAX_BATCH`] pieces)
 /// and runs each run of appends, and each run of jobs, as one transaction.
-fn run(path: &Path, options: SqliteConnectOptions, mut rx: mpsc::Receiver<Work>) {
+/// A read for the writer's thread to run right after opening its connection.
+pub type FirstRead = Box<dyn FnOnce(Option<&rusqlite::Connection>) + Send>;
+
+fn run(
+    path: &Path,
+    options: SqliteConnectOptions,
+    mut rx: mpsc::Receiver<Work>,
+    first: Option<FirstRead>,
+) {
+    let open = || {
+        Appender::open(path)
+            .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
+            .ok()
+    };
+    let mut appender = match first {
+        Some(read) => {
+            let appender = Appender::open(path).ok();
+            read(appender.as_ref().map(|a| &a.db));
+            appender
+        }
+        None => open(),
+    };
     // Jobs use sqlx, whose futures need a runtime; appends need none.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -612,12 +645,6 @@ fn run(path: &Path, options: SqliteConnectOptions, mut rx: mpsc::Receiver<Work>)
         // Dropping `rx` makes every write fail with "has stopped".
         Err(e) => return tracing::error!(error = %e, "cannot start the database writer"),
     };
-    let open = || {
-        Appender::open(path)
-            .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
-            .ok()
-    };
-    let mut appender = open();
     let mut jobs_conn: Option<SqliteConnection> = None;
     while let Some(first) = rx.blocking_recv() {
         let mut runs: Vec<Run> = Vec::new();
