@@ -587,3 +587,59 @@ async fn a_launch_whose_database_fails_returns_the_error_and_stops_listening() {
     let after = std::net::TcpStream::connect(("127.0.0.1", port));
     assert!(after.is_err(), "still listening after a failed start");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_read_at_start_follows_a_deletion_by_another_process() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.data_dir();
+    let secret = "a-secret-of-at-least-thirty-two-bytes!!";
+    // The client exists before the provider starts, so the start reads it.
+    let core = Core::open(&dir).await.expect("open");
+    core.create_client(ClientInput {
+        client_id: Some("ci".into()),
+        name: Some("CI".into()),
+        client_secret: Some(secret.into()),
+        client_type: Some(authdesk::model::ClientType::Confidential),
+        grant_types: Some(vec![authdesk::model::GrantType::ClientCredentials]),
+        token_endpoint_auth_method: Some(authdesk::model::AuthMethod::ClientSecretBasic),
+        ..Default::default()
+    })
+    .await
+    .expect("create client");
+    core.store.close().await;
+
+    let provider = start_provider(&dir).await;
+    let http = client_trusting(&provider_ca_pem(&provider));
+    let token = || {
+        http.post(format!("{}/token", provider.issuer))
+            .basic_auth("ci", Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let first = token().await.expect("token request");
+    assert_eq!(first.status(), reqwest::StatusCode::OK);
+
+    let other = Core::open(&dir).await.expect("a second process's view");
+    other
+        .delete_client("ci")
+        .await
+        .expect("delete from the other");
+    other.store.close().await;
+    // Noticed through the revision counter, within its recheck interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let res = token().await.expect("token request");
+        if res.status() == reqwest::StatusCode::UNAUTHORIZED {
+            let body: Value = res.json().await.expect("JSON error");
+            assert_eq!(body["error"], json!("invalid_client"), "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted client still gets tokens 20 s later ({})",
+            res.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    provider.shutdown().await.expect("clean shutdown");
+}
