@@ -330,6 +330,7 @@ impl Provider {
         });
         spawn_pruner(state.core.clone(), options.log_retention);
         app_tx.send_replace(Some(http::app(state.clone())));
+        state.core.store.warm_pool();
         Ok(Provider {
             issuer,
             addr,

@@ -185,8 +185,7 @@ impl Store {
             .map(|m| (m.version, m.checksum.to_vec()))
             .collect();
         // The writer's thread opens its connection at once and reads what a start
-        // needs there, without sqlx's thread hops; the pool's first connection opens
-        // meanwhile.
+        // needs there, without sqlx's thread hops.
         let (facts_tx, facts) = tokio::sync::oneshot::channel();
         let writer = writer::Writer::start_with(
             path.clone(),
@@ -209,14 +208,8 @@ impl Store {
             .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_lazy_with(options);
         let opened = match facts.await.ok().flatten() {
-            Some(facts) => {
-                let warm = pool.clone();
-                tokio::spawn(async move {
-                    // Errors show at the first real use.
-                    let _ = warm.acquire().await;
-                });
-                facts
-            }
+            // The pool's first connection opens at its first use (see `warm_pool`).
+            Some(facts) => facts,
             // A new database, one to migrate, or one the writer could not read: sqlx's
             // migrator applies (or explains) what is missing.
             None => {
@@ -237,6 +230,17 @@ impl Store {
             writer,
             opened: Arc::new(std::sync::Mutex::new(opened)),
         })
+    }
+
+    /// Opens the pool's first connection in the background, if it has none yet (a
+    /// provider that just started, once it answers). Errors show at the first use.
+    pub fn warm_pool(&self) {
+        if self.pool.size() == 0 {
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                let _ = pool.acquire().await;
+            });
+        }
     }
 
     /// What [`Store::open`] read: whether first-start defaults were seeded, the
