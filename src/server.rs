@@ -265,9 +265,9 @@ impl Provider {
             .map_err(|e| Error::io("cannot read the listening address", e))?;
         let issuer = options.issuer_for(addr.port())?;
         let (app_tx, app_rx) = watch::channel(None);
-        // The certificates (files) load and the server starts, while the core opens
-        // and its signing keys load (database).
-        // Its own task, so it runs beside the core's open on the other worker thread.
+        // The certificates (files) load and the server starts on a task of their own,
+        // so on the other worker thread, while the core opens and its signing keys
+        // load (database).
         let serving = {
             let data_dir = data_dir.to_path_buf();
             let extra = options.extra_hosts();
