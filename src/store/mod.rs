@@ -187,7 +187,7 @@ impl Store {
         // The writer's thread opens its connection at once and reads what a start
         // needs there, without sqlx's thread hops.
         let (facts_tx, facts) = tokio::sync::oneshot::channel();
-        let writer = writer::Writer::start_with(
+        let writer = writer::Writer::start(
             path.clone(),
             options
                 .clone()
@@ -243,8 +243,8 @@ impl Store {
         }
     }
 
-    /// What [`Store::open`] read: whether first-start defaults were seeded, the
-    /// revision counter, and the active signing keys (taken by the first caller).
+    /// What [`Store::open`] read: whether first-start defaults were seeded, and the
+    /// revision counter.
     pub fn opened(&self) -> (bool, i64) {
         match self.opened.lock() {
             Ok(o) => (o.seeded, o.revision),
@@ -252,7 +252,8 @@ impl Store {
         }
     }
 
-    /// The clients [`Store::open`] read (all of them, when there were few), once.
+    /// The clients [`Store::open`] read (all of them, when there were few), once; one
+    /// whose stored JSON does not parse is left out (reading it later reports why).
     pub fn clients_at_open(&self) -> Vec<Client> {
         let raw = match self.opened.lock() {
             Ok(mut o) => std::mem::take(&mut o.clients),

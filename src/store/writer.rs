@@ -193,23 +193,13 @@ fn sql_err(e: rusqlite::Error) -> Error {
 
 impl Writer {
     /// Starts the writer on its own thread, with its own connections to the database
-    /// at `path` (which must exist, in WAL mode): a rusqlite one for appends, which the
-    /// thread opens at once (work sent meanwhile waits for it), and a sqlx one
-    /// (`options`) for jobs, opened at the first job. Either is reopened after a
-    /// failure.
-    pub fn start(path: PathBuf, options: SqliteConnectOptions) -> Self {
-        Self::start_with(path, options, None)
-    }
-
-    /// Like [`Writer::start`]; `first` runs on the writer's thread once it tried to
-    /// open its connection, with that connection (`None` if it could not open; that
-    /// failure is then left for `first` to report, and the connection is retried at
-    /// the first work).
-    pub fn start_with(
-        path: PathBuf,
-        options: SqliteConnectOptions,
-        first: Option<FirstRead>,
-    ) -> Self {
+    /// at `path` (which must exist): a rusqlite one for appends, which the thread opens
+    /// at once (work sent meanwhile waits for it), and a sqlx one (`options`) for jobs,
+    /// opened at the first job. Either is reopened after a failure. `first`, if given,
+    /// runs on the writer's thread once it tried to open its connection, with that
+    /// connection (`None` if it could not open; that failure is then left for `first`
+    /// to report, and the connection is retried at the first work).
+    pub fn start(path: PathBuf, options: SqliteConnectOptions, first: Option<FirstRead>) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let spawned = std::thread::Builder::new()
             .name("authdesk-writer".into())
