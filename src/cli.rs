@@ -312,7 +312,7 @@ impl Command {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    crate::mem::limit_arenas();
+    crate::mem::tune_malloc();
     let cli = Cli::parse();
     let json = cli.command.json();
     let serving = matches!(cli.command, Command::Serve(_));

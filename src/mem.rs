@@ -17,22 +17,38 @@ pub fn release_freed_memory() {
     }
 }
 
-/// Caps glibc's malloc arenas at two, unless `MALLOC_ARENA_MAX` says otherwise.
+/// Tunes glibc's malloc for a long-running, mostly idle provider; call first thing in
+/// `main`, before any other thread exists (the CLI's `main` does). Each setting yields
+/// to its environment variable.
 ///
-/// glibc gives threads their own arenas (up to eight per core): the tokio workers,
-/// sqlx's connection threads and the writer each fill and free theirs, and the memory
-/// left scattered over them stays resident after a burst, since a page with one live
-/// block cannot be returned. With two arenas, RSS a few seconds after a mixed load
-/// (tokens, introspection, logins) fell from 30 MiB to 20 MiB, with no throughput
-/// change beyond this machine's run-to-run drift. Call first thing in `main`, before
-/// any other thread exists (the CLI's `main` does).
-pub fn limit_arenas() {
+/// - Arenas capped at two (`MALLOC_ARENA_MAX`). glibc gives threads their own arenas
+///   (up to eight per core): the tokio workers, sqlx's connection threads and the
+///   writer each fill and free theirs, and the memory left scattered over them stays
+///   resident after a burst, since a page with one live block cannot be returned. With
+///   two arenas, RSS a few seconds after a mixed load (tokens, introspection, logins)
+///   fell from 30 MiB to 20 MiB, with no throughput change beyond this machine's
+///   run-to-run drift.
+/// - Blocks of 1 MiB and more always mapped on their own (`MALLOC_MMAP_THRESHOLD_`),
+///   so freeing one unmaps it. glibc's default threshold rises to the size of the
+///   large blocks freed, and argon2's second 19 MiB then came from a thread's arena,
+///   where `malloc_trim` cannot return the top of the heap: a provider that re-hashed
+///   its personas at start (`--seed`) idled at 31 instead of 13 MiB in about one start
+///   in three, depending on which arena the hashing thread used.
+pub fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only changes the allocator's tuning; called before any other
-        // thread runs, so no arena is being created concurrently.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // SAFETY: mallopt only changes the allocator's tuning; called before any
+            // other thread runs, so no arena is being created concurrently.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+        }
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            // SAFETY: as above.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            }
         }
     }
 }
