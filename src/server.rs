@@ -374,13 +374,32 @@ fn spawn_pruner(core: Core, retention: crate::log::Retention) {
         );
         loop {
             tick.tick().await;
-            match crate::store::flows::prune_expired(&core.store, core.now(), 24 * 3600).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(removed = n, "pruned expired codes and tokens"),
-                Err(e) => tracing::warn!(error = %e, "cannot prune expired tokens"),
-            }
+            let pruned = match crate::store::flows::prune_expired(
+                &core.store,
+                core.now(),
+                24 * 3600,
+            )
+            .await
+            {
+                Ok(0) => false,
+                Ok(n) => {
+                    tracing::debug!(removed = n, "pruned expired codes and tokens");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot prune expired tokens");
+                    false
+                }
+            };
             if let Err(e) = crate::log::prune(&core.store, core.now(), retention).await {
                 tracing::warn!(error = %e, "cannot prune the request log");
+            }
+            if pruned {
+                // Deleting reads the pages it changes into SQLite's caches (tens of MiB
+                // after a weekend's worth on a big database), and no request may come
+                // to trigger the idle shrink: give them back now.
+                core.store.release_memory().await;
+                crate::mem::release_freed_memory();
             }
             if core.store.pool().is_closed() {
                 break;
