@@ -128,6 +128,20 @@ impl SigningKey {
         }
     }
 
+    /// Whether `signature` over `message` was made with this key.
+    fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
+        let (alg, public): (&dyn signature::VerificationAlgorithm, &[u8]) = match &self.signer {
+            Signer::Rsa(kp) => (&signature::RSA_PKCS1_2048_8192_SHA256, kp.public().as_ref()),
+            Signer::Ec(kp) => (
+                &signature::ECDSA_P256_SHA256_FIXED,
+                kp.public_key().as_ref(),
+            ),
+        };
+        signature::UnparsedPublicKey::new(alg, public)
+            .verify(message, sig)
+            .is_ok()
+    }
+
     /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
     pub fn sign_jwt(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String> {
         #[derive(serde::Serialize)]
@@ -218,6 +232,35 @@ impl KeySet {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
+    /// The claims of a compact JWS that one of these keys signed (found by its `kid`,
+    /// with the header's `alg` the key's own: no `none`, no algorithm swap); `None`
+    /// for anything else. Checks the signature only, not the claims.
+    pub fn verify(&self, jws: &str) -> Option<Value> {
+        #[derive(serde::Deserialize)]
+        struct Header {
+            alg: String,
+            kid: Option<String>,
+        }
+        let mut parts = jws.split('.');
+        let (header, payload, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let h: Header = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
+        let key = match &h.kid {
+            Some(kid) => self.by_kid(kid)?,
+            None => self.keys.iter().find(|k| k.alg.as_str() == h.alg)?,
+        };
+        if h.alg != key.alg.as_str() {
+            return None;
+        }
+        let signed = &jws[..header.len() + 1 + payload.len()];
+        if !key.verifies(signed.as_bytes(), &B64.decode(sig).ok()?) {
+            return None;
+        }
+        serde_json::from_slice(&B64.decode(payload).ok()?).ok()
+    }
+
     /// The JWK Set published at the JWKS endpoint.
     pub fn jwks(&self) -> Value {
         json!({"keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
@@ -231,6 +274,68 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_jws_signed_by_the_set_verify() {
+        let keys = KeySet {
+            keys: Arc::new(
+                SigningAlg::ALL
+                    .iter()
+                    .map(|alg| {
+                        let pkcs8 = SigningKey::generate_pkcs8(*alg).unwrap();
+                        SigningKey::from_pkcs8(*alg, &pkcs8).unwrap()
+                    })
+                    .collect(),
+            ),
+        };
+        for alg in SigningAlg::ALL {
+            let jwt = keys
+                .get(*alg)
+                .unwrap()
+                .sign_jwt("JWT", &json!({"aud": "app"}))
+                .unwrap();
+            assert_eq!(keys.verify(&jwt).unwrap()["aud"], "app", "{alg}");
+            // The payload changed under the signature.
+            let mut parts: Vec<&str> = jwt.split('.').collect();
+            let forged = B64.encode(br#"{"aud":"evil"}"#);
+            parts[1] = &forged;
+            assert!(keys.verify(&parts.join(".")).is_none(), "{alg}");
+        }
+        // alg none, an unknown kid, another key's alg, and a key outside the set.
+        let es = keys.get(SigningAlg::Es256).unwrap();
+        let none = format!(
+            "{}.{}.",
+            B64.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, es.kid)),
+            B64.encode(br#"{"aud":"app"}"#)
+        );
+        assert!(keys.verify(&none).is_none());
+        let jwt = es.sign_jwt("JWT", &json!({"aud": "app"})).unwrap();
+        let (_, rest) = jwt.split_once('.').unwrap();
+        let swapped = format!(
+            "{}.{rest}",
+            B64.encode(format!(r#"{{"alg":"RS256","kid":"{}"}}"#, es.kid))
+        );
+        assert!(keys.verify(&swapped).is_none());
+        let unknown = format!(
+            "{}.{rest}",
+            B64.encode(br#"{"alg":"ES256","kid":"someone-else"}"#)
+        );
+        assert!(keys.verify(&unknown).is_none());
+        let other = SigningKey::from_pkcs8(
+            SigningAlg::Es256,
+            &SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap(),
+        )
+        .unwrap();
+        let theirs = other.sign_jwt("JWT", &json!({"aud": "app"})).unwrap();
+        let (_, rest) = theirs.split_once('.').unwrap();
+        let claimed = format!(
+            "{}.{rest}",
+            B64.encode(format!(r#"{{"alg":"ES256","kid":"{}"}}"#, es.kid))
+        );
+        assert!(keys.verify(&claimed).is_none());
+        assert!(keys.verify("not a jwt").is_none());
+        assert!(keys.verify("a.b.c.d").is_none());
+    }
 
     #[test]
     fn es256_jws_verifies_with_its_public_jwk() {

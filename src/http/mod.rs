@@ -53,9 +53,15 @@ fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
     cookie_value(headers, SESSION_COOKIE)
 }
 
+/// `SameSite=None`: the session must also reach the provider from an app's hidden
+/// iframe (`prompt=none` silent renewal) and with an authorization request POSTed
+/// from the app's site, both cross-site (an app on `http://localhost:5173` is another
+/// site than `https://localhost:8443`), where `Lax` would drop it and every silent
+/// renewal answer `login_required`. What the cookie allows stays guarded: the consent
+/// and device forms carry CSRF tokens, and codes only go to registered redirect URIs.
 fn set_session_cookie(res: &mut Response, value: &str, max_age: i64) {
     let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=None; Max-Age={max_age}"
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -303,27 +309,50 @@ impl AppState {
 }
 
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    // What a browser app (an SPA on its own origin) calls with fetch: these answer
+    // CORS preflights and let any origin read their responses (see [`cors`]).
+    let from_browsers = Router::new()
         .route(paths::DISCOVERY, get(discovery))
         .route(paths::AS_METADATA, get(discovery))
         .route(paths::JWKS, get(jwks))
+        .route(paths::TOKEN, post(token_endpoint))
+        .route(paths::USERINFO, get(userinfo).post(userinfo))
+        .route(paths::INTROSPECT, post(introspect))
+        .route(paths::REVOKE, post(revoke))
+        .route(paths::API_ME, get(api_me).post(api_me))
+        .route(paths::DEVICE_AUTHORIZATION, post(device_authorization))
+        .route_layer(cors());
+    // Pages the browser navigates to (cookies, forms), and registration: no CORS, so
+    // another site's script can neither read them nor register clients.
+    Router::new()
         .route(
             paths::AUTHORIZE,
             get(authorize_endpoint).post(authorize_endpoint),
         )
         .route(paths::DECISION, post(decision))
         .route(paths::WAIT, get(wait))
-        .route(paths::TOKEN, post(token_endpoint))
-        .route(paths::USERINFO, get(userinfo).post(userinfo))
-        .route(paths::INTROSPECT, post(introspect))
-        .route(paths::REVOKE, post(revoke))
         .route(paths::REGISTER, post(register_endpoint))
-        .route(paths::API_ME, get(api_me).post(api_me))
         .route(paths::END_SESSION, get(end_session).post(end_session))
-        .route(paths::DEVICE_AUTHORIZATION, post(device_authorization))
         .route(paths::DEVICE, get(device_page).post(device_decision))
+        .merge(from_browsers)
         .fallback(not_found)
         .with_state(state)
+}
+
+/// CORS for the endpoints a browser app calls directly. Any origin may: none of them
+/// reads a cookie (clients authenticate with their credentials, resources with
+/// bearer tokens), so a page can do with them only what its own credentials allow —
+/// and an app served from any local port works without registering its origin.
+/// Preflights are answered (`Authorization` and `Content-Type` allowed, cached for 10
+/// minutes), and `WWW-Authenticate` is readable, so an app sees why a token was refused.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .max_age(Duration::from_secs(600))
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
@@ -382,10 +411,10 @@ pub fn metadata(state: &AppState, scopes: Vec<String>) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": state.keys.algs(),
-        "userinfo_signing_alg_values_supported": ["none"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
+        // Introspection answers confidential clients only.
+        "introspection_endpoint_auth_methods_supported": &auth_methods[..4],
         "introspection_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
@@ -596,7 +625,8 @@ async fn authorize_endpoint(
         .iter()
         .any(|p| p == "login" || p == "select_account");
     let too_old = match (&session, req.max_age) {
-        (Some(s), Some(max_age)) => now - s.auth_time > max_age,
+        // max_age=0 asks for a sign-in now, like prompt=login (OIDC Core §3.1.2.1).
+        (Some(s), Some(max_age)) => max_age == 0 || now - s.auth_time > max_age,
         _ => false,
     };
     let mut silent_error = None;
@@ -1301,20 +1331,6 @@ async fn register_endpoint(
 
 // ---- RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) ----
 
-fn unverified_aud(id_token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    match &v["aud"] {
-        Value::String(a) => Some(a.clone()),
-        Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
-        _ => None,
-    }
-}
-
 /// Ends the provider session; returns to `post_logout_redirect_uri` only when the
 /// client registered it, carrying `state`.
 async fn end_session(
@@ -1326,10 +1342,57 @@ async fn end_session(
         Ok(OAuthParams(p)) => p,
         Err(e) => return error_page(&state, &e),
     };
-    let client_id = params
-        .get("client_id")
-        .map(str::to_string)
-        .or_else(|| params.get("id_token_hint").and_then(unverified_aud));
+    let reject = |e: OAuthError, client_id: Option<String>| {
+        state.record(
+            "end_session",
+            client_id,
+            None,
+            RequestStatus::Rejected,
+            Some(&e),
+            &params,
+            json!({}),
+        );
+        error_page(&state, &e)
+    };
+    // RP-Initiated Logout 1.0 §2: a hint must be an ID token this provider issued
+    // (expired ones too), and a client_id sent beside it one of its audiences.
+    let hint_audiences = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => match state
+            .keys
+            .verify(hint)
+            .filter(|claims| claims["iss"].as_str() == Some(state.config.issuer.as_str()))
+        {
+            Some(claims) => Some(match &claims["aud"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            }),
+            None => {
+                let e = OAuthError::invalid_request(format!(
+                    "id_token_hint is not an ID token issued by this Authdesk: its signature does not verify with the keys at {}, or its iss is not {}. Send the id_token your app received from this provider, or leave id_token_hint out and send client_id",
+                    state.config.url(paths::JWKS),
+                    state.config.issuer
+                ));
+                return reject(e, params.get("client_id").map(str::to_string));
+            }
+        },
+    };
+    let client_id = match (params.get("client_id"), &hint_audiences) {
+        (Some(id), Some(audiences)) if !audiences.iter().any(|a| a == id) => {
+            let e = OAuthError::invalid_request(format!(
+                "client_id '{id}' is not the client the id_token_hint was issued to ({}); send the ID token of that client, or its client_id",
+                audiences.join(", ")
+            ));
+            return reject(e, Some(id.to_string()));
+        }
+        (Some(id), _) => Some(id.to_string()),
+        (None, Some(audiences)) => audiences.first().cloned(),
+        (None, None) => None,
+    };
     let client = match &client_id {
         Some(id) => state.core.store.get_client(id).await.ok().flatten(),
         None => None,
@@ -1349,31 +1412,13 @@ async fn end_session(
                         c.post_logout_redirect_uris.join(", ")
                     }
                 ));
-                state.record(
-                    "end_session",
-                    client_id.clone(),
-                    None,
-                    RequestStatus::Rejected,
-                    Some(&e),
-                    &params,
-                    json!({}),
-                );
-                return error_page(&state, &e);
+                return reject(e, client_id.clone());
             }
             None => {
                 let e = OAuthError::invalid_request(
                     "post_logout_redirect_uri needs the client: send client_id or id_token_hint so Authdesk can check the URI is registered",
                 );
-                state.record(
-                    "end_session",
-                    None,
-                    None,
-                    RequestStatus::Rejected,
-                    Some(&e),
-                    &params,
-                    json!({}),
-                );
-                return error_page(&state, &e);
+                return reject(e, None);
             }
         },
         None => None,

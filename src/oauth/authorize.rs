@@ -141,6 +141,20 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
             }
             given.to_string()
         }
+        // OpenID Connect requires it (Core §3.1.2.1); plain OAuth may leave it out when
+        // the client has one (RFC 6749 §3.1.2.3).
+        None if params
+            .get("scope")
+            .is_some_and(|s| s.split(' ').any(|v| v == "openid")) =>
+        {
+            return Err(page(format!(
+                "redirect_uri is missing; OpenID Connect requests (scope openid) must name it (OpenID Connect Core §3.1.2.1). Add redirect_uri={} to the request",
+                client
+                    .redirect_uris
+                    .first()
+                    .map_or("<a URI registered for the client>", String::as_str)
+            )));
+        }
         None => match client.redirect_uris.as_slice() {
             [only] => only.clone(),
             [] => {
@@ -181,6 +195,18 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
             });
         }
     };
+    if response_mode == ResponseMode::Query && default_mode == ResponseMode::Fragment {
+        // Tokens never go in a query string (OAuth 2.0 Multiple Response Type Encoding
+        // Practices §2.1): servers and proxies log URLs with their queries.
+        return Err(AuthFailure::Redirect {
+            error: OAuthError::invalid_request(
+                "response_mode=query cannot carry tokens (response_type with token or id_token); use fragment (the default) or form_post",
+            ),
+            redirect_uri,
+            response_mode: default_mode,
+            state,
+        });
+    }
     let fail = |error: OAuthError| AuthFailure::Redirect {
         error,
         redirect_uri: redirect_uri.clone(),
@@ -746,6 +772,45 @@ mod tests {
             e.description
                 .contains("registered: http://127.0.0.1:5000/cb")
         );
+    }
+
+    #[test]
+    fn openid_requests_must_name_the_redirect_uri_even_with_one_registered() {
+        let mut one = client(ClientType::Confidential);
+        one.redirect_uris.truncate(1);
+        let p = params("client_id=demo&response_type=code&scope=openid%20profile&state=s");
+        let Err(AuthFailure::Page(e)) = validate(Some(one.clone()), &p) else {
+            panic!("an OpenID request without redirect_uri went on")
+        };
+        assert!(
+            e.description
+                .contains("redirect_uri=http://127.0.0.1:5000/cb")
+        );
+        // Plain OAuth may leave it out when the client has one (RFC 6749 §3.1.2.3).
+        let p = params("client_id=demo&response_type=code&scope=profile&state=s");
+        assert!(validate(Some(one), &p).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_never_put_in_a_query_string() {
+        for response_type in ["token", "id_token", "id_token%20token"] {
+            let p = params(&format!(
+                "client_id=demo&response_type={response_type}&response_mode=query&redirect_uri=http://127.0.0.1:5000/cb&scope=openid&nonce=n&state=s"
+            ));
+            let Err(AuthFailure::Redirect {
+                error,
+                response_mode,
+                state,
+                ..
+            }) = validate(Some(client(ClientType::Confidential)), &p)
+            else {
+                panic!("{response_type}: no error redirect")
+            };
+            assert_eq!(error.code, ErrorCode::InvalidRequest, "{response_type}");
+            assert!(error.description.contains("response_mode=query"));
+            assert_eq!(response_mode, ResponseMode::Fragment, "{response_type}");
+            assert_eq!(state.as_deref(), Some("s"));
+        }
     }
 
     #[test]

@@ -71,9 +71,11 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
     let mut found = Vec::new();
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let value = auth.to_str().unwrap_or("");
+        // Auth schemes are case-insensitive (RFC 9110 §11.1).
         if let Some(b64) = value
-            .strip_prefix("Basic ")
-            .or_else(|| value.strip_prefix("basic "))
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .map(|(_, rest)| rest)
         {
             let err = || {
                 let mut e = OAuthError::invalid_client(

@@ -83,26 +83,15 @@ pub async fn find_token(
     Ok(state.core.find_token(token).await?)
 }
 
-fn check_hint(params: &Params) -> Result<(), OAuthError> {
-    match params.get("token_type_hint") {
-        None | Some("access_token") | Some("refresh_token") => Ok(()),
-        Some(other) => Err(OAuthError::new(
-            ErrorCode::UnsupportedTokenType,
-            format!(
-                "token_type_hint '{other}' is not supported; use access_token or refresh_token, or leave it out"
-            ),
-        )),
-    }
-}
-
 /// The stored token the `token` parameter of an introspection names, if any; its
 /// answer is [`introspection_of`] it.
 pub async fn introspected(
     state: &AppState,
     params: &Params,
 ) -> Result<Option<std::sync::Arc<TokenRow>>, OAuthError> {
+    // token_type_hint is only a hint: every kind of token is searched, whatever it says
+    // (RFC 7662 §2.1, RFC 7009 §2.1).
     let token = params.require("token", "send the token to introspect as token=…")?;
-    check_hint(params)?;
     find_token(state, token).await
 }
 
@@ -114,8 +103,8 @@ pub async fn revoke(
     params: &Params,
     now: Timestamp,
 ) -> Result<Option<String>, OAuthError> {
+    // As for introspection, token_type_hint is ignored (RFC 7009 §2.1).
     let token = params.require("token", "send the token to revoke as token=…")?;
-    check_hint(params)?;
     let Some(row) = find_token(state, token).await? else {
         return Ok(None);
     };

@@ -71,6 +71,91 @@ async fn discovery_documents_name_the_issuer_jwks_algorithms_and_default_scopes(
     provider.shutdown().await.expect("clean shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_apps_may_call_the_api_endpoints_from_any_origin_but_not_the_pages() {
+    let sandbox = Sandbox::new();
+    let provider = start_provider(&sandbox.data_dir()).await;
+    let client = client_trusting(&provider_ca_pem(&provider));
+    let origin = "http://localhost:5173";
+    let preflight = |path: &str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}{path}", provider.issuer),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    for path in [
+        "/token",
+        "/userinfo",
+        "/introspect",
+        "/revoke",
+        "/device_authorization",
+        "/api/me",
+        "/jwks",
+        DISCOVERY,
+        AS_METADATA,
+    ] {
+        let r = preflight(path).await.expect("preflight");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(
+            header(&r, "access-control-allow-origin").as_deref(),
+            Some("*"),
+            "{path}"
+        );
+        let headers = header(&r, "access-control-allow-headers").unwrap_or_default();
+        assert!(
+            headers.contains("authorization") && headers.contains("content-type"),
+            "{path}: {headers}"
+        );
+        let methods = header(&r, "access-control-allow-methods").unwrap_or_default();
+        assert!(methods.contains("post"), "{path}: {methods}");
+    }
+    // The answer itself is readable, and so is why a request was refused.
+    let r = client
+        .post(format!("{}/token", provider.issuer))
+        .header("origin", origin)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let exposed = header(&r, "access-control-expose-headers").unwrap_or_default();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+    // The pages (which use the session cookie) and registration are not for scripts of
+    // other sites.
+    for path in [
+        "/authorize",
+        "/authorize/decision",
+        "/register",
+        "/end_session",
+        "/device",
+    ] {
+        let r = preflight(path).await.expect("preflight");
+        assert_eq!(header(&r, "access-control-allow-origin"), None, "{path}");
+    }
+    provider.shutdown().await.expect("clean shutdown");
+}
+
 /// RFC 7638: SHA-256 of the required members, lexicographically ordered, no whitespace.
 fn rfc7638_thumbprint(jwk: &Value) -> String {
     let required: &[&str] = match jwk["kty"].as_str() {

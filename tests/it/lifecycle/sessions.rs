@@ -107,6 +107,11 @@ async fn prompt_login_with_a_session_shows_the_page_again() {
 async fn max_age_shorter_than_the_sign_in_age_is_not_answered_silently() {
     let lab = Lab::start().await;
     let (browser, _) = signed_in(&lab, "bob").await;
+    // max_age=0 is prompt=login (OIDC Core §3.1.2.1), even in the second of the sign-in.
+    browser
+        .authorize(&Authz::new(SCOPES).with("max_age", "0"))
+        .await
+        .consent();
     lab.clock.advance(3);
 
     // A generous max_age is answered silently: the session is what counts.
@@ -357,6 +362,84 @@ async fn logout_finds_the_client_from_the_id_token_hint() {
         .await;
     assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.body);
     assert_eq!(answer.location(), Some(LOGOUT_URI));
+    assert_eq!(browser.session_cookie(), None);
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_refuses_a_hint_it_did_not_sign_or_issued_to_another_client() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let lab = Lab::start().await;
+    let browser = lab.browser();
+    let authz = Authz::new(SCOPES);
+    let code = browser.sign_in("bob", &authz).await;
+    let tokens = lab.exchange(&code, &authz).await;
+    let id_token = str_of(&tokens, "id_token");
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let mut events = lab.events();
+    // The same claims unsigned (alg none), and with another payload under the signature.
+    let unsigned = format!("{}.{}.", B64.encode(br#"{"alg":"none"}"#), parts[1]);
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&B64.decode(parts[1]).expect("base64")).expect("claims");
+    claims["sub"] = json!("someone-else");
+    let altered = format!(
+        "{}.{}.{}",
+        parts[0],
+        B64.encode(claims.to_string()),
+        parts[2]
+    );
+    for hint in [&unsigned, &altered] {
+        let answer = browser
+            .get(&logout_url(
+                &lab,
+                &[
+                    ("id_token_hint", hint.as_str()),
+                    ("post_logout_redirect_uri", LOGOUT_URI),
+                ],
+            ))
+            .await;
+        answer.assert_page(StatusCode::BAD_REQUEST);
+        assert!(
+            answer
+                .text()
+                .contains("id_token_hint is not an ID token issued by this Authdesk"),
+            "{}",
+            answer.text()
+        );
+        let entry = events.request("end_session", RequestStatus::Rejected).await;
+        assert_eq!(entry.error.as_deref(), Some("invalid_request"));
+    }
+    // A real hint with another client's id.
+    let answer = browser
+        .get(&logout_url(
+            &lab,
+            &[
+                ("id_token_hint", id_token),
+                ("client_id", "someone-elses-app"),
+                ("post_logout_redirect_uri", LOGOUT_URI),
+            ],
+        ))
+        .await;
+    answer.assert_page(StatusCode::BAD_REQUEST);
+    assert!(
+        answer.text().contains("someone-elses-app"),
+        "{}",
+        answer.text()
+    );
+    // None of them ended the session; the real hint, with its client, does.
+    assert!(browser.session_cookie().is_some());
+    let answer = browser
+        .get(&logout_url(
+            &lab,
+            &[
+                ("id_token_hint", id_token),
+                ("client_id", CLIENT),
+                ("post_logout_redirect_uri", LOGOUT_URI),
+            ],
+        ))
+        .await;
+    assert_eq!(answer.location(), Some(LOGOUT_URI), "{}", answer.body);
     assert_eq!(browser.session_cookie(), None);
     lab.provider.shutdown().await.expect("clean shutdown");
 }

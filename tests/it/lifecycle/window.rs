@@ -97,7 +97,7 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
         lab.issuer(),
     );
     let cookie = cookie.unwrap_or_else(|| panic!("the long-poll did not sign the page in"));
-    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+    for attribute in ["HttpOnly", "Secure", "SameSite=None", "Path=/"] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }
     assert!(browser.session_cookie().is_some());
