@@ -316,6 +316,9 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let json = cli.command.json();
     let serving = matches!(cli.command, Command::Serve(_));
+    if serving {
+        crate::fsutil::raise_open_files_limit();
+    }
     init_tracing(serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

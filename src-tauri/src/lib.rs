@@ -134,6 +134,8 @@ pub fn run() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // The embedded provider takes as many connections as `authdesk serve`.
+    authdesk::fsutil::raise_open_files_limit();
     let launch = match Launch::from_env() {
         Ok(l) => l,
         Err(e) => {

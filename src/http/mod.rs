@@ -327,7 +327,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             paths::AUTHORIZE,
-            get(authorize_endpoint).post(authorize_endpoint),
+            get(authorize_endpoint)
+                .post(authorize_endpoint)
+                .head(authorize_head),
         )
         .route(paths::DECISION, post(decision))
         .route(paths::WAIT, get(wait))
@@ -484,6 +486,15 @@ fn error_page(state: &AppState, e: &OAuthError) -> Response {
         minijinja::context! { code => e.code.as_str(), description => e.description.clone(), why => why },
         false,
     )
+}
+
+/// HEAD of the authorization endpoint answers without acting: link checkers and chat
+/// previews probe URLs with it, and answering it as a GET would put a request waiting
+/// for consent in the window (or, with a session, issue a code nobody receives).
+async fn authorize_head() -> Response {
+    let mut res = StatusCode::OK.into_response();
+    no_store(res.headers_mut());
+    res
 }
 
 async fn authorize_endpoint(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Run, Sandbox, assert_mentions, client_trusting, get_json};
+use crate::support::{Run, Sandbox, Served, assert_mentions, client_trusting, get_json};
 
 const DISCOVERY: &str = "/.well-known/openid-configuration";
 
@@ -55,6 +55,45 @@ async fn serve_stops_cleanly_on_sigint() {
         let client = client_trusting(&sandbox.ca_pem());
         get_json(&client, &format!("{}/jwks", served.issuer)).await;
     }
+    served.stop_with(libc::SIGINT);
+}
+
+#[test]
+fn serve_raises_its_open_files_limit_for_many_connections() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.command(&["serve", "--port", "0"]);
+    // A low soft limit, as Debian's default of 1,024 is for a load test.
+    // SAFETY: getrlimit and setrlimit are async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = 256;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let mut served = Served::spawn(cmd, None);
+    served.wait_for_issuer();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", served.pid()))
+        .expect("/proc/PID/limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open files limit in {limits}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [soft, hard] = numbers[..] else {
+        panic!("{line}")
+    };
+    assert_eq!(soft, hard.min(65_536), "{line}");
+    assert!(soft > 256, "{line}");
     served.stop_with(libc::SIGINT);
 }
 

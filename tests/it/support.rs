@@ -246,7 +246,7 @@ pub struct Served {
 }
 
 impl Served {
-    fn spawn(mut cmd: Command, signal_when_ready: Option<libc::c_int>) -> Served {
+    pub fn spawn(mut cmd: Command, signal_when_ready: Option<libc::c_int>) -> Served {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn authdesk serve");
         let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
@@ -288,6 +288,10 @@ impl Served {
             issuer: String::new(),
             port: 0,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn stderr(&self) -> String {

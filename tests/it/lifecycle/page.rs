@@ -293,6 +293,27 @@ async fn denying_on_the_page_returns_access_denied_with_state_and_iss() {
     lab.provider.shutdown().await.expect("clean shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_request_to_authorize_starts_nothing() {
+    let lab = Lab::start().await;
+    let authz = Authz::new(SCOPES);
+    let answer = lab
+        .backchannel()
+        .head(authz.url(lab.issuer()))
+        .send()
+        .await
+        .expect("HEAD /authorize");
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        lab.provider.state.pending_consents().is_empty(),
+        "a HEAD request waits for consent in the window"
+    );
+    // The same URL in a browser does.
+    lab.browser().authorize(&authz).await.consent();
+    assert_eq!(lab.provider.state.pending_consents().len(), 1);
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
 /// A request waits for consent for `PENDING_TTL` (15 minutes); after that the window
 /// no longer lists it and the page says it expired instead of issuing a code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
