@@ -30,8 +30,10 @@ use crate::tls::{ExportFormat, TlsMaterial};
                   override it with --data-dir or AUTHDESK_DATA_DIR."
 )]
 pub struct Cli {
-    /// Data directory (default: the platform's application data directory, shared with the desktop app).
-    #[arg(long, global = true, env = config::DATA_DIR_ENV, value_name = "DIR")]
+    /// Data directory (default: $AUTHDESK_DATA_DIR if set and not empty, else the
+    /// platform's application data directory, shared with the desktop app).
+    // Not clap's `env`: it refuses an empty variable, which CI setups often export.
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -75,8 +77,9 @@ pub enum SeedFormatArg {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; loopback unless you mean to share the provider.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on (an IP address, or localhost); loopback unless you mean to
+    /// share the provider.
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_bind)]
     pub bind: IpAddr,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = config::DEFAULT_PORT)]
@@ -150,12 +153,17 @@ pub struct ClientArgs {
     #[arg(long)]
     pub name: String,
     /// Client id (generated when absent).
-    #[arg(long = "id", value_name = "CLIENT_ID")]
+    #[arg(long = "id", visible_alias = "client-id", value_name = "CLIENT_ID")]
     pub client_id: Option<String>,
     /// Client secret (generated for confidential clients when absent).
-    #[arg(long = "secret", value_name = "SECRET")]
+    #[arg(
+        long = "secret",
+        visible_alias = "client-secret",
+        value_name = "SECRET"
+    )]
     pub client_secret: Option<String>,
-    #[arg(long = "type", value_name = "TYPE", value_parser = parse_wire::<ClientType>)]
+    /// confidential (default) or public.
+    #[arg(long = "type", visible_alias = "client-type", value_name = "TYPE", value_parser = parse_wire::<ClientType>)]
     pub client_type: Option<ClientType>,
     /// Redirect URI; repeat for several.
     #[arg(long = "redirect-uri", value_name = "URI")]
@@ -164,7 +172,7 @@ pub struct ClientArgs {
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
     /// Grant type; repeat for several (authorization_code, refresh_token, client_credentials, password, implicit, device_code).
-    #[arg(long = "grant", value_name = "GRANT", value_parser = parse_grant)]
+    #[arg(long = "grant", visible_alias = "grant-type", value_name = "GRANT", value_parser = parse_grant)]
     pub grant_types: Vec<GrantType>,
     /// Response type; repeat for several (code, token, id_token, "id_token token").
     #[arg(long = "response-type", value_name = "TYPE", value_parser = parse_wire::<ResponseType>)]
@@ -172,7 +180,8 @@ pub struct ClientArgs {
     /// Allowed scope; repeat for several.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
-    #[arg(long = "auth-method", value_name = "METHOD", value_parser = parse_wire::<AuthMethod>)]
+    /// Token endpoint authentication method (client_secret_basic, client_secret_post, none, client_secret_jwt, private_key_jwt).
+    #[arg(long = "auth-method", visible_alias = "token-endpoint-auth-method", value_name = "METHOD", value_parser = parse_wire::<AuthMethod>)]
     pub auth_method: Option<AuthMethod>,
     /// Require PKCE (always required for public clients).
     #[arg(long)]
@@ -180,7 +189,8 @@ pub struct ClientArgs {
     /// Accept the `plain` PKCE method.
     #[arg(long)]
     pub allow_plain_pkce: bool,
-    #[arg(long, value_name = "FORMAT", value_parser = parse_wire::<TokenFormat>)]
+    /// Access token format: jwt (default) or opaque.
+    #[arg(long, visible_alias = "access-token-format", value_name = "FORMAT", value_parser = parse_wire::<TokenFormat>)]
     pub token_format: Option<TokenFormat>,
     /// Seconds.
     #[arg(long)]
@@ -191,13 +201,14 @@ pub struct ClientArgs {
     /// Seconds.
     #[arg(long)]
     pub id_token_ttl: Option<i64>,
-    #[arg(long, value_name = "ALG", value_parser = parse_wire::<SigningAlg>)]
+    /// id_token signing algorithm: RS256 (default) or ES256.
+    #[arg(long, visible_alias = "id-token-signed-response-alg", value_name = "ALG", value_parser = parse_wire::<SigningAlg>)]
     pub id_token_alg: Option<SigningAlg>,
     /// Approve this client's requests without the consent page.
     #[arg(long)]
     pub auto_approve: bool,
     /// Tag; repeat for several.
-    #[arg(long = "tag")]
+    #[arg(long = "tag", visible_alias = "tags")]
     pub tags: Vec<String>,
     /// A JWK Set file with the client's public keys (private_key_jwt).
     #[arg(long, value_name = "FILE")]
@@ -208,6 +219,15 @@ pub struct ClientArgs {
 
 fn parse_wire<T: std::str::FromStr<Err = String>>(s: &str) -> std::result::Result<T, String> {
     s.parse()
+}
+
+fn parse_bind(s: &str) -> std::result::Result<IpAddr, String> {
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    s.parse().map_err(|_| {
+        format!("'{s}' is not an IP address; use 127.0.0.1 (loopback), localhost, ::1 or 0.0.0.0 (every interface)")
+    })
 }
 
 fn parse_grant(s: &str) -> std::result::Result<GrantType, String> {
@@ -318,6 +338,8 @@ pub fn main() -> i32 {
     let serving = matches!(cli.command, Command::Serve(_));
     if serving {
         crate::fsutil::raise_open_files_limit();
+    } else {
+        restore_sigpipe();
     }
     init_tracing(serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -341,6 +363,18 @@ pub fn main() -> i32 {
             }
             1
         }
+    }
+}
+
+/// Commands that print end quietly when their reader goes away (`authdesk clients
+/// list --json | head -1`), as other Unix tools do, instead of panicking on the
+/// failed write: Rust ignores SIGPIPE. Not for `serve`, whose sockets must not kill it.
+fn restore_sigpipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called at the start of main, before any other thread; it only resets the
+    // disposition of SIGPIPE to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -506,17 +540,27 @@ async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
                     Ok(())
                 }
                 None => match format {
-                    ExportFormat::Pem | ExportFormat::Bundle => {
+                    // Binary formats go to a pipe or file (`> ca.der`), not to a terminal.
+                    ExportFormat::Der | ExportFormat::P12
+                        if std::io::IsTerminal::is_terminal(&std::io::stdout()) =>
+                    {
+                        Err(Error::invalid(
+                            "out",
+                            format!(
+                                "{} is binary and stdout is a terminal; give --out FILE or redirect stdout to a file",
+                                format
+                                    .to_possible_value()
+                                    .map_or_else(String::new, |v| v.get_name().to_string())
+                            ),
+                        ))
+                    }
+                    _ => {
                         let mut stdout = std::io::stdout().lock();
                         stdout
                             .write_all(&bytes)
                             .and_then(|_| stdout.flush())
                             .map_err(|e| Error::io("cannot write to stdout", e))
                     }
-                    ExportFormat::Der | ExportFormat::P12 => Err(Error::invalid(
-                        "out",
-                        format!("{format:?} is binary; give --out FILE"),
-                    )),
                 },
             }
         }

@@ -869,6 +869,27 @@ impl Core {
             if let Some(c) = &u.claims {
                 validate_claims(c.clone()).map_err(|e| at("users", i, Some(&name), e))?;
             }
+            // What creating or updating the persona would refuse is refused here, before
+            // anything is written: a file with one bad entry changes nothing.
+            if u.password.is_some() && u.password_hash.is_some() {
+                return Err(at(
+                    "users",
+                    i,
+                    Some(&name),
+                    Error::invalid(
+                        "password",
+                        "give either password or password_hash, not both",
+                    ),
+                ));
+            }
+            if u.sub.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(at(
+                    "users",
+                    i,
+                    Some(&name),
+                    Error::invalid("sub", "sub must not be empty"),
+                ));
+            }
             if let Some(h) = &u.password_hash {
                 password::validate_phc(h).map_err(|e| at("users", i, Some(&name), e))?;
             }

@@ -145,12 +145,26 @@ fn ca_export_p12_is_a_java_trust_store_holding_the_ca() {
 }
 
 #[test]
-fn binary_ca_formats_are_refused_on_stdout() {
+fn binary_ca_formats_go_to_stdout_when_it_is_not_a_terminal() {
     let sandbox = Sandbox::new();
-    for format in ["der", "p12"] {
-        let run = sandbox.run(&["ca", "export", "--format", format]);
-        run.one_line_error(&["--out"]);
-    }
+    let exported = |format: &str| {
+        let out = sandbox
+            .command(&["ca", "export", "--format", format])
+            .output()
+            .expect("run ca export");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let der = exported("der");
+    let pem = String::from_utf8(exported("pem")).expect("PEM is text");
+    assert_eq!(pem_certificates(pem.as_bytes()), vec![der]);
+    let p12 = exported("p12");
+    let archive = Pkcs12Archive::from_pkcs12(&p12, "changeit").expect("PKCS#12 from stdout");
+    assert_eq!(archive.certs.len(), 1);
 }
 
 #[cfg(unix)]

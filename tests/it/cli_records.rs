@@ -542,3 +542,138 @@ fn import_refused_for_a_taken_sub_changes_nothing() {
         "a refused import changed the records"
     );
 }
+
+#[test]
+fn import_refused_for_any_persona_it_could_not_create_changes_nothing() {
+    let sandbox = Sandbox::new();
+    let before = sandbox.ok(&["export"]);
+    let path = sandbox.file("seed.yaml");
+    for (bad, field) in [
+        (
+            "  - username: erin\n    password: pw\n    password_hash: \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g\"\n",
+            "password",
+        ),
+        ("  - username: erin\n    sub: \"   \"\n", "sub"),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "scopes:\n  - name: partial.scope\nusers:\n  - username: dave\n    password: pw\n{bad}"
+            ),
+        )
+        .expect("write seed");
+        sandbox
+            .run(&["import", path.to_str().expect("utf-8")])
+            .one_line_error(&["users[1]", "erin", field]);
+        assert_eq!(
+            sandbox.ok(&["export"]),
+            before,
+            "a refused import ({field}) changed the records"
+        );
+    }
+}
+
+#[test]
+fn clients_create_takes_the_json_field_names_as_flags() {
+    let sandbox = Sandbox::new();
+    let created = sandbox.ok_json(&[
+        "clients",
+        "create",
+        "--name",
+        "By field names",
+        "--client-id",
+        "by-field-names",
+        "--client-type",
+        "public",
+        "--redirect-uri",
+        REDIRECT,
+        "--grant-type",
+        "authorization_code",
+        "--token-endpoint-auth-method",
+        "none",
+        "--access-token-format",
+        "opaque",
+        "--id-token-signed-response-alg",
+        "ES256",
+    ]);
+    assert_eq!(created["client_id"], json!("by-field-names"));
+    assert_eq!(created["client_type"], json!("public"));
+    assert_eq!(created["token_endpoint_auth_method"], json!("none"));
+    assert_eq!(created["access_token_format"], json!("opaque"));
+    assert_eq!(created["id_token_signed_response_alg"], json!("ES256"));
+}
+
+#[test]
+fn an_empty_data_dir_variable_means_the_default_directory() {
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .bare_command()
+        .env("AUTHDESK_DATA_DIR", "")
+        .args(["users", "list", "--json"])
+        .output()
+        .expect("run users list");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The default directory under the sandbox's XDG_DATA_HOME got the first-start personas.
+    assert!(
+        sandbox
+            .home()
+            .join(".local/share/dev.authdesk.app/authdesk.db")
+            .exists()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn output_cut_short_by_its_reader_ends_quietly() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let sandbox = Sandbox::new();
+    for i in 0..12 {
+        sandbox.ok(&[
+            "clients",
+            "create",
+            "--name",
+            &format!("Client {i}"),
+            "--redirect-uri",
+            REDIRECT,
+        ]);
+    }
+    // A pipe of one page, which the listing overflows: the write must wait for the
+    // reader, which then hangs up after one byte, as `| head -c1` does.
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills `fds` with two new descriptors, owned below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both descriptors are open and owned by nothing else.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: F_SETPIPE_SZ on a pipe we own.
+    unsafe { libc::fcntl(fds[0], libc::F_SETPIPE_SZ, 4096) };
+    let mut child = sandbox
+        .command(&["clients", "list", "--json"])
+        .stdout(write_end)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn clients list");
+    let mut reader = std::fs::File::from(read_end);
+    let mut first = [0u8; 1];
+    reader.read_exact(&mut first).expect("first byte");
+    drop(reader);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("wait");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGPIPE),
+        "{status:?} {stderr}"
+    );
+}

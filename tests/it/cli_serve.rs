@@ -98,6 +98,24 @@ fn serve_raises_its_open_files_limit_for_many_connections() {
 }
 
 #[test]
+fn serve_binds_localhost_by_name_and_explains_an_address_it_cannot_read() {
+    let sandbox = Sandbox::new();
+    let mut served = sandbox.serve(&["--bind", "localhost"]);
+    assert!(
+        served.issuer.starts_with("https://localhost:"),
+        "{}",
+        served.issuer
+    );
+    served.stop_with(libc::SIGINT);
+    let run = sandbox.run(&["serve", "--port", "0", "--bind", "my-laptop"]);
+    assert!(
+        run.stderr.contains("'my-laptop' is not an IP address"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn serve_on_a_port_in_use_exits_with_one_line_naming_the_port() {
     let sandbox = Sandbox::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
