@@ -47,13 +47,24 @@ pub struct ImportSummary {
     pub clients_updated: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The two spellings of a seed file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
 pub enum SeedFormat {
     Json,
     Yaml,
 }
 
 impl SeedFormat {
+    /// What the window's save dialog suggests.
+    pub fn default_file_name(self) -> &'static str {
+        match self {
+            SeedFormat::Json => "authdesk-records.json",
+            SeedFormat::Yaml => "authdesk-records.yaml",
+        }
+    }
+
     /// `.yaml`/`.yml` files are YAML; everything else is JSON.
     pub fn from_path(path: &Path) -> Self {
         match path.extension().and_then(|e| e.to_str()) {

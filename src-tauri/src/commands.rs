@@ -8,6 +8,7 @@ use authdesk::events::PendingConsent;
 use authdesk::http::TokenDetail;
 use authdesk::log::{RequestEntry, RequestStatus};
 use authdesk::model::{Client, ClientInput, Scope, User, UserInput};
+use authdesk::seed::{ImportSummary, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
 use authdesk::store::flows::{TokenFilter, TokenSummary};
 use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
@@ -230,12 +231,50 @@ pub async fn export_certificate(
     format: ExportFormat,
 ) -> Result<Option<String>, ErrorPayload> {
     let bytes = ipc(shell.tls().await.and_then(|t| t.export(format)))?;
-    let Some(path) = shell.export_path(format.default_file_name()).await else {
+    let Some(path) = shell
+        .export_path("Export the Authdesk CA", format.default_file_name())
+        .await
+    else {
         return Ok(None);
     };
     ipc(std::fs::write(&path, bytes)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e)))?;
     Ok(Some(path.display().to_string()))
+}
+
+// ---- records (seed files) ----
+
+/// Asks where to save, then writes the clients, users and scopes as a seed file — what
+/// `authdesk export` writes and `authdesk import` / `serve --seed` read — owner-only,
+/// since it holds password hashes and client secrets. `None` when the person cancels.
+#[tauri::command]
+pub async fn export_records(
+    shell: Shared<'_>,
+    format: SeedFormat,
+) -> Result<Option<String>, ErrorPayload> {
+    let text = ipc(shell.core().export().await.and_then(|s| s.render(format)))?;
+    let Some(path) = shell
+        .export_path(
+            "Export clients, users and scopes",
+            format.default_file_name(),
+        )
+        .await
+    else {
+        return Ok(None);
+    };
+    ipc(authdesk::fsutil::write_atomic(&path, text.as_bytes(), true))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Asks for a seed file (JSON or YAML) and applies it as `authdesk import` does: all or
+/// nothing, records matched by id, username or name. `None` when the person cancels.
+#[tauri::command]
+pub async fn import_records(shell: Shared<'_>) -> Result<Option<ImportSummary>, ErrorPayload> {
+    let Some(path) = shell.import_path("Import clients, users and scopes").await else {
+        return Ok(None);
+    };
+    let seed = ipc(SeedFile::read(&path))?;
+    ipc(shell.core().import(seed).await).map(Some)
 }
 
 /// Issues a new server certificate and restarts the provider to serve it.

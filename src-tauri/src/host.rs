@@ -105,22 +105,48 @@ impl<R: Runtime> Host for TauriHost<R> {
             .map_err(|e| Error::Other(format!("cannot save {}: {e}", self.store_path.display())))
     }
 
-    fn ask_save_path(&self, file_name: &str) -> tokio::sync::oneshot::Receiver<Option<PathBuf>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+    fn ask_save_path(
+        &self,
+        title: &str,
+        file_name: &str,
+    ) -> tokio::sync::oneshot::Receiver<Option<PathBuf>> {
         let file_name = file_name.to_string();
+        self.dialog(title, "save", move |dialog| {
+            dialog.set_file_name(&file_name).save_file()
+        })
+    }
+
+    fn ask_open_path(&self, title: &str) -> tokio::sync::oneshot::Receiver<Option<PathBuf>> {
+        self.dialog(title, "open", |dialog| {
+            dialog
+                .add_filter("Seed files (JSON, YAML)", &["json", "yaml", "yml"])
+                .add_filter("All files", &["*"])
+                .pick_file()
+        })
+    }
+}
+
+impl<R: Runtime> TauriHost<R> {
+    /// Runs a native file dialog, starting in the home directory, on the main thread
+    /// (GTK dialogs belong to the thread of the event loop).
+    fn dialog(
+        &self,
+        title: &str,
+        kind: &'static str,
+        run: impl FnOnce(rfd::FileDialog) -> Option<PathBuf> + Send + 'static,
+    ) -> tokio::sync::oneshot::Receiver<Option<PathBuf>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let title = title.to_string();
         let start = dirs_home();
-        // GTK dialogs belong to the main thread, where the event loop runs.
-        let run = self.app.run_on_main_thread(move || {
-            let mut dialog = rfd::FileDialog::new()
-                .set_title("Export the Authdesk CA")
-                .set_file_name(&file_name);
+        let ran = self.app.run_on_main_thread(move || {
+            let mut dialog = rfd::FileDialog::new().set_title(&title);
             if let Some(dir) = start {
                 dialog = dialog.set_directory(dir);
             }
-            let _ = tx.send(dialog.save_file());
+            let _ = tx.send(run(dialog));
         });
-        if let Err(e) = run {
-            tracing::warn!(error = %e, "cannot open the save dialog");
+        if let Err(e) = ran {
+            tracing::warn!(error = %e, kind, "cannot open the file dialog");
         }
         rx
     }

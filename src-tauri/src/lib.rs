@@ -55,6 +55,8 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::certificates,
             commands::export_certificate,
             commands::regenerate_server_certificate,
+            commands::export_records,
+            commands::import_records,
             commands::get_settings,
             commands::save_settings,
         ])

@@ -62,8 +62,14 @@ pub trait Host: Send + Sync + 'static {
     fn consent_pending(&self, _client_name: &str, _scopes: &[String]) {}
     /// Writes the settings to the store.
     fn persist_settings(&self, settings: &Settings) -> Result<(), Error>;
-    /// Asks where to save a file (a native dialog); `None` when cancelled.
-    fn ask_save_path(&self, file_name: &str) -> tokio::sync::oneshot::Receiver<Option<PathBuf>>;
+    /// Asks where to save a file (a native dialog titled `title`); `None` when cancelled.
+    fn ask_save_path(
+        &self,
+        title: &str,
+        file_name: &str,
+    ) -> tokio::sync::oneshot::Receiver<Option<PathBuf>>;
+    /// Asks which seed file (JSON or YAML) to open; `None` when cancelled.
+    fn ask_open_path(&self, title: &str) -> tokio::sync::oneshot::Receiver<Option<PathBuf>>;
 }
 
 /// How the app was launched.
@@ -74,11 +80,13 @@ pub struct Launch {
     pub port_override: Option<u16>,
     /// Write exports here instead of asking with a save dialog; for tests.
     pub export_dir: Option<PathBuf>,
+    /// Import this file instead of asking with an open dialog; for tests.
+    pub import_file: Option<PathBuf>,
 }
 
 impl Launch {
     /// The data directory the CLI uses too (`AUTHDESK_DATA_DIR` overrides it), and the
-    /// test overrides `AUTHDESK_PORT` and `AUTHDESK_EXPORT_DIR`.
+    /// test overrides `AUTHDESK_PORT`, `AUTHDESK_EXPORT_DIR` and `AUTHDESK_IMPORT_FILE`.
     pub fn from_env() -> Result<Launch, Error> {
         let port_override = match std::env::var("AUTHDESK_PORT") {
             Ok(p) if !p.trim().is_empty() => Some(p.trim().parse().map_err(|_| {
@@ -91,6 +99,9 @@ impl Launch {
             port_override,
             export_dir: std::env::var_os("AUTHDESK_EXPORT_DIR")
                 .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+            import_file: std::env::var_os("AUTHDESK_IMPORT_FILE")
+                .filter(|f| !f.is_empty())
                 .map(PathBuf::from),
         })
     }
@@ -213,11 +224,23 @@ impl Shell {
     }
 
     /// Where an export goes: the test directory, or the person's choice.
-    pub async fn export_path(&self, file_name: &str) -> Option<PathBuf> {
+    pub async fn export_path(&self, title: &str, file_name: &str) -> Option<PathBuf> {
         if let Some(dir) = &self.launch.export_dir {
             return Some(dir.join(file_name));
         }
-        self.host.ask_save_path(file_name).await.ok().flatten()
+        self.host
+            .ask_save_path(title, file_name)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The file to import: the test override, else the person's choice.
+    pub async fn import_path(&self, title: &str) -> Option<PathBuf> {
+        if let Some(file) = &self.launch.import_file {
+            return Some(file.clone());
+        }
+        self.host.ask_open_path(title).await.ok().flatten()
     }
 
     fn set_status(&self, status: ProviderStatus) {

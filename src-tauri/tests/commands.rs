@@ -30,6 +30,7 @@ impl TestApp {
             data_dir: dir.path().join("data"),
             port_override: Some(0),
             export_dir: Some(dir.path().to_path_buf()),
+            import_file: Some(dir.path().join("import.yaml")),
         };
         let app = authdesk_desktop::app(mock_builder(), launch.clone(), false)
             .build(mock_context(noop_assets()))
@@ -122,6 +123,70 @@ fn a_client_created_through_the_command_is_listed_and_stored() {
     assert_eq!(
         stored.client_secret.as_deref(),
         created["client_secret"].as_str()
+    );
+}
+
+#[test]
+fn records_export_to_a_seed_file_and_import_from_one_all_or_nothing() {
+    let t = TestApp::start();
+    t.ok("create_client", json!({ "input": web_client() }));
+    let path = t.ok("export_records", json!({ "format": "yaml" }));
+    let path = Path::new(path.as_str().unwrap());
+    assert_eq!(path, t.dir.path().join("authdesk-records.yaml"));
+    let exported = authdesk::seed::SeedFile::read(path).unwrap();
+    assert!(
+        exported
+            .clients
+            .iter()
+            .any(|c| c.client_id.as_deref() == Some("web-app"))
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the export holds secrets");
+    }
+
+    let import = t.dir.path().join("import.yaml");
+    std::fs::write(
+        &import,
+        "scopes:\n  - name: orders.read\nusers:\n  - username: carol\nclients:\n  - client_id: imported\n    name: Imported\n    redirect_uris: [\"http://127.0.0.1:7000/cb\"]\n    scopes: [openid, orders.read]\n",
+    )
+    .unwrap();
+    let summary = t.ok("import_records", json!({}));
+    assert_eq!(summary["clients_created"], 1);
+    assert_eq!(summary["users_created"], 1);
+    assert_eq!(summary["scopes_created"], 1);
+    assert!(
+        t.ok("list_clients", json!({}))
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == "imported")
+    );
+
+    // A file with one bad entry changes nothing and names the entry.
+    std::fs::write(
+        &import,
+        "users:\n  - username: dave\nclients:\n  - client_id: broken\n    name: Broken\n    redirect_uris: [\"not a url\"]\n",
+    )
+    .unwrap();
+    let err = t.invoke("import_records", json!({})).unwrap_err();
+    assert!(
+        err["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("clients[0] (broken)"),
+        "{err}"
+    );
+    let users = t.ok("list_users", json!({}));
+    assert!(
+        !users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "dave"),
+        "a refused import created a user"
     );
 }
 

@@ -12,6 +12,7 @@ import type { ExportFormat } from "../src/bindings/ExportFormat";
 import type { WindowEvent } from "../src/ipc/events";
 import type { ProviderState } from "../src/bindings/ProviderState";
 import type { RequestStatus } from "../src/bindings/RequestStatus";
+import type { SeedFormat } from "../src/bindings/SeedFormat";
 import type { Settings } from "../src/bindings/Settings";
 import type { Theme } from "../src/bindings/Theme";
 import type { TokenFilter } from "../src/bindings/TokenFilter";
@@ -241,6 +242,17 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         };
         return `/home/dev/${names[args.format as ExportFormat]}`;
       }
+      case "export_records":
+        return `/home/dev/authdesk-records.${args.format as SeedFormat}`;
+      case "import_records":
+        return {
+          scopes_created: 0,
+          scopes_updated: data.scopes.length,
+          users_created: 1,
+          users_updated: 0,
+          clients_created: 2,
+          clients_updated: 1,
+        };
       case "regenerate_server_certificate":
         data.certificates.server.not_before = now();
         data.certificates.server.not_after = now() + 86400 * 397;

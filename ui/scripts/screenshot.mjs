@@ -118,6 +118,14 @@ const SHOTS = [
       await p.waitForSelector(sel("settings-restart-banner"));
     },
   },
+  {
+    name: "settings-records",
+    route: "settings",
+    act: async (p) => {
+      await p.click(sel("settings-records-import"));
+      await p.locator(sel("settings-records")).scrollIntoViewIfNeeded();
+    },
+  },
   { name: "port-in-use", route: "clients", mock: { state: "port_in_use" }, wait: "port-banner" },
   { name: "empty-clients", route: "clients", mock: { empty: true }, wait: "clients-empty" },
   {

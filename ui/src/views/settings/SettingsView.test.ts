@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
+import { toasts } from "../../lib/toasts.svelte";
 import { installHarness } from "../../test/harness";
 import SettingsView from "./SettingsView.svelte";
 
@@ -41,6 +42,43 @@ describe("SettingsView", () => {
     );
     await fireEvent.click(screen.getByTestId("settings-theme-light"));
     expect(document.documentElement.dataset.theme).toBe("light");
+  });
+
+  it("exports the records in the chosen format and says what an import changed", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    await fireEvent.click(await screen.findByTestId("settings-records-format-json"));
+    await fireEvent.click(screen.getByTestId("settings-records-export"));
+    await waitFor(() => expect(h.lastArgs("export_records")).toEqual({ format: "json" }));
+    await waitFor(() =>
+      expect(toasts.at(-1)).toMatchObject({ kind: "success", message: "Saved /home/dev/authdesk-records.json" }),
+    );
+    await fireEvent.click(screen.getByTestId("settings-records-import"));
+    await waitFor(() => expect(h.count("import_records")).toBe(1));
+    await waitFor(() =>
+      expect(toasts.at(-1)?.message).toMatch(/^Imported — clients: 2 created, 1 updated; users: 1 created/),
+    );
+  });
+
+  it("says nothing when the dialog is cancelled, and names the entry that stopped an import", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    h.override("import_records", () => null);
+    const before = toasts.length;
+    await fireEvent.click(await screen.findByTestId("settings-records-import"));
+    await waitFor(() => expect(h.count("import_records")).toBe(1));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(toasts.length).toBe(before);
+    h.override("import_records", () => {
+      throw { code: "invalid_input", message: "'not a url' is not a URL", field: "clients[0] (broken).redirect_uris" };
+    });
+    await fireEvent.click(screen.getByTestId("settings-records-import"));
+    await waitFor(() =>
+      expect(toasts.at(-1)).toMatchObject({
+        kind: "error",
+        message: "clients[0] (broken).redirect_uris: 'not a url' is not a URL",
+      }),
+    );
   });
 
   it("refuses an invalid port before saving", async () => {
