@@ -393,6 +393,9 @@ impl Shell {
         self.host.persist_settings(&settings)?;
         *lock(&self.settings) = settings;
         *lock(&self.port_override) = None;
+        // An open Settings view shows the new port instead of saving the old one back.
+        self.host
+            .emit(EVENT, serde_json::json!(ShellEvent::SettingsChanged));
         self.restart().await
     }
 }

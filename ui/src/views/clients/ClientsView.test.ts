@@ -98,6 +98,36 @@ describe("ClientsView", () => {
     expect(screen.getByTestId("client-secret-value")).toHaveAttribute("data-revealed", "false");
   });
 
+  it("starts a new client from the default lifetimes of the settings", async () => {
+    const h = installHarness();
+    h.override("get_settings", () => ({
+      port: 8443,
+      bind_address: "127.0.0.1",
+      issuer_override: null,
+      registration_open: false,
+      access_token_ttl: 600,
+      refresh_token_ttl: 86400,
+      id_token_ttl: 300,
+      theme: "light",
+      start_minimized: false,
+    }));
+    render(ClientsView);
+    await fireEvent.click(await screen.findByTestId("client-new"));
+    await waitFor(() => expect(screen.getByTestId("client-access-ttl-input")).toHaveValue(600));
+    expect(screen.getByTestId("client-refresh-ttl-input")).toHaveValue(86400);
+    expect(screen.getByTestId("client-id-token-ttl-input")).toHaveValue(300);
+    await fireEvent.input(screen.getByTestId("client-name-input"), { target: { value: "Short lived" } });
+    await fireEvent.input(screen.getByTestId("client-redirect-uris-input"), {
+      target: { value: "http://localhost:4000/callback" },
+    });
+    await fireEvent.click(screen.getByTestId("client-save"));
+    await waitFor(() =>
+      expect(h.lastArgs("create_client")).toEqual({
+        input: expect.objectContaining({ access_token_ttl: 600, refresh_token_ttl: 86400, id_token_ttl: 300 }),
+      }),
+    );
+  });
+
   it("does not send an invalid form and highlights the field the core refuses", async () => {
     const h = installHarness();
     h.override("create_client", () => {

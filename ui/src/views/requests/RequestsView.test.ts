@@ -31,6 +31,19 @@ describe("RequestsView", () => {
     await waitFor(() => expect(screen.queryByTestId("consent-rq_0009")).toBeNull());
   });
 
+  it("drops a request that no longer waits when deciding it fails", async () => {
+    const h = installHarness();
+    render(RequestsView);
+    await screen.findByTestId("consent-rq_0009");
+    // It expired in the core meanwhile.
+    h.data.consents = [];
+    h.override("decide_consent", () => {
+      throw { code: "not_found", message: "pending request rq_0009 not found", field: null };
+    });
+    await fireEvent.click(screen.getByTestId("consent-approve-rq_0009"));
+    await waitFor(() => expect(screen.queryByTestId("consent-rq_0009")).toBeNull());
+  });
+
   it("denies with the persona a user picked ignored", async () => {
     const h = installHarness();
     render(RequestsView);

@@ -81,6 +81,31 @@ describe("SettingsView", () => {
     );
   });
 
+  it("follows settings saved elsewhere, and a theme change keeps them", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    const port = await screen.findByTestId("settings-port-input");
+    expect(port).toHaveValue(8443);
+    // The port banner saved another port while the view was open.
+    h.handle("change_port", { port: 9555 });
+    await h.emitEvent({ type: "settings_changed" });
+    await waitFor(() => expect(screen.getByTestId("settings-port-input")).toHaveValue(9555));
+    await fireEvent.click(screen.getByTestId("settings-theme-dark"));
+    await waitFor(() =>
+      expect(h.lastArgs("save_settings")).toEqual({ settings: expect.objectContaining({ theme: "dark", port: 9555 }) }),
+    );
+  });
+
+  it("keeps what is being edited when settings change elsewhere", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    await fireEvent.input(await screen.findByTestId("settings-port-input"), { target: { value: "9000" } });
+    h.handle("change_port", { port: 9555 });
+    await h.emitEvent({ type: "settings_changed" });
+    await waitFor(() => expect(h.count("get_settings")).toBe(2));
+    expect(screen.getByTestId("settings-port-input")).toHaveValue(9000);
+  });
+
   it("refuses an invalid port before saving", async () => {
     const h = installHarness();
     render(SettingsView);

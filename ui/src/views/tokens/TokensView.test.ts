@@ -71,4 +71,17 @@ describe("TokensView", () => {
     await h.emitEvent({ type: "token_changed", id: null });
     await waitFor(() => expect(h.count("list_tokens")).toBe(before + 1));
   });
+
+  it("reloads once for a burst of token events, not once per token", async () => {
+    const h = installHarness();
+    render(TokensView);
+    await screen.findByTestId("token-row-tk_01HZX4A7Q2");
+    const before = h.count("list_tokens");
+    for (let i = 0; i < 50; i++) await h.emitEvent({ type: "token_changed", id: null });
+    await waitFor(() => expect(h.count("list_tokens")).toBeGreaterThan(before));
+    await new Promise((r) => setTimeout(r, 600));
+    // One reload per quarter second of events (a handful however slow the machine),
+    // not fifty.
+    expect(h.count("list_tokens") - before).toBeLessThanOrEqual(5);
+  });
 });
