@@ -10,7 +10,7 @@ use authdesk::log::{RequestEntry, RequestStatus};
 use authdesk::model::{Client, ClientInput, Scope, User, UserInput};
 use authdesk::seed::{ImportSummary, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
-use authdesk::store::flows::{TokenFilter, TokenSummary};
+use authdesk::store::flows::{Consent, TokenFilter, TokenSummary};
 use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
 use tauri::State;
 
@@ -178,6 +178,28 @@ pub async fn revoke_user_tokens(shell: Shared<'_>, username: String) -> Result<u
 #[tauri::command]
 pub async fn expire_token(shell: Shared<'_>, id: String) -> Result<TokenSummary, ErrorPayload> {
     ipc(shell.core().expire_token(&id).await)
+}
+
+// ---- remembered consents ----
+
+/// The consents remembered (per persona, client and scopes), of one persona or all.
+#[tauri::command]
+pub async fn list_consents(
+    shell: Shared<'_>,
+    username: Option<String>,
+) -> Result<Vec<Consent>, ErrorPayload> {
+    ipc(shell.core().list_consents(username.as_deref()).await)
+}
+
+/// Forgets a persona's consent to a client and revokes what it granted; the next
+/// sign-in asks again.
+#[tauri::command]
+pub async fn revoke_consent(
+    shell: Shared<'_>,
+    username: String,
+    client_id: String,
+) -> Result<(), ErrorPayload> {
+    ipc(shell.core().revoke_consent(&username, &client_id).await)
 }
 
 // ---- requests and consent ----

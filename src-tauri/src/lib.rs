@@ -51,6 +51,8 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::expire_token,
             commands::list_requests,
             commands::list_pending_consents,
+            commands::list_consents,
+            commands::revoke_consent,
             commands::decide_consent,
             commands::certificates,
             commands::export_certificate,

@@ -422,6 +422,44 @@ fn tokens_and_requests_commands_answer_on_a_fresh_provider() {
 }
 
 #[test]
+fn remembered_consents_are_listed_and_revoked() {
+    let t = TestApp::start();
+    t.ok("create_client", json!({ "input": web_client() }));
+    let core = t.app.state::<Arc<Shell>>().inner().core();
+    let alice = tauri::async_runtime::block_on(core.get_user("alice")).unwrap();
+    tauri::async_runtime::block_on(authdesk::store::flows::remember_consent(
+        core.store.pool(),
+        &alice.sub,
+        "web-app",
+        &["openid".to_string(), "profile".to_string()],
+        core.now(),
+    ))
+    .unwrap();
+    let list = t.ok("list_consents", json!({ "username": "alice" }));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["client_id"], "web-app");
+    assert_eq!(list[0]["username"], "alice");
+    assert_eq!(list[0]["scopes"], json!(["openid", "profile"]));
+    assert_eq!(
+        t.ok("list_consents", json!({ "username": "bob" })),
+        json!([])
+    );
+
+    t.ok(
+        "revoke_consent",
+        json!({ "username": "alice", "clientId": "web-app" }),
+    );
+    assert_eq!(t.ok("list_consents", json!({})), json!([]));
+    let err = t
+        .invoke(
+            "revoke_consent",
+            json!({ "username": "alice", "clientId": "web-app" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+}
+
+#[test]
 fn restart_keeps_the_records_and_serves_again() {
     let t = TestApp::start();
     t.wait_for_state("running");

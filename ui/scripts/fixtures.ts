@@ -3,6 +3,7 @@
  * so it breaks loudly when the Rust types move. Times are relative to `now`.
  */
 import type { CertificatesInfo } from "../src/bindings/CertificatesInfo";
+import type { Consent } from "../src/bindings/Consent";
 import type { Client } from "../src/bindings/Client";
 import type { PendingConsent } from "../src/bindings/PendingConsent";
 import type { ProviderStatus } from "../src/bindings/ProviderStatus";
@@ -24,6 +25,8 @@ export interface Fixtures {
   certificates: CertificatesInfo;
   requests: RequestEntry[];
   consents: PendingConsent[];
+  /** Remembered consents. */
+  remembered: Consent[];
 }
 
 const ISSUER = "https://localhost:8443";
@@ -446,6 +449,22 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
     certificates,
     requests,
     consents,
+    remembered: [
+      {
+        sub: "3f6c1a52-9c55-4d5e-8a0e-5b1a7c1d2e01",
+        username: "alice",
+        client_id: "acme-web",
+        scopes: ["openid", "profile", "email", "offline_access"],
+        granted_at: now - 86400 * 3,
+      },
+      {
+        sub: "3f6c1a52-9c55-4d5e-8a0e-5b1a7c1d2e01",
+        username: "alice",
+        client_id: "com.acme.mobile",
+        scopes: ["openid", "profile"],
+        granted_at: now - 3600,
+      },
+    ],
   };
 }
 

@@ -56,6 +56,7 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
     data.tokens = [];
     data.requests = [];
     data.consents = [];
+    data.remembered = [];
   }
   const calls: MockBackend["calls"] = [];
 
@@ -279,6 +280,19 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
           )
           .slice(0, (args.limit as number | undefined) ?? 300)
           .map((r) => structuredClone(r));
+      case "list_consents": {
+        const username = args.username as string | null;
+        return structuredClone(data.remembered.filter((c) => username === null || c.username === username));
+      }
+      case "revoke_consent": {
+        const before = data.remembered.length;
+        data.remembered = data.remembered.filter(
+          (c) => !(c.username === args.username && c.client_id === args.clientId),
+        );
+        if (data.remembered.length === before)
+          fail("not_found", `no consent ${String(args.username)} → ${String(args.clientId)}`);
+        return null;
+      }
       case "list_pending_consents":
         return structuredClone(data.consents);
       case "decide_consent": {

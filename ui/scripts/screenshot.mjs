@@ -119,6 +119,14 @@ const SHOTS = [
     },
   },
   {
+    name: "user-consents",
+    route: "users",
+    act: async (p) => {
+      await p.click(sel("user-row-alice"));
+      await p.locator(sel("user-consents")).scrollIntoViewIfNeeded();
+    },
+  },
+  {
     name: "settings-records",
     route: "settings",
     act: async (p) => {

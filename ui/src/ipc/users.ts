@@ -1,3 +1,4 @@
+import type { Consent } from "../bindings/Consent";
 import type { Scope } from "../bindings/Scope";
 import type { User } from "../bindings/User";
 import type { UserInput } from "../bindings/UserInput";
@@ -8,3 +9,8 @@ export const createUser = (input: UserInput) => call<User>("create_user", { inpu
 export const updateUser = (username: string, input: UserInput) => call<User>("update_user", { username, input });
 export const deleteUser = (username: string) => call<void>("delete_user", { username });
 export const listScopes = () => call<Scope[]>("list_scopes");
+/** Remembered consents (persona × client × scopes), of one persona or all. */
+export const listConsents = (username: string | null) => call<Consent[]>("list_consents", { username });
+/** Forgets a persona's consent to a client and revokes what it granted. */
+export const revokeConsent = (username: string, clientId: string) =>
+  call<void>("revoke_consent", { username, clientId });

@@ -39,6 +39,23 @@ describe("UsersView", () => {
     });
   });
 
+  it("lists a persona's remembered consents and revokes one after confirmation", async () => {
+    const h = installHarness();
+    render(UsersView);
+    await fireEvent.click(await screen.findByTestId("user-row-alice"));
+    expect(await screen.findByTestId("user-consent-acme-web")).toHaveTextContent("offline_access");
+    expect(h.lastArgs("list_consents")).toEqual({ username: "alice" });
+    await fireEvent.click(screen.getByTestId("user-consent-revoke-acme-web"));
+    expect(h.count("revoke_consent")).toBe(0);
+    await fireEvent.click(await screen.findByTestId("confirm-ok"));
+    await waitFor(() => expect(h.lastArgs("revoke_consent")).toEqual({ username: "alice", clientId: "acme-web" }));
+    await waitFor(() => expect(screen.queryByTestId("user-consent-acme-web")).toBeNull());
+    expect(screen.getByTestId("user-consent-com.acme.mobile")).toBeInTheDocument();
+    // Another persona has none.
+    await fireEvent.click(screen.getByTestId("user-row-bob"));
+    expect(await screen.findByTestId("user-consents-empty")).toBeInTheDocument();
+  });
+
   it("reloads on user_changed", async () => {
     const h = installHarness();
     render(UsersView);
