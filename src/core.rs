@@ -187,14 +187,37 @@ impl Core {
             return Ok(());
         }
         let revision = self.store.revision().await?;
-        if let Ok(mut c) = self.cache.inner.write() {
-            if c.revision != revision {
-                c.forget_records();
-                c.revision = revision;
-            }
-            c.checked = Some(std::time::Instant::now());
-        }
+        self.note_revision(revision);
         Ok(())
+    }
+
+    /// Notices clients, users or scopes changed by another process (the CLI, an import
+    /// into the same data directory), drops them from the cache and publishes
+    /// [`ProviderEvent::RecordsChanged`]; returns whether there was a change. The
+    /// desktop app calls it every second while its window is open, so the window stays
+    /// current while no request reads the records.
+    pub async fn follow_other_processes(&self) -> Result<bool> {
+        let revision = self.store.revision().await?;
+        Ok(self.note_revision(revision))
+    }
+
+    fn note_revision(&self, revision: i64) -> bool {
+        let changed = match self.cache.inner.write() {
+            Ok(mut c) => {
+                let changed = c.revision != revision;
+                if changed {
+                    c.forget_records();
+                    c.revision = revision;
+                }
+                c.checked = Some(std::time::Instant::now());
+                changed
+            }
+            Err(_) => false,
+        };
+        if changed {
+            self.events.publish(ProviderEvent::RecordsChanged);
+        }
+        changed
     }
 
     /// A client, from the cache (the hot paths' lookup).

@@ -19,6 +19,9 @@ pub enum ProviderEvent {
         username: String,
     },
     ScopesChanged,
+    /// Clients, users or scopes were changed by another process on the same data
+    /// directory (the CLI, an import): whatever shows them reloads.
+    RecordsChanged,
     /// A token was issued, revoked or expired; `id` is None for bulk changes.
     TokenChanged {
         id: Option<String>,

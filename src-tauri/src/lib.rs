@@ -95,6 +95,20 @@ pub fn attach<R: Runtime>(
     tauri::async_runtime::spawn(async move {
         starting.start().await;
     });
+    // Records changed by another process (the CLI, an import) reach the open window
+    // within a second. Without a window nothing is checked: a tray app stays idle.
+    let following = shell.clone();
+    let windows = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            if windows.get_webview_window(MAIN_WINDOW).is_some() {
+                let _ = following.core().follow_other_processes().await;
+            }
+        }
+    });
     Ok(shell)
 }
 

@@ -674,6 +674,55 @@ async fn a_launch_whose_database_fails_returns_the_error_and_stops_listening() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_changed_by_another_process_are_announced_once() {
+    use authdesk::events::ProviderEvent;
+    let sandbox = Sandbox::new();
+    let dir = sandbox.data_dir();
+    // A first start seeds the defaults; the core under test opens after it.
+    Core::open(&dir)
+        .await
+        .expect("first start")
+        .store
+        .close()
+        .await;
+    let core = Core::open(&dir).await.expect("open");
+    let mut events = core.events.subscribe();
+    assert!(
+        !core.follow_other_processes().await.expect("check"),
+        "nothing changed yet"
+    );
+    let other = Core::open(&dir).await.expect("a second process's view");
+    other
+        .create_user(UserInput {
+            username: Some("dora".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create from the other");
+    other.store.close().await;
+    assert!(core.follow_other_processes().await.expect("check"));
+    loop {
+        match events.try_recv() {
+            Ok(ProviderEvent::RecordsChanged) => break,
+            Ok(_) => continue,
+            Err(e) => panic!("no records_changed event: {e:?}"),
+        }
+    }
+    assert!(
+        !core.follow_other_processes().await.expect("check"),
+        "announced once"
+    );
+    assert!(
+        core.cached_user_named("dora")
+            .await
+            .expect("read")
+            .is_some(),
+        "the cache still hid the new persona"
+    );
+    core.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_read_at_start_follows_a_deletion_by_another_process() {
     let sandbox = Sandbox::new();
     let dir = sandbox.data_dir();

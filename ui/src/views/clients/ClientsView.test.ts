@@ -20,6 +20,19 @@ describe("ClientsView", () => {
     expect(h.count("list_clients")).toBe(2);
   });
 
+  it("reloads clients and scopes when another process changed the records", async () => {
+    const h = installHarness();
+    const extra = h.data.clients.splice(2, 1)[0]!;
+    render(ClientsView);
+    await screen.findByTestId("client-row-acme-web");
+    const scopesBefore = h.count("list_scopes");
+    // `authdesk clients create` in a terminal, on the same data directory.
+    h.data.clients.push(extra);
+    await h.emitEvent({ type: "records_changed" });
+    expect(await screen.findByTestId(`client-row-${extra.client_id}`)).toBeInTheDocument();
+    await waitFor(() => expect(h.count("list_scopes")).toBe(scopesBefore + 1));
+  });
+
   it("ignores events of other domains", async () => {
     const h = installHarness();
     render(ClientsView);
