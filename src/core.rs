@@ -201,6 +201,21 @@ impl Core {
         Ok(self.note_revision(revision))
     }
 
+    /// After a change of clients, users or scopes made here: forgets the cached records
+    /// and takes the revision's bump as this change's, so it is not announced again as
+    /// another process's (unless another process bumped it too meanwhile: then the next
+    /// check still sees a difference, and announces it).
+    async fn own_change(&self) {
+        self.cache.clear();
+        if let Ok(revision) = self.store.revision().await
+            && let Ok(mut c) = self.cache.inner.write()
+            && revision == c.revision + 1
+        {
+            c.revision = revision;
+            c.checked = Some(std::time::Instant::now());
+        }
+    }
+
     fn note_revision(&self, revision: i64) -> bool {
         let changed = match self.cache.inner.write() {
             Ok(mut c) => {
@@ -402,7 +417,7 @@ impl Core {
     pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
         let client = input.into_client(None, &self.scope_names().await?, self.now())?;
         self.store.insert_client(&client).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
         });
@@ -414,7 +429,7 @@ impl Core {
         let existing = self.get_client(client_id).await?;
         let client = input.into_client(Some(&existing), &self.scope_names().await?, self.now())?;
         self.store.update_client(&client).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
         });
@@ -423,7 +438,7 @@ impl Core {
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
         self.store.delete_client(client_id).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client_id.into(),
         });
@@ -446,7 +461,7 @@ impl Core {
         client.client_secret = Some(model::random_token(32));
         client.updated_at = self.now();
         self.store.update_client(&client).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
         });
@@ -533,7 +548,7 @@ impl Core {
             password_hash,
         };
         self.store.save_user(&rec, true).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::UserChanged {
             username: rec.user.username.clone(),
         });
@@ -572,7 +587,7 @@ impl Core {
         rec.user.has_password = rec.password_hash.is_some();
         rec.user.updated_at = self.now();
         self.store.save_user(&rec, false).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::UserChanged {
             username: rec.user.username.clone(),
         });
@@ -581,7 +596,7 @@ impl Core {
 
     pub async fn delete_user(&self, username: &str) -> Result<()> {
         self.store.delete_user(username).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::UserChanged {
             username: username.into(),
         });
@@ -617,7 +632,7 @@ impl Core {
             name,
         };
         self.store.upsert_scope(&scope).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::ScopesChanged);
         Ok(scope)
     }
@@ -640,7 +655,7 @@ impl Core {
             ));
         }
         self.store.delete_scope(name).await?;
-        self.cache.clear();
+        self.own_change().await;
         self.events.publish(ProviderEvent::ScopesChanged);
         Ok(())
     }

@@ -691,6 +691,17 @@ async fn records_changed_by_another_process_are_announced_once() {
         !core.follow_other_processes().await.expect("check"),
         "nothing changed yet"
     );
+    // A change made here is announced by its own event, not as another process's.
+    core.create_user(UserInput {
+        username: Some("erin".into()),
+        ..Default::default()
+    })
+    .await
+    .expect("create here");
+    assert!(
+        !core.follow_other_processes().await.expect("check"),
+        "its own change was taken for another process's"
+    );
     let other = Core::open(&dir).await.expect("a second process's view");
     other
         .create_user(UserInput {
