@@ -1067,7 +1067,7 @@ async fn token_endpoint(
                 RequestStatus::Completed,
                 None,
                 &params,
-                json!({"grant_type": params.get("grant_type"), "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some()}),
+                json!({"grant_type": params.get("grant_type"), "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued}),
             );
             state
                 .core

@@ -30,6 +30,10 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// The ids of the token rows stored (access, then refresh): for the request log,
+    /// never sent to the client.
+    #[serde(skip)]
+    pub issued: Vec<String>,
 }
 
 /// What a token is being minted for.
@@ -178,6 +182,7 @@ pub fn mint(
             refresh_token,
             id_token,
             scope,
+            issued: rows.iter().map(|r| r.id.clone()).collect(),
         },
         rows,
     ))

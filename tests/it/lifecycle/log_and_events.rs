@@ -72,6 +72,24 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
     assert_eq!(exchanged.detail["grant_type"], json!("authorization_code"));
     assert_eq!(exchanged.detail["refresh_token"], json!(true));
     assert_eq!(exchanged.detail["id_token"], json!(true));
+    // The tokens it produced, by id: the access token's, then the refresh token's.
+    let issued: Vec<String> = serde_json::from_value(exchanged.detail["tokens"].clone())
+        .unwrap_or_else(|e| panic!("no token ids in {:?}: {e}", exchanged.detail));
+    assert_eq!(issued.len(), 2, "{issued:?}");
+    let found = lab
+        .core()
+        .find_token(str_of(&tokens, "access_token"))
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(found.id, issued[0]);
+    let found = lab
+        .core()
+        .find_token(str_of(&tokens, "refresh_token"))
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(found.id, issued[1]);
     let logged_code = exchanged.params.get("code").expect("code in the log");
     assert_ne!(logged_code, &code, "the log shows the code in clear");
     assert!(

@@ -25,6 +25,9 @@ export async function refreshStatus(): Promise<void> {
 
 export const consents: { items: PendingConsent[]; error: string | null } = $state({ items: [], error: null });
 
+/** A token another view asked the Tokens view to open (a request's issued tokens). */
+export const tokenFocus: { id: string | null } = $state({ id: null });
+
 export async function refreshConsents(): Promise<void> {
   try {
     consents.items = await listPendingConsents();

@@ -2,6 +2,8 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { RequestEntry } from "../../bindings/RequestEntry";
 import { NOW, installHarness } from "../../test/harness";
+import { router } from "../../lib/router.svelte";
+import { tokenFocus } from "../../lib/stores.svelte";
 import RequestsView from "./RequestsView.svelte";
 
 const entry = (id: string, over: Partial<RequestEntry> = {}): RequestEntry => ({
@@ -42,6 +44,21 @@ describe("RequestsView", () => {
     });
     await fireEvent.click(screen.getByTestId("consent-approve-rq_0009"));
     await waitFor(() => expect(screen.queryByTestId("consent-rq_0009")).toBeNull());
+  });
+
+  it("links a token request to the tokens it produced", async () => {
+    const h = installHarness();
+    h.data.requests.unshift(
+      entry("rq_issued", { detail: { grant_type: "authorization_code", tokens: ["tk_01HZX4A7Q2", "tk_01HZX4A7Q3"] } }),
+    );
+    render(RequestsView);
+    const row = await screen.findByTestId("request-row-rq_issued");
+    await fireEvent.click(row.querySelector("button")!);
+    const links = await screen.findByTestId("request-tokens-rq_issued");
+    expect(links).toHaveTextContent("tk_01HZX4A7Q2");
+    await fireEvent.click(screen.getByTestId("request-token-tk_01HZX4A7Q3"));
+    expect(router.route).toBe("tokens");
+    expect(tokenFocus.id).toBe("tk_01HZX4A7Q3");
   });
 
   it("denies with the persona a user picked ignored", async () => {

@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import { installHarness } from "../../test/harness";
+import { tokenFocus } from "../../lib/stores.svelte";
 import TokensView from "./TokensView.svelte";
 
 describe("TokensView", () => {
@@ -61,6 +62,14 @@ describe("TokensView", () => {
     await waitFor(() => expect(h.lastArgs("list_tokens")).toEqual({ filter: { state: "revoked", limit: 500 } }));
     await waitFor(() => expect(screen.queryByTestId("token-row-tk_01HZX4A7Q2")).toBeNull());
     expect(screen.getByTestId("token-row-tk_01HZX1C3F5")).toBeInTheDocument();
+  });
+
+  it("opens the token another view asked for", async () => {
+    const h = installHarness();
+    tokenFocus.id = "tk_01HZX4A7Q3";
+    render(TokensView);
+    await waitFor(() => expect(h.lastArgs("get_token")).toEqual({ id: "tk_01HZX4A7Q3" }));
+    expect(tokenFocus.id).toBeNull();
   });
 
   it("reloads on token_changed", async () => {
