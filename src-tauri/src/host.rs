@@ -48,11 +48,14 @@ impl<R: Runtime> TauriHost<R> {
         }
     }
 
-    fn window_visible(&self) -> bool {
-        self.app
-            .get_webview_window("main")
-            .and_then(|w| w.is_visible().ok())
-            .unwrap_or(false)
+    /// Whether the person is looking at the window: it exists, is shown, not minimised
+    /// and has the focus. Otherwise a request waiting for consent deserves a notification.
+    fn window_in_view(&self) -> bool {
+        self.app.get_webview_window("main").is_some_and(|w| {
+            w.is_visible().unwrap_or(false)
+                && !w.is_minimized().unwrap_or(false)
+                && w.is_focused().unwrap_or(false)
+        })
     }
 }
 
@@ -70,7 +73,7 @@ impl<R: Runtime> Host for TauriHost<R> {
     }
 
     fn consent_pending(&self, client_name: &str, scopes: &[String]) {
-        if !self.desktop || self.window_visible() {
+        if !self.desktop || self.window_in_view() {
             return;
         }
         use tauri_plugin_notification::NotificationExt;

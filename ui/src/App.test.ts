@@ -27,6 +27,20 @@ describe("App", () => {
     expect(screen.getByTestId("provider-issuer")).toHaveTextContent("https://localhost:9000");
   });
 
+  it("keeps the port being typed when the same busy status comes again", async () => {
+    const h = installHarness({ state: "port_in_use" });
+    render(App);
+    const input = (await screen.findByTestId("port-input")) as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: "9100" } });
+    const { emit } = await import("@tauri-apps/api/event");
+    await emit("provider://status", { ...h.data.status });
+    await new Promise((r) => setTimeout(r, 20));
+    expect((screen.getByTestId("port-input") as HTMLInputElement).value).toBe("9100");
+    // Another busy port gets its own suggestion.
+    await emit("provider://status", { ...h.data.status, port: 9100 });
+    await waitFor(() => expect((screen.getByTestId("port-input") as HTMLInputElement).value).toBe("9101"));
+  });
+
   it("navigates between views and counts pending consents", async () => {
     const h = installHarness();
     render(App);
