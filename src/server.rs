@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::middleware::AddExtension;
 use axum::response::IntoResponse;
-use axum::{Extension, Router};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use hyper::body::Incoming;
@@ -86,7 +86,7 @@ async fn serve_with_handle(
 async fn serve_app(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    app: watch::Receiver<Option<Router>>,
+    app: watch::Receiver<Option<http::App>>,
     handle: Handle<SocketAddr>,
 ) -> std::io::Result<()> {
     axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
@@ -100,10 +100,10 @@ async fn serve_app(
 /// starting, [`Starting`].
 #[derive(Clone)]
 struct MakeApp {
-    app: watch::Receiver<Option<Router>>,
+    app: watch::Receiver<Option<http::App>>,
 }
 
-type ConnService = Either<AddExtension<Router, ConnectInfo<SocketAddr>>, Starting>;
+type ConnService = Either<AddExtension<http::App, ConnectInfo<SocketAddr>>, Starting>;
 
 impl Service<SocketAddr> for MakeApp {
     type Response = ConnService;
@@ -129,7 +129,7 @@ impl Service<SocketAddr> for MakeApp {
 /// A connection accepted before the app was ready: each request waits for it.
 #[derive(Clone)]
 struct Starting {
-    app: watch::Receiver<Option<Router>>,
+    app: watch::Receiver<Option<http::App>>,
     peer: SocketAddr,
 }
 
@@ -196,7 +196,7 @@ pub struct Provider {
     handle: Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Keeps the app published to connections accepted while it started.
-    _app: watch::Sender<Option<Router>>,
+    _app: watch::Sender<Option<http::App>>,
 }
 
 impl Provider {

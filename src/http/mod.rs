@@ -23,6 +23,7 @@ use crate::oauth::error::no_store;
 use crate::oauth::params::{OAuthParams, Params};
 use crate::oauth::{ErrorCode, OAuthError, client_auth, register, resource, token};
 
+pub mod cors;
 pub mod pages;
 
 /// Paths of the endpoints, relative to the issuer.
@@ -308,53 +309,35 @@ impl AppState {
     }
 }
 
-pub fn app(state: AppState) -> Router {
-    // What a browser app (an SPA on its own origin) calls with fetch: these answer
-    // CORS preflights and let any origin read their responses (see [`cors`]).
-    let from_browsers = Router::new()
-        .route(paths::DISCOVERY, get(discovery))
-        .route(paths::AS_METADATA, get(discovery))
-        .route(paths::JWKS, get(jwks))
-        .route(paths::TOKEN, post(token_endpoint))
-        .route(paths::USERINFO, get(userinfo).post(userinfo))
-        .route(paths::INTROSPECT, post(introspect))
-        .route(paths::REVOKE, post(revoke))
-        .route(paths::API_ME, get(api_me).post(api_me))
-        .route(paths::DEVICE_AUTHORIZATION, post(device_authorization))
-        .route_layer(cors());
-    // Pages the browser navigates to (cookies, forms), and registration: no CORS, so
-    // another site's script can neither read them nor register clients.
-    Router::new()
-        .route(
-            paths::AUTHORIZE,
-            get(authorize_endpoint)
-                .post(authorize_endpoint)
-                .head(authorize_head),
-        )
-        .route(paths::DECISION, post(decision))
-        .route(paths::WAIT, get(wait))
-        .route(paths::REGISTER, post(register_endpoint))
-        .route(paths::END_SESSION, get(end_session).post(end_session))
-        .route(paths::DEVICE, get(device_page).post(device_decision))
-        .merge(from_browsers)
-        .fallback(not_found)
-        .with_state(state)
-}
+/// The provider's HTTP app: the routes, with CORS on those browser apps call.
+pub type App = cors::Cors<Router>;
 
-/// CORS for the endpoints a browser app calls directly. Any origin may: none of them
-/// reads a cookie (clients authenticate with their credentials, resources with
-/// bearer tokens), so a page can do with them only what its own credentials allow —
-/// and an app served from any local port works without registering its origin.
-/// Preflights are answered (`Authorization` and `Content-Type` allowed, cached for 10
-/// minutes), and `WWW-Authenticate` is readable, so an app sees why a token was refused.
-fn cors() -> tower_http::cors::CorsLayer {
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::any())
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::WWW_AUTHENTICATE])
-        .max_age(Duration::from_secs(600))
+pub fn app(state: AppState) -> App {
+    cors::Cors::new(
+        Router::new()
+            .route(paths::DISCOVERY, get(discovery))
+            .route(paths::AS_METADATA, get(discovery))
+            .route(paths::JWKS, get(jwks))
+            .route(
+                paths::AUTHORIZE,
+                get(authorize_endpoint)
+                    .post(authorize_endpoint)
+                    .head(authorize_head),
+            )
+            .route(paths::DECISION, post(decision))
+            .route(paths::WAIT, get(wait))
+            .route(paths::TOKEN, post(token_endpoint))
+            .route(paths::USERINFO, get(userinfo).post(userinfo))
+            .route(paths::INTROSPECT, post(introspect))
+            .route(paths::REVOKE, post(revoke))
+            .route(paths::REGISTER, post(register_endpoint))
+            .route(paths::API_ME, get(api_me).post(api_me))
+            .route(paths::END_SESSION, get(end_session).post(end_session))
+            .route(paths::DEVICE_AUTHORIZATION, post(device_authorization))
+            .route(paths::DEVICE, get(device_page).post(device_decision))
+            .fallback(not_found)
+            .with_state(state),
+    )
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
