@@ -8,7 +8,7 @@ use authdesk::events::PendingConsent;
 use authdesk::http::TokenDetail;
 use authdesk::log::{RequestEntry, RequestStatus};
 use authdesk::model::{Client, ClientInput, Scope, User, UserInput};
-use authdesk::seed::{ImportSummary, SeedFile, SeedFormat};
+use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
 use authdesk::store::flows::{Consent, TokenFilter, TokenSummary};
 use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
@@ -139,6 +139,18 @@ pub async fn delete_user(shell: Shared<'_>, username: String) -> Result<(), Erro
 #[tauri::command]
 pub async fn list_scopes(shell: Shared<'_>) -> Result<Vec<Scope>, ErrorPayload> {
     ipc(shell.core().list_scopes().await)
+}
+
+/// Creates a scope, or updates the one of that name (description, claims it releases).
+#[tauri::command]
+pub async fn save_scope(shell: Shared<'_>, input: ScopeInput) -> Result<Scope, ErrorPayload> {
+    ipc(shell.core().save_scope(input).await)
+}
+
+/// Deletes a scope no client is allowed (the error names the clients that are).
+#[tauri::command]
+pub async fn delete_scope(shell: Shared<'_>, name: String) -> Result<(), ErrorPayload> {
+    ipc(shell.core().delete_scope(&name).await)
 }
 
 // ---- tokens ----

@@ -43,6 +43,8 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::update_user,
             commands::delete_user,
             commands::list_scopes,
+            commands::save_scope,
+            commands::delete_scope,
             commands::list_tokens,
             commands::get_token,
             commands::revoke_token,

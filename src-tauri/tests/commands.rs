@@ -460,6 +460,51 @@ fn remembered_consents_are_listed_and_revoked() {
 }
 
 #[test]
+fn scopes_are_added_updated_and_deleted_unless_a_client_uses_them() {
+    let t = TestApp::start();
+    let saved = t.ok(
+        "save_scope",
+        json!({ "input": { "name": "orders.read", "description": "Read orders", "claims": ["orders"] } }),
+    );
+    assert_eq!(saved["name"], "orders.read");
+    let updated = t.ok(
+        "save_scope",
+        json!({ "input": { "name": "orders.read", "description": "Read your orders" } }),
+    );
+    assert_eq!(updated["description"], "Read your orders");
+    assert_eq!(
+        updated["claims"],
+        json!(["orders"]),
+        "claims kept when not given"
+    );
+    let bad = t
+        .invoke("save_scope", json!({ "input": { "name": "has space" } }))
+        .unwrap_err();
+    assert_eq!(bad["field"], "name");
+
+    let mut client = web_client();
+    client["scopes"] = json!(["openid", "orders.read"]);
+    t.ok("create_client", json!({ "input": client }));
+    let refused = t
+        .invoke("delete_scope", json!({ "name": "orders.read" }))
+        .unwrap_err();
+    assert!(
+        refused["message"].as_str().unwrap().contains("web-app"),
+        "{refused}"
+    );
+    t.ok("delete_client", json!({ "clientId": "web-app" }));
+    t.ok("delete_scope", json!({ "name": "orders.read" }));
+    let names: Vec<String> = t
+        .ok("list_scopes", json!({}))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!names.contains(&"orders.read".to_string()), "{names:?}");
+}
+
+#[test]
 fn restart_keeps_the_records_and_serves_again() {
     let t = TestApp::start();
     t.wait_for_state("running");

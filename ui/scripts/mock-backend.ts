@@ -196,6 +196,26 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         return null;
       case "list_scopes":
         return structuredClone(data.scopes);
+      case "save_scope": {
+        const input = args.input as { name: string; description?: string; claims?: string[] };
+        if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(input.name))
+          fail("invalid_input", `name: '${input.name}' is not a valid scope token`, "name");
+        const old = data.scopes.find((s) => s.name === input.name);
+        const scope = {
+          name: input.name,
+          description: input.description ?? old?.description ?? "",
+          claims: input.claims ?? old?.claims ?? [],
+        };
+        data.scopes = [...data.scopes.filter((s) => s.name !== input.name), scope];
+        return structuredClone(scope);
+      }
+      case "delete_scope": {
+        const users = data.clients.filter((c) => c.scopes.includes(args.name as string)).map((c) => c.client_id);
+        if (users.length)
+          fail("invalid_input", `scope '${String(args.name)}' is allowed to clients ${users.join(", ")}`, "name");
+        data.scopes = data.scopes.filter((s) => s.name !== args.name);
+        return null;
+      }
 
       case "list_tokens": {
         const f = (args.filter ?? {}) as TokenFilter;

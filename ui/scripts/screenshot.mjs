@@ -127,6 +127,15 @@ const SHOTS = [
     },
   },
   {
+    name: "settings-scopes",
+    route: "settings",
+    act: async (p) => {
+      await p.fill(sel("scope-name-input"), "orders.read");
+      await p.fill(sel("scope-description-input"), "Read your orders");
+      await p.locator(sel("settings-scopes")).scrollIntoViewIfNeeded();
+    },
+  },
+  {
     name: "settings-records",
     route: "settings",
     act: async (p) => {

@@ -1,3 +1,4 @@
+import type { ScopeInput } from "../bindings/ScopeInput";
 import type { Consent } from "../bindings/Consent";
 import type { Scope } from "../bindings/Scope";
 import type { User } from "../bindings/User";
@@ -14,3 +15,7 @@ export const listConsents = (username: string | null) => call<Consent[]>("list_c
 /** Forgets a persona's consent to a client and revokes what it granted. */
 export const revokeConsent = (username: string, clientId: string) =>
   call<void>("revoke_consent", { username, clientId });
+/** Creates a scope, or updates the one of that name. */
+export const saveScope = (input: ScopeInput) => call<Scope>("save_scope", { input });
+/** Deletes a scope no client is allowed. */
+export const deleteScope = (name: string) => call<void>("delete_scope", { name });

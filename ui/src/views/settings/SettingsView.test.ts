@@ -106,6 +106,42 @@ describe("SettingsView", () => {
     expect(screen.getByTestId("settings-port-input")).toHaveValue(9000);
   });
 
+  it("adds a scope, edits it, and deletes one no client uses", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    await fireEvent.input(await screen.findByTestId("scope-name-input"), { target: { value: "orders.read" } });
+    await fireEvent.input(screen.getByTestId("scope-description-input"), { target: { value: "Read orders" } });
+    await fireEvent.input(screen.getByTestId("scope-claims-input"), { target: { value: "orders, region" } });
+    await fireEvent.click(screen.getByTestId("scope-save"));
+    await waitFor(() =>
+      expect(h.lastArgs("save_scope")).toEqual({
+        input: { name: "orders.read", description: "Read orders", claims: ["orders", "region"] },
+      }),
+    );
+    expect(await screen.findByTestId("scope-row-orders.read")).toHaveTextContent("orders, region");
+    // Edit fills the form; the button says it saves the existing scope.
+    await fireEvent.click(screen.getByTestId("scope-edit-orders.read"));
+    expect(screen.getByTestId("scope-save")).toHaveTextContent("Save scope");
+    // Built-in scopes cannot be deleted here; a custom one can.
+    expect(screen.queryByTestId("scope-delete-openid")).toBeNull();
+    await fireEvent.click(screen.getByTestId("scope-delete-orders.read"));
+    await fireEvent.click(await screen.findByTestId("confirm-ok"));
+    await waitFor(() => expect(h.lastArgs("delete_scope")).toEqual({ name: "orders.read" }));
+    await waitFor(() => expect(screen.queryByTestId("scope-row-orders.read")).toBeNull());
+  });
+
+  it("explains a bad scope name before sending, and a scope a client still uses", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    await fireEvent.input(await screen.findByTestId("scope-name-input"), { target: { value: "has space" } });
+    expect(screen.getByTestId("scope-name-error")).toHaveTextContent(/printable ASCII without spaces/);
+    expect(screen.getByTestId("scope-save")).toBeDisabled();
+    await fireEvent.click(await screen.findByTestId("scope-delete-api:read"));
+    await fireEvent.click(await screen.findByTestId("confirm-ok"));
+    await waitFor(() => expect(screen.getByTestId("confirm-dialog")).toHaveTextContent(/allowed to clients/));
+    expect(h.count("delete_scope")).toBe(1);
+  });
+
   it("refuses an invalid port before saving", async () => {
     const h = installHarness();
     render(SettingsView);
