@@ -76,8 +76,20 @@ impl Default for Retention {
 /// (when anyone subscribes: the desktop window does).
 #[derive(Debug, Clone)]
 pub struct RequestLog {
-    tx: mpsc::Sender<RequestEntry>,
+    tx: mpsc::Sender<Message>,
     events: EventBus,
+}
+
+/// What the log's writer task receives.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every message is an entry; boxing it would cost each request an allocation"
+)]
+enum Message {
+    Entry(RequestEntry),
+    /// Store what came before, then stop and answer.
+    Close(tokio::sync::oneshot::Sender<()>),
 }
 
 impl RequestLog {
@@ -103,8 +115,18 @@ impl RequestLog {
                 entry: entry.clone(),
             });
         }
-        if self.tx.try_send(entry).is_err() {
+        if self.tx.try_send(Message::Entry(entry)).is_err() {
             tracing::debug!("request log is behind; an entry was not stored");
+        }
+    }
+
+    /// Stores the entries recorded so far and stops the writer: for a stopping
+    /// provider, after its last request and before the database closes (the entries
+    /// of the last 20 ms were lost otherwise, each with a warning).
+    pub async fn close(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Message::Close(reply)).await.is_ok() {
+            let _ = done.await;
         }
     }
 }
@@ -115,11 +137,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 /// How long without requests counts as idle.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn writer(
-    store: crate::store::Store,
-    mut rx: mpsc::Receiver<RequestEntry>,
-    retention: Retention,
-) {
+async fn writer(store: crate::store::Store, mut rx: mpsc::Receiver<Message>, retention: Retention) {
     let mut since_prune = 0u32;
     let mut busy = false;
     loop {
@@ -132,7 +150,11 @@ async fn writer(
             Ok(rx.recv().await)
         };
         let first = match next {
-            Ok(Some(entry)) => entry,
+            Ok(Some(Message::Entry(entry))) => entry,
+            Ok(Some(Message::Close(reply))) => {
+                let _ = reply.send(());
+                break;
+            }
             Ok(None) => break,
             Err(_) => {
                 busy = false;
@@ -149,9 +171,15 @@ async fn writer(
             tokio::time::sleep(LINGER).await;
         }
         let mut batch = vec![first];
+        let mut closing = None;
         while batch.len() < 512 {
             match rx.try_recv() {
-                Ok(e) => batch.push(e),
+                Ok(Message::Entry(e)) => batch.push(e),
+                // Entries sent before the close are in the batch; store them first.
+                Ok(Message::Close(reply)) => {
+                    closing = Some(reply);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -166,6 +194,10 @@ async fn writer(
         let res = store.writer().append(rows).await;
         if let Err(e) = res {
             tracing::warn!(error = %e, "cannot write the request log");
+        }
+        if let Some(reply) = closing {
+            let _ = reply.send(());
+            break;
         }
         since_prune += count;
         if since_prune >= 1000 {

@@ -346,6 +346,7 @@ impl Provider {
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(GRACE));
         let res = self.task.await;
+        self.state.log.close().await;
         self.state.core.store.close().await;
         match res {
             Ok(Ok(())) => Ok(()),

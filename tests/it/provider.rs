@@ -674,6 +674,38 @@ async fn a_launch_whose_database_fails_returns_the_error_and_stops_listening() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_right_after_a_request_still_stores_its_log_entry() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.data_dir();
+    let provider = start_provider(&dir).await;
+    let http = client_trusting(&provider_ca_pem(&provider));
+    let answer = http
+        .post(format!("{}/token", provider.issuer))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(answer.status(), reqwest::StatusCode::UNAUTHORIZED);
+    drop(http);
+    // At once: the log gathers entries for a moment before it writes them.
+    provider.shutdown().await.expect("clean shutdown");
+    let core = Core::open(&dir).await.expect("reopen");
+    let entries = authdesk::log::list(core.store.pool(), None, None, 10)
+        .await
+        .expect("read the log");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == "token" && e.client_id.as_deref() == Some("nobody")),
+        "the last request's entry was lost at the stop: {entries:?}"
+    );
+    core.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_changed_by_another_process_are_announced_once() {
     use authdesk::events::ProviderEvent;
     let sandbox = Sandbox::new();
