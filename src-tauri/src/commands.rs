@@ -165,8 +165,21 @@ pub async fn list_tokens(
 
 #[tauri::command]
 pub async fn get_token(shell: Shared<'_>, id: String) -> Result<TokenDetail, ErrorPayload> {
-    let state = ipc(shell.app_state().await)?;
-    ipc(state.token_detail(&id).await)
+    match shell.app_state().await {
+        Ok(state) => ipc(state.token_detail(&id).await),
+        // Not running (port in use, stopped): the stored token, without the answer
+        // only the running provider can give.
+        Err(_) => {
+            let (summary, value) = ipc(shell.core().get_token(&id).await)?;
+            Ok(TokenDetail {
+                summary,
+                value,
+                introspection: serde_json::json!({
+                    "unavailable": "the provider is not running; start it to see its introspection answer"
+                }),
+            })
+        }
+    }
 }
 
 #[tauri::command]

@@ -505,6 +505,53 @@ fn scopes_are_added_updated_and_deleted_unless_a_client_uses_them() {
 }
 
 #[test]
+fn a_token_opens_while_the_provider_is_not_running() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    let mut input = web_client();
+    input["token_endpoint_auth_method"] = json!("client_secret_post");
+    let client = t.ok("create_client", json!({ "input": input }));
+    // A token, issued as the token endpoint would.
+    let shell = t.app.state::<Arc<Shell>>().inner().clone();
+    let state = tauri::async_runtime::block_on(shell.app_state()).unwrap();
+    let form = format!(
+        "grant_type=client_credentials&client_id=web-app&client_secret={}",
+        client["client_secret"].as_str().unwrap()
+    );
+    let params = authdesk::oauth::params::Params::parse(form.as_bytes()).unwrap();
+    tauri::async_runtime::block_on(authdesk::oauth::token::token(
+        &state,
+        &tauri::http::HeaderMap::new(),
+        &params,
+    ))
+    .map_err(|(e, _)| e.description)
+    .unwrap();
+    let id = t.ok("list_tokens", json!({ "filter": {} }))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.ok("get_token", json!({ "id": id }))["introspection"]["active"] == json!(true));
+
+    // The port taken: the provider stops, the token still opens.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let status = t.ok(
+        "change_port",
+        json!({ "port": busy.local_addr().unwrap().port() }),
+    );
+    assert_eq!(status["state"], "port_in_use");
+    let detail = t.ok("get_token", json!({ "id": id }));
+    assert_eq!(detail["summary"]["id"], json!(id));
+    assert!(detail["value"].as_str().unwrap().contains('.'), "{detail}");
+    assert!(
+        detail["introspection"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("not running"),
+        "{detail}"
+    );
+}
+
+#[test]
 fn restart_keeps_the_records_and_serves_again() {
     let t = TestApp::start();
     t.wait_for_state("running");
