@@ -44,6 +44,11 @@ pub struct Settings {
     pub id_token_ttl: u32,
     pub theme: Theme,
     pub start_minimized: bool,
+    /// The request log keeps at most this many entries…
+    pub log_max_entries: u32,
+    /// …and none older than this many days (`serve --log-max-entries`,
+    /// `--log-max-age-days`).
+    pub log_max_age_days: u32,
 }
 
 /// The answer to `save_settings`.
@@ -71,6 +76,8 @@ impl Default for Settings {
             id_token_ttl: ttl(DEFAULT_ID_TOKEN_TTL),
             theme: Theme::System,
             start_minimized: false,
+            log_max_entries: ttl(authdesk::log::Retention::default().max_entries),
+            log_max_age_days: ttl(authdesk::log::Retention::default().max_age_secs / 86_400),
         }
     }
 }
@@ -104,6 +111,18 @@ impl Settings {
                 ));
             }
         }
+        if !(100..=1_000_000).contains(&self.log_max_entries) {
+            return Err(Error::invalid(
+                "log_max_entries",
+                "keep between 100 and 1,000,000 entries",
+            ));
+        }
+        if !(1..=365).contains(&self.log_max_age_days) {
+            return Err(Error::invalid(
+                "log_max_age_days",
+                "keep entries between 1 and 365 days",
+            ));
+        }
         Ok(self)
     }
 
@@ -127,7 +146,10 @@ impl Settings {
             issuer_override,
             auto_approve: None,
             registration_open: self.registration_open,
-            log_retention: Default::default(),
+            log_retention: authdesk::log::Retention {
+                max_age_secs: i64::from(self.log_max_age_days) * 86_400,
+                max_entries: i64::from(self.log_max_entries),
+            },
         };
         // The core checks the issuer (https, no query or fragment); name the form's field.
         options.issuer_for(options.port).map_err(|e| match e {
@@ -143,6 +165,8 @@ impl Settings {
             || self.bind_address != running.bind_address
             || self.issuer_override != running.issuer_override
             || self.registration_open != running.registration_open
+            || self.log_max_entries != running.log_max_entries
+            || self.log_max_age_days != running.log_max_age_days
     }
 }
 
@@ -174,6 +198,53 @@ mod tests {
         assert!(o.bind.is_loopback());
         assert_eq!(o.port, 8443);
         assert_eq!(o.issuer_for(8443).unwrap(), "https://localhost:8443");
+    }
+
+    #[test]
+    fn the_request_log_retention_reaches_the_provider_and_is_checked() {
+        let s = Settings {
+            log_max_entries: 500,
+            log_max_age_days: 2,
+            ..Settings::default()
+        };
+        let retention = s
+            .validated()
+            .unwrap()
+            .serve_options(None)
+            .unwrap()
+            .log_retention;
+        assert_eq!(retention.max_entries, 500);
+        assert_eq!(retention.max_age_secs, 2 * 86_400);
+        let field = |s: Settings| s.validated().unwrap_err().field().map(str::to_string);
+        for (s, f) in [
+            (
+                Settings {
+                    log_max_entries: 10,
+                    ..Settings::default()
+                },
+                "log_max_entries",
+            ),
+            (
+                Settings {
+                    log_max_age_days: 0,
+                    ..Settings::default()
+                },
+                "log_max_age_days",
+            ),
+        ] {
+            assert_eq!(field(s).as_deref(), Some(f));
+        }
+        // Settings stored before these fields existed read as the defaults.
+        let old: Settings = serde_json::from_value(serde_json::json!({"port": 9443})).unwrap();
+        assert_eq!(old.log_max_entries, 10_000);
+        assert_eq!(old.log_max_age_days, 7);
+        assert!(
+            Settings {
+                log_max_entries: 200,
+                ..Settings::default()
+            }
+            .needs_restart_from(&Settings::default())
+        );
     }
 
     #[test]

@@ -441,6 +441,8 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
       id_token_ttl: 3600,
       theme: "light",
       start_minimized: false,
+      log_max_entries: 10000,
+      log_max_age_days: 7,
     },
     clients,
     users,

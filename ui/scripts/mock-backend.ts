@@ -286,7 +286,10 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         const restart =
           next.port !== data.settings.port ||
           next.bind_address !== data.settings.bind_address ||
-          next.issuer_override !== data.settings.issuer_override;
+          next.issuer_override !== data.settings.issuer_override ||
+          next.registration_open !== data.settings.registration_open ||
+          next.log_max_entries !== data.settings.log_max_entries ||
+          next.log_max_age_days !== data.settings.log_max_age_days;
         data.settings = structuredClone(next);
         return { restart_required: restart };
       }

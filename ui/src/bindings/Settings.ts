@@ -20,4 +20,13 @@ registration_open: boolean,
 /**
  * Default lifetimes (seconds) of new clients' tokens.
  */
-access_token_ttl: number, refresh_token_ttl: number, id_token_ttl: number, theme: Theme, start_minimized: boolean, };
+access_token_ttl: number, refresh_token_ttl: number, id_token_ttl: number, theme: Theme, start_minimized: boolean, 
+/**
+ * The request log keeps at most this many entries…
+ */
+log_max_entries: number, 
+/**
+ * …and none older than this many days (`serve --log-max-entries`,
+ * `--log-max-age-days`).
+ */
+log_max_age_days: number, };

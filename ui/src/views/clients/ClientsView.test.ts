@@ -123,6 +123,8 @@ describe("ClientsView", () => {
       id_token_ttl: 300,
       theme: "light",
       start_minimized: false,
+      log_max_entries: 10000,
+      log_max_age_days: 7,
     }));
     render(ClientsView);
     await fireEvent.click(await screen.findByTestId("client-new"));

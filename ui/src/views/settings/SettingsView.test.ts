@@ -24,10 +24,10 @@ describe("SettingsView", () => {
   it("does not offer a restart when none is needed", async () => {
     const h = installHarness();
     render(SettingsView);
-    await fireEvent.click(await screen.findByTestId("settings-registration-checkbox"));
+    await fireEvent.click(await screen.findByTestId("settings-start-minimized-checkbox"));
     await fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(h.count("save_settings")).toBe(1));
-    expect(h.lastArgs("save_settings")).toEqual({ settings: expect.objectContaining({ registration_open: true }) });
+    expect(h.lastArgs("save_settings")).toEqual({ settings: expect.objectContaining({ start_minimized: true }) });
     await new Promise((r) => setTimeout(r, 10));
     expect(screen.queryByTestId("settings-restart-banner")).toBeNull();
   });
@@ -140,6 +140,23 @@ describe("SettingsView", () => {
     await fireEvent.click(await screen.findByTestId("confirm-ok"));
     await waitFor(() => expect(screen.getByTestId("confirm-dialog")).toHaveTextContent(/allowed to clients/));
     expect(h.count("delete_scope")).toBe(1);
+  });
+
+  it("saves the request log's retention, which needs a restart, and refuses a tiny one", async () => {
+    const h = installHarness();
+    render(SettingsView);
+    const entries = await screen.findByTestId("settings-log-max-entries-input");
+    await fireEvent.input(entries, { target: { value: "50" } });
+    expect(screen.getByTestId("field-error-log_max_entries")).toHaveTextContent(/between 100 and 1,000,000/);
+    await fireEvent.input(entries, { target: { value: "2000" } });
+    await fireEvent.input(screen.getByTestId("settings-log-max-age-days-input"), { target: { value: "3" } });
+    await fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() =>
+      expect(h.lastArgs("save_settings")).toEqual({
+        settings: expect.objectContaining({ log_max_entries: 2000, log_max_age_days: 3 }),
+      }),
+    );
+    expect(await screen.findByTestId("settings-restart-banner")).toBeInTheDocument();
   });
 
   it("refuses an invalid port before saving", async () => {

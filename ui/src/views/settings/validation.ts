@@ -57,6 +57,12 @@ export function validateSettings(s: Settings): SettingsErrors {
     const e = validateTtl(s[f]);
     if (e) errors[f] = e;
   }
+  const entries = s.log_max_entries;
+  if (entries === null || entries === undefined || !Number.isInteger(entries) || entries < 100 || entries > 1_000_000)
+    errors.log_max_entries = "keep between 100 and 1,000,000 entries";
+  const days = s.log_max_age_days;
+  if (days === null || days === undefined || !Number.isInteger(days) || days < 1 || days > 365)
+    errors.log_max_age_days = "keep entries between 1 and 365 days";
   return errors;
 }
 
