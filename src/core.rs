@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
 use crate::events::{EventBus, ProviderEvent};
-use crate::log::{RequestEntry, RequestStatus};
+use crate::events::{RequestEntry, RequestStatus};
 use crate::model::{
     self, Client, ClientInput, ClientType, Scope, User, UserInput, validate_claims,
     validate_scope_name, validate_username,

@@ -16,6 +16,9 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A failure of the group writer's own SQLite connection (or of the writer itself).
+    #[error("database: {0}")]
+    Storage(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -26,6 +29,10 @@ pub enum Error {
     Tls(String),
     #[error("signing keys: {0}")]
     Keys(String),
+    /// A protocol refusal (an RFC error code and its plain-words cause), for callers
+    /// outside the HTTP layer (the window, the CLI).
+    #[error("{code}: {message}")]
+    Protocol { code: &'static str, message: String },
     #[error("{0}")]
     Other(String),
 }
@@ -53,10 +60,11 @@ impl Error {
             Error::Invalid { .. } => "invalid_input",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } => "conflict",
-            Error::Database(_) | Error::Migrate(_) => "database",
+            Error::Database(_) | Error::Migrate(_) | Error::Storage(_) => "database",
             Error::Io { .. } => "io",
             Error::Tls(_) => "tls",
             Error::Keys(_) => "keys",
+            Error::Protocol { code, .. } => code,
             Error::Other(_) => "error",
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::broadcast;
 
-use crate::log::RequestEntry;
+use crate::model::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
@@ -53,6 +53,53 @@ pub struct PendingConsent {
     pub login_hint: Option<String>,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub created_at: crate::model::Timestamp,
+}
+
+/// How a logged request ended (or where it stands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Received,
+    Rejected,
+    PendingConsent,
+    Approved,
+    Denied,
+    Completed,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Received => "received",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::PendingConsent => "pending_consent",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Denied => "denied",
+            RequestStatus::Completed => "completed",
+        }
+    }
+}
+
+/// One entry of the request log: what the window shows and the store keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct RequestEntry {
+    pub id: String,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub at: Timestamp,
+    /// `authorize`, `token`, `revoke`, `introspect`, `userinfo`, `register`, …
+    pub kind: String,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub status: RequestStatus,
+    /// The RFC error code, when the request failed.
+    pub error: Option<String>,
+    /// The plain-language cause and fix.
+    pub error_description: Option<String>,
+    pub params: std::collections::BTreeMap<String, String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
+    pub detail: serde_json::Value,
 }
 
 /// The sending half of the event bus; cheap to clone.

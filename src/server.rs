@@ -1,5 +1,5 @@
 //! Serving: the caller binds the listener and owns the shutdown signal
-//! (`run(listener, tls, state, shutdown)`); [`Provider::start`] wires the usual case
+//! (`run(listener, tls, context, shutdown)`); [`Provider::start`] wires the usual case
 //! for the CLI, the desktop shell and the tests.
 
 use std::convert::Infallible;
@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Extension;
@@ -25,9 +25,10 @@ use tower::{Layer, Service, ServiceExt};
 use crate::config::ServeOptions;
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::http::{self, AppParts, AppState, ProviderConfig};
+use crate::http;
 use crate::keys::KeySet;
 use crate::model::Timestamp;
+use crate::oauth::{Context, Parts, ProviderConfig};
 use crate::tls::TlsMaterial;
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -59,7 +60,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
 pub async fn run(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    state: AppState,
+    ctx: Context,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let handle = Handle::new();
@@ -68,16 +69,16 @@ pub async fn run(
         shutdown.await;
         h.graceful_shutdown(Some(GRACE));
     });
-    serve_with_handle(listener, tls, state, handle).await
+    serve_with_handle(listener, tls, ctx, handle).await
 }
 
 async fn serve_with_handle(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    state: AppState,
+    ctx: Context,
     handle: Handle<SocketAddr>,
 ) -> std::io::Result<()> {
-    let (_ready, app) = watch::channel(Some(http::app(state)));
+    let (_ready, app) = watch::channel(Some(http::app(ctx)));
     serve_app(listener, tls, app, handle).await
 }
 
@@ -110,7 +111,10 @@ impl Service<SocketAddr> for MakeApp {
     type Error = Infallible;
     type Future = std::future::Ready<std::result::Result<ConnService, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> Poll<std::result::Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
@@ -140,7 +144,10 @@ impl Service<Request<Incoming>> for Starting {
         Box<dyn Future<Output = std::result::Result<Self::Response, Infallible>> + Send>,
     >;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> Poll<std::result::Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
@@ -191,7 +198,8 @@ async fn check_auto_approve(core: &Core, options: &ServeOptions) -> Result<()> {
 pub struct Provider {
     pub issuer: String,
     pub addr: SocketAddr,
-    pub state: AppState,
+    /// The protocol's state: what the desktop shell and tests act on.
+    pub context: Context,
     pub tls: TlsMaterial,
     handle: Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -316,25 +324,24 @@ impl Provider {
             core.events.clone(),
             options.log_retention,
         );
-        let state = AppState::new(AppParts {
+        let context = Context::new(Parts {
             core,
             keys,
-            config: Arc::new(ProviderConfig {
+            config: ProviderConfig {
                 issuer: issuer.clone(),
                 registration_open: options.registration_open,
                 auto_approve: options.auto_approve.clone(),
-            }),
+            },
             pending: Default::default(),
-            pages: Default::default(),
             log,
         });
-        spawn_pruner(state.core.clone(), options.log_retention);
-        app_tx.send_replace(Some(http::app(state.clone())));
-        state.core.store.warm_pool();
+        spawn_pruner(context.core.clone(), options.log_retention);
+        app_tx.send_replace(Some(http::app(context.clone())));
+        context.core.store.warm_pool();
         Ok(Provider {
             issuer,
             addr,
-            state,
+            context,
             tls,
             handle,
             task,
@@ -346,8 +353,8 @@ impl Provider {
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(GRACE));
         let res = self.task.await;
-        self.state.log.close().await;
-        self.state.core.store.close().await;
+        self.context.log.close().await;
+        self.context.core.store.close().await;
         match res {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::io("server", e)),
@@ -356,7 +363,7 @@ impl Provider {
     }
 
     pub fn core(&self) -> &Core {
-        &self.state.core
+        &self.context.core
     }
 }
 

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::paths;
 use crate::model::{AuthMethod, Client, GrantType};
+use crate::oauth::paths;
 
 /// One library's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use authdesk::error::{Error, ErrorPayload};
 use authdesk::events::PendingConsent;
-use authdesk::http::TokenDetail;
-use authdesk::log::{RequestEntry, RequestStatus};
+use authdesk::events::{RequestEntry, RequestStatus};
 use authdesk::model::{Client, ClientInput, Scope, User, UserInput};
+use authdesk::oauth::resource::TokenDetail;
 use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
 use authdesk::store::flows::{Consent, TokenFilter, TokenSummary};
@@ -165,7 +165,7 @@ pub async fn list_tokens(
 
 #[tauri::command]
 pub async fn get_token(shell: Shared<'_>, id: String) -> Result<TokenDetail, ErrorPayload> {
-    match shell.app_state().await {
+    match shell.provider_context().await {
         Ok(state) => ipc(state.token_detail(&id).await),
         // Not running (port in use, stopped): the stored token, without the answer
         // only the running provider can give.
@@ -247,7 +247,7 @@ pub async fn list_requests(
 #[tauri::command]
 pub async fn list_pending_consents(shell: Shared<'_>) -> Result<Vec<PendingConsent>, ErrorPayload> {
     Ok(shell
-        .app_state()
+        .provider_context()
         .await
         .map(|s| s.pending_consents())
         .unwrap_or_default())
@@ -260,7 +260,7 @@ pub async fn decide_consent(
     approve: bool,
     username: Option<String>,
 ) -> Result<(), ErrorPayload> {
-    let state = ipc(shell.app_state().await)?;
+    let state = ipc(shell.provider_context().await)?;
     ipc(state.decide_consent(&request_id, approve, username).await)
 }
 

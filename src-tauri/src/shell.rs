@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use authdesk::config::ServeOptions;
 use authdesk::events::ProviderEvent;
-use authdesk::http::AppState;
+use authdesk::oauth::Context;
 use authdesk::tls::TlsMaterial;
 use authdesk::{Core, Error, Provider};
 use serde::{Deserialize, Serialize};
@@ -184,10 +184,10 @@ impl Shell {
         settings.serve_options(*lock(&self.port_override))
     }
 
-    /// The running provider's state, for the operations that need the server.
-    pub async fn app_state(&self) -> Result<AppState, Error> {
+    /// The running provider's protocol context, for the operations that need it.
+    pub async fn provider_context(&self) -> Result<Context, Error> {
         match self.provider.lock().await.as_ref() {
-            Some(p) => Ok(p.state.clone()),
+            Some(p) => Ok(p.context.clone()),
             None => Err(Error::Other(format!(
                 "the provider is not running ({}); start it first",
                 self.status().message.unwrap_or_else(|| "stopped".into())

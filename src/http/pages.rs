@@ -40,6 +40,7 @@ impl Pages {
                     include_str!("../../templates/form_post.html"),
                 ),
                 ("message.html", include_str!("../../templates/message.html")),
+                ("logout.html", include_str!("../../templates/logout.html")),
             ] {
                 if let Err(e) = env.add_template(name, src) {
                     tracing::error!(template = name, error = %e, "template does not compile");

@@ -3,31 +3,25 @@
 //! Validation is a pure function of the client and the parameters. An unknown client
 //! or a redirect URI that does not match is answered on a page and never redirected
 //! to; every other error goes back to the client with `error`, `error_description`,
-//! `state` and `iss` (RFC 9207).
-
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+//! `state` and `iss` (RFC 9207). [`begin`] then decides what the browser gets:
+//! automatic approval, a silent answer from the provider session (`prompt`,
+//! `max_age`, remembered consent), or the consent page.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use tokio::sync::watch;
+use serde_json::json;
 use url::Url;
 
+use super::consent::{
+    ConsentView, DecidedBy, Decision, auto_approver, consent_view, finish, pending_view,
+};
+use super::context::{Context, LogLine};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
+use super::session::{self, Session};
 use super::token::resolve_scopes;
-use super::tokens::{Mint, mint};
-use crate::http::AppState;
-use crate::model::{
-    Client, GrantType, ResponseType, Timestamp, User, is_loopback_or_localhost, random_token,
-};
-use crate::store::flows::{self, CodeRow, GrantRow, hash_secret};
-
-/// Authorization codes live this long (RFC 6749 §4.1.2 recommends at most 10 minutes).
-pub const CODE_TTL: i64 = 120;
-/// A request waiting for consent is dropped after this long.
-pub const PENDING_TTL: i64 = 15 * 60;
+use crate::events::{ProviderEvent, RequestStatus};
+use crate::model::{Client, GrantType, ResponseType, Timestamp, is_loopback_or_localhost};
+use crate::store::flows;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,24 +73,38 @@ impl AuthFailure {
 }
 
 /// RFC 6749 §3.1.2.3 exact matching, with RFC 8252 §7.3's exception: a native
-/// (public) client's loopback IP redirect URI matches on any port.
+/// (public) client's loopback IP redirect URI matches on any port. Nothing else may
+/// differ — not the userinfo (`http://evil@127.0.0.1/cb` is another URI), the
+/// host's spelling, the path or the query (RFC 9700 §4.1.3).
 pub fn redirect_matches(client: &Client, registered: &str, given: &str) -> bool {
-    if registered == given {
-        return true;
-    }
-    if !client.is_public() {
-        return false;
-    }
     let (Ok(r), Ok(g)) = (Url::parse(registered), Url::parse(given)) else {
         return false;
     };
-    r.scheme() == "http"
+    let no_userinfo = |u: &Url| u.username().is_empty() && u.password().is_none();
+    if !no_userinfo(&g) || !no_userinfo(&r) {
+        return false;
+    }
+    if registered == given {
+        return true;
+    }
+    client.is_public()
+        && r.scheme() == "http"
         && g.scheme() == "http"
         && is_loopback_or_localhost(&r)
         && r.host() == g.host()
         && r.path() == g.path()
         && r.query() == g.query()
         && g.fragment().is_none()
+        // The given URI must be written as the registered one is (no `HTTP://`,
+        // `0x7f.1` or `..`): only the port may differ.
+        && given == with_port(&r, g.port()).as_str()
+}
+
+fn with_port(u: &Url, port: Option<u16>) -> Url {
+    let mut u = u.clone();
+    // Setting the port of an http URL with a host cannot fail.
+    let _ = u.set_port(port);
+    u
 }
 
 fn valid_pkce_challenge(s: &str) -> bool {
@@ -105,24 +113,16 @@ fn valid_pkce_challenge(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-/// Validates an authorization request against its client (pure).
-pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, AuthFailure> {
+/// The redirect URI of a request: the given one if it is registered, else the
+/// client's only one where the protocol allows leaving it out (errors go on a page).
+fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, AuthFailure> {
     let page = |d: String| AuthFailure::Page(OAuthError::invalid_request(d));
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| page("the client_id parameter is missing, so Authdesk cannot tell which app is asking; add client_id to the authorization URL".into()))?;
-    let client = client.ok_or_else(|| {
-        AuthFailure::Page(OAuthError::new(
-            ErrorCode::InvalidRequest,
-            format!("no client with id '{client_id}' is registered; create it in Authdesk (Clients → New) or check the client_id in your app's configuration"),
-        ))
-    })?;
-    let redirect_uri = match params.get("redirect_uri") {
+    Ok(match params.get("redirect_uri") {
         Some(given) => {
             if !client
                 .redirect_uris
                 .iter()
-                .any(|r| redirect_matches(&client, r, given))
+                .any(|r| redirect_matches(client, r, given))
             {
                 return Err(page(format!(
                     "redirect_uri {given} is not registered for client '{}'; registered: {}. Add it to the client in Authdesk, or fix your app's redirect URI (matching is exact{})",
@@ -171,7 +171,109 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
                 )));
             }
         },
+    })
+}
+
+type Pkce = (Option<String>, Option<String>);
+
+/// `code_challenge` and its method as sent (the method defaults to `plain`).
+fn pkce_params(params: &Params) -> Result<Pkce, OAuthError> {
+    let code_challenge = params.get("code_challenge").map(str::to_string);
+    let method = match (&code_challenge, params.get("code_challenge_method")) {
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method was sent without code_challenge",
+            ));
+        }
+        (None, None) => None,
+        (Some(_), m) => Some(m.unwrap_or("plain").to_string()),
     };
+    Ok((code_challenge, method))
+}
+
+/// PKCE of a code request (RFC 7636 §4.3): required for public clients (and clients
+/// set to require it), S256 unless the client allows `plain`.
+fn check_pkce(client: &Client, params: &Params) -> Result<Pkce, OAuthError> {
+    let (code_challenge, code_challenge_method) = pkce_params(params)?;
+    match (&code_challenge, code_challenge_method.as_deref()) {
+        (None, _) if client.pkce_required() => {
+            return Err(OAuthError::invalid_request(format!(
+                "client '{}' requires PKCE{}: send code_challenge=BASE64URL(SHA256(code_verifier)) and code_challenge_method=S256",
+                client.client_id,
+                if client.is_public() {
+                    " (it is a public client)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        (Some(c), _) if !valid_pkce_challenge(c) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge must be 43-128 characters of [A-Z a-z 0-9 - . _ ~]; for S256 it is BASE64URL(SHA256(code_verifier)) without padding",
+            ));
+        }
+        (Some(_), Some("S256")) | (None, _) => {}
+        (Some(_), Some("plain")) if client.allow_plain_pkce => {}
+        (Some(_), Some("plain")) => {
+            return Err(OAuthError::invalid_request(format!(
+                "the plain PKCE method is not allowed for client '{}'{}; use code_challenge_method=S256",
+                client.client_id,
+                if params.get("code_challenge_method").is_none() {
+                    " (code_challenge_method defaults to plain when omitted)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        (Some(_), other) => {
+            let other = other.unwrap_or("");
+            return Err(OAuthError::invalid_request(format!(
+                "code_challenge_method '{other}' is not supported; use S256"
+            )));
+        }
+    }
+    Ok((code_challenge, code_challenge_method))
+}
+
+/// `prompt` (OIDC Core §3.1.2.1): known values only, `none` alone.
+fn check_prompt(params: &Params) -> Result<Vec<String>, OAuthError> {
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .map(|p| {
+            p.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in &prompt {
+        if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
+            return Err(OAuthError::invalid_request(format!(
+                "prompt value '{p}' is unknown; use none, login, consent or select_account"
+            )));
+        }
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other prompt values (OIDC Core §3.1.2.1)",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// Validates an authorization request against its client (pure).
+pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, AuthFailure> {
+    let page = |d: String| AuthFailure::Page(OAuthError::invalid_request(d));
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| page("the client_id parameter is missing, so Authdesk cannot tell which app is asking; add client_id to the authorization URL".into()))?;
+    let client = client.ok_or_else(|| {
+        AuthFailure::Page(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            format!("no client with id '{client_id}' is registered; create it in Authdesk (Clients → New) or check the client_id in your app's configuration"),
+        ))
+    })?;
+    let redirect_uri = check_redirect_uri(&client, params)?;
     let state = params.get("state").map(str::to_string);
     let response_type_raw = params.get("response_type");
     let parsed_type = response_type_raw.map(parse_response_type);
@@ -291,76 +393,12 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
             "the implicit flow needs a nonce (OIDC Core §3.2.2.1); add a random nonce and check it in the id_token",
         )));
     }
-    let code_challenge = params.get("code_challenge").map(str::to_string);
-    let code_challenge_method = match (&code_challenge, params.get("code_challenge_method")) {
-        (None, Some(_)) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge_method was sent without code_challenge",
-            )));
-        }
-        (None, None) => None,
-        (Some(_), m) => Some(m.unwrap_or("plain").to_string()),
+    let (code_challenge, code_challenge_method) = if response_type == ResponseType::Code {
+        check_pkce(&client, params).map_err(fail)?
+    } else {
+        pkce_params(params).map_err(fail)?
     };
-    if response_type == ResponseType::Code {
-        match (&code_challenge, code_challenge_method.as_deref()) {
-            (None, _) if client.pkce_required() => {
-                return Err(fail(OAuthError::invalid_request(format!(
-                    "client '{}' requires PKCE{}: send code_challenge=BASE64URL(SHA256(code_verifier)) and code_challenge_method=S256",
-                    client.client_id,
-                    if client.is_public() {
-                        " (it is a public client)"
-                    } else {
-                        ""
-                    }
-                ))));
-            }
-            (Some(c), _) if !valid_pkce_challenge(c) => {
-                return Err(fail(OAuthError::invalid_request(
-                    "code_challenge must be 43-128 characters of [A-Z a-z 0-9 - . _ ~]; for S256 it is BASE64URL(SHA256(code_verifier)) without padding",
-                )));
-            }
-            (Some(_), Some("S256")) | (None, _) => {}
-            (Some(_), Some("plain")) if client.allow_plain_pkce => {}
-            (Some(_), Some("plain")) => {
-                return Err(fail(OAuthError::invalid_request(format!(
-                    "the plain PKCE method is not allowed for client '{}'{}; use code_challenge_method=S256",
-                    client.client_id,
-                    if params.get("code_challenge_method").is_none() {
-                        " (code_challenge_method defaults to plain when omitted)"
-                    } else {
-                        ""
-                    }
-                ))));
-            }
-            (Some(_), other) => {
-                let other = other.unwrap_or("");
-                return Err(fail(OAuthError::invalid_request(format!(
-                    "code_challenge_method '{other}' is not supported; use S256"
-                ))));
-            }
-        }
-    }
-    let prompt: Vec<String> = params
-        .get("prompt")
-        .map(|p| {
-            p.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    for p in &prompt {
-        if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
-            return Err(fail(OAuthError::invalid_request(format!(
-                "prompt value '{p}' is unknown; use none, login, consent or select_account"
-            ))));
-        }
-    }
-    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(fail(OAuthError::invalid_request(
-            "prompt=none cannot be combined with other prompt values (OIDC Core §3.1.2.1)",
-        )));
-    }
+    let prompt = check_prompt(params).map_err(fail)?;
     let max_age = match params.get("max_age") {
         Some(m) => Some(m.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
             fail(OAuthError::invalid_request(format!(
@@ -480,251 +518,214 @@ pub fn error_completion(failure: &AuthFailure, issuer: &str) -> Option<Completio
     }
 }
 
-/// Who decided a request, for the log and the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
-#[serde(rename_all = "snake_case")]
-pub enum DecidedBy {
-    Page,
-    Window,
-    AutoApprove,
-    RememberedConsent,
+/// What cannot be trusted with a redirect, so an error is shown on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untrusted {
+    Client,
+    RedirectUri,
 }
 
-/// A decision on a pending request.
-#[derive(Debug, Clone)]
-pub enum Decision {
-    Approve {
-        user: User,
-        claims_override: Option<Map<String, Value>>,
-        by: DecidedBy,
-        /// When the user authenticated: now, or the session's sign-in for silent answers.
-        auth_time: Option<Timestamp>,
-    },
-    Deny {
-        by: DecidedBy,
-    },
-}
-
-/// A request waiting for consent, on the page and in the window.
+/// What the browser gets for an authorization request.
 #[derive(Debug)]
-pub struct Pending {
-    pub id: String,
-    pub request: AuthRequest,
-    pub created_at: Timestamp,
-    /// Set once decided: where the browser goes next.
-    pub outcome: watch::Sender<Option<Completion>>,
-    pub csrf: String,
-    /// A session created by a decision in the window, handed to the waiting page.
-    pub session_cookie: Mutex<Option<String>>,
-    /// Set by the first decision; later ones are refused.
-    pub decided: AtomicBool,
+pub enum Begun {
+    /// An error shown on a page: the client or redirect URI cannot be trusted.
+    ErrorPage(OAuthError, Untrusted),
+    /// Back to the client: an error, or the code (or tokens).
+    Done(Completion),
+    /// The request waits for a person: the consent page.
+    Consent(Box<ConsentView>),
 }
 
-/// The requests waiting for consent. In memory: a waiting browser page cannot survive
-/// a provider restart anyway.
-#[derive(Debug, Default)]
-pub struct PendingRegistry {
-    map: Mutex<HashMap<String, Arc<Pending>>>,
+/// What the provider session says about a request, before anyone is asked.
+#[derive(Debug, PartialEq)]
+pub enum Silent {
+    /// Signed in recently enough and consented: answer at once.
+    Approve { auth_time: Timestamp },
+    /// `prompt=none` cannot be honoured: the error to send back.
+    Refuse(OAuthError),
+    /// Show the consent page.
+    Ask,
 }
 
-impl PendingRegistry {
-    pub fn insert(&self, request: AuthRequest, now: Timestamp) -> Arc<Pending> {
-        let (tx, _) = watch::channel(None);
-        let pending = Arc::new(Pending {
-            id: random_token(16),
-            request,
-            created_at: now,
-            outcome: tx,
-            csrf: random_token(16),
-            session_cookie: Mutex::new(None),
-            decided: AtomicBool::new(false),
-        });
-        if let Ok(mut map) = self.map.lock() {
-            map.retain(|_, p| p.created_at + PENDING_TTL > now);
-            map.insert(pending.id.clone(), pending.clone());
-        }
-        pending
-    }
-
-    fn live(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
-        self.map
-            .lock()
-            .ok()
-            .and_then(|m| m.get(id).cloned())
-            .filter(|p| p.created_at + PENDING_TTL > now)
-    }
-
-    /// A request still waiting for a decision.
-    pub fn get(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
-        self.live(id, now)
-            .filter(|p| !p.decided.load(Ordering::SeqCst))
-    }
-
-    /// A request, decided or not, so a page that polls after the decision still
-    /// receives where to go.
-    pub fn get_for_outcome(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
-        self.live(id, now)
-    }
-
-    /// Claims the decision of a request: only the first decision wins.
-    pub fn take(&self, id: &str, now: Timestamp) -> Option<Arc<Pending>> {
-        self.live(id, now)
-            .filter(|p| !p.decided.swap(true, Ordering::SeqCst))
-    }
-
-    pub fn list(&self, now: Timestamp) -> Vec<Arc<Pending>> {
-        let mut v: Vec<_> = self
-            .map
-            .lock()
-            .map(|m| {
-                m.values()
-                    .filter(|p| {
-                        p.created_at + PENDING_TTL > now && !p.decided.load(Ordering::SeqCst)
-                    })
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort_by_key(|p| p.created_at);
-        v
-    }
-}
-
-/// Carries out a decision: issues the code (or implicit tokens) or the denial, and
-/// returns where the browser goes.
-pub async fn complete(
-    state: &AppState,
+/// Decides from the session (if any) whether `req` is answered without a page
+/// (pure): `prompt` (`none`, `login`, `consent`, `select_account`), `max_age`, and
+/// whether the session's persona already consented (`consented`).
+pub fn check_silent(
     req: &AuthRequest,
-    decision: Decision,
+    session: Option<&Session>,
+    consented: bool,
     now: Timestamp,
-) -> Result<Completion, OAuthError> {
-    let issuer = &state.config.issuer;
-    let (user, claims_override, auth_time) = match decision {
-        Decision::Deny { .. } => {
-            return Ok(respond(
-                &req.redirect_uri,
-                req.response_mode,
-                vec![
-                    ("error".into(), "access_denied".into()),
-                    (
-                        "error_description".into(),
-                        "the user denied the request".into(),
-                    ),
-                ],
-                req.state.as_deref(),
-                issuer,
+) -> Silent {
+    let wants = |p: &str| req.prompt.iter().any(|x| x == p);
+    let wants_login = wants("login") || wants("select_account");
+    let mut refusal = None;
+    if let Some(s) = session {
+        let age = now - s.row.auth_time;
+        // max_age=0 asks for a sign-in now, like prompt=login (OIDC Core §3.1.2.1).
+        let too_old = req.max_age.is_some_and(|m| m == 0 || age > m);
+        if !wants_login && !too_old {
+            if consented && !wants("consent") {
+                return Silent::Approve {
+                    auth_time: s.row.auth_time,
+                };
+            }
+            refusal = Some(OAuthError::new(
+                ErrorCode::ConsentRequired,
+                format!(
+                    "prompt=none was requested and {} is signed in, but has not consented to '{}' for client '{}'; retry without prompt=none to show the consent page",
+                    s.user.username,
+                    req.scopes.join(" "),
+                    req.client.client_id
+                ),
+            ));
+        } else if too_old {
+            refusal = Some(OAuthError::new(
+                ErrorCode::LoginRequired,
+                format!(
+                    "prompt=none was requested, but the sign-in is {age}s old and max_age is {}s; retry without prompt=none to sign in again",
+                    req.max_age.unwrap_or(0)
+                ),
             ));
         }
-        Decision::Approve {
-            user,
-            claims_override,
-            auth_time,
-            ..
-        } => (user, claims_override, auth_time.unwrap_or(now)),
+    }
+    if !wants("none") {
+        return Silent::Ask;
+    }
+    Silent::Refuse(refusal.unwrap_or_else(|| {
+        OAuthError::new(
+            ErrorCode::LoginRequired,
+            "prompt=none was requested, but nobody is signed in and the client is not set to auto-approve; retry without prompt=none",
+        )
+    }))
+}
+
+/// The error redirect of a validated request.
+fn refuse(ctx: &Context, req: &AuthRequest, error: OAuthError) -> Begun {
+    ctx.record(
+        LogLine::rejected("authorize", &error)
+            .client(Some(req.client.client_id.clone()))
+            .params(&req.params),
+    );
+    let failure = AuthFailure::Redirect {
+        error,
+        redirect_uri: req.redirect_uri.clone(),
+        response_mode: req.response_mode,
+        state: req.state.clone(),
     };
-    let grant_id = crate::model::sortable_id(now);
-    let grant = GrantRow {
-        id: grant_id.clone(),
-        client_id: req.client.client_id.clone(),
-        sub: Some(user.sub.clone()),
-        scopes: req.scopes.join(" "),
-        auth_time: Some(auth_time),
-        created_at: now,
-        revoked_at: None,
+    match error_completion(&failure, &ctx.config.issuer) {
+        Some(c) => Begun::Done(c),
+        None => Begun::ErrorPage(failure.error().clone(), Untrusted::RedirectUri),
+    }
+}
+
+/// Handles an authorization request; `session_id` is the browser's provider session
+/// (its cookie), if it sent one. A database failure is an `Err` (a server error page).
+pub async fn begin(
+    ctx: &Context,
+    params: &Params,
+    session_id: Option<&str>,
+) -> Result<Begun, OAuthError> {
+    let now = ctx.now();
+    let client_id = params.get("client_id").map(str::to_string);
+    let client = match &client_id {
+        Some(id) => ctx.core.cached_client(id).await?.map(|c| (*c).clone()),
+        None => None,
     };
-    let mut code_row = None;
-    let mut token_rows = Vec::new();
-    let fields = match req.response_type {
-        ResponseType::Code => {
-            let code = random_token(32);
-            code_row = Some((
-                hash_secret(&code),
-                CodeRow {
-                    grant_id,
-                    client_id: req.client.client_id.clone(),
-                    sub: user.sub.clone(),
-                    redirect_uri: req.redirect_uri.clone(),
-                    scopes: req.scopes.join(" "),
-                    nonce: req.nonce.clone(),
-                    code_challenge: req.code_challenge.clone(),
-                    code_challenge_method: req.code_challenge_method.clone(),
-                    auth_time,
-                    claims: claims_override
-                        .as_ref()
-                        .map(|c| Value::Object(c.clone()).to_string()),
-                    created_at: now,
-                    expires_at: now + CODE_TTL,
-                    used_at: None,
-                },
-            ));
-            vec![("code".to_string(), code)]
-        }
-        rt => {
-            let scope_defs = state.core.cached_scopes().await?;
-            let m = Mint {
-                issuer,
-                client: &req.client,
-                user: Some(&user),
-                claims_override: claims_override.as_ref(),
-                scopes: &req.scopes,
-                grant_id: Some(&grant_id),
-                auth_time: Some(auth_time),
-                nonce: req.nonce.as_deref(),
-                refresh: false,
-                id_token: false,
-                now,
+    let known = client.is_some();
+    let mut req = match validate(client, params) {
+        Ok(r) => r,
+        Err(failure) => {
+            ctx.record(
+                LogLine::rejected("authorize", failure.error())
+                    .client(client_id)
+                    .params(params),
+            );
+            // Once the client is known, only its redirect URI is refused on the page.
+            let untrusted = if known {
+                Untrusted::RedirectUri
+            } else {
+                Untrusted::Client
             };
-            let mut fields = Vec::new();
-            let mut access = None;
-            if matches!(rt, ResponseType::Token | ResponseType::IdTokenToken) {
-                let (resp, rows) = mint(&state.keys, &scope_defs, &m)?;
-                token_rows = rows;
-                fields.push(("access_token".to_string(), resp.access_token.clone()));
-                fields.push(("token_type".to_string(), "Bearer".to_string()));
-                fields.push(("expires_in".to_string(), resp.expires_in.to_string()));
-                fields.push(("scope".to_string(), resp.scope.clone()));
-                access = Some(resp.access_token);
-            }
-            if matches!(rt, ResponseType::IdToken | ResponseType::IdTokenToken) {
-                let idt = super::tokens::id_token(
-                    &state.keys,
-                    &scope_defs,
-                    &m,
-                    &user,
-                    access.as_deref(),
-                )?;
-                fields.push(("id_token".to_string(), idt));
-            }
-            fields
+            return Ok(match error_completion(&failure, &ctx.config.issuer) {
+                Some(c) => Begun::Done(c),
+                None => Begun::ErrorPage(failure.error().clone(), untrusted),
+            });
         }
     };
-    // The code (or tokens) is committed before the browser is sent back.
-    let mut rows: crate::store::writer::Rows = vec![Box::new(grant)];
-    if let Some((code_hash, code)) = &code_row {
-        rows.push(Box::new(flows::NewCode {
-            code_hash: code_hash.clone(),
-            code: code.clone(),
-        }));
+    ctx.record(
+        LogLine::new("authorize", RequestStatus::Received)
+            .client(client_id.clone())
+            .params(params)
+            .detail(json!({"scopes": req.scopes})),
+    );
+    let auto = match auto_approver(ctx, &req.client, req.login_hint.as_deref()).await {
+        Ok(auto) => auto,
+        Err(e) if e.code == ErrorCode::ServerError => return Err(e),
+        Err(e) => return Ok(refuse(ctx, &req, e)),
+    };
+    if let Some(user) = auto {
+        let username = Some(user.username.clone());
+        let decision = Decision::Approve {
+            user,
+            claims_override: None,
+            by: DecidedBy::AutoApprove,
+            auth_time: None,
+        };
+        return finish(ctx, &req, decision, now, username)
+            .await
+            .map(Begun::Done);
     }
-    rows.extend(crate::store::writer::boxed(token_rows));
-    state.core.store.writer().append(rows).await?;
-    if let Some((code_hash, code)) = code_row {
-        state.core.code_issued(code_hash, code, now);
+    let session = session::find(ctx, session_id, now).await?;
+    let consented = match &session {
+        Some(s) => {
+            flows::has_consent(
+                ctx.core.store.pool(),
+                &s.user.sub,
+                &req.client.client_id,
+                &req.scopes,
+            )
+            .await?
+        }
+        None => false,
+    };
+    match check_silent(&req, session.as_ref(), consented, now) {
+        Silent::Approve { auth_time } => {
+            let user = session
+                .map(|s| s.user)
+                .ok_or_else(|| OAuthError::server_error("a silent approval without a session"))?;
+            let username = Some(user.username.clone());
+            let decision = Decision::Approve {
+                user,
+                claims_override: None,
+                by: DecidedBy::RememberedConsent,
+                auth_time: Some(auth_time),
+            };
+            finish(ctx, &req, decision, now, username)
+                .await
+                .map(Begun::Done)
+        }
+        Silent::Refuse(e) => Ok(refuse(ctx, &req, e)),
+        Silent::Ask => {
+            let wants_login = req
+                .prompt
+                .iter()
+                .any(|p| p == "login" || p == "select_account");
+            if req.login_hint.is_none() && !wants_login {
+                req.login_hint = session.map(|s| s.user.username);
+            }
+            let pending = ctx.pending.insert(req, now);
+            ctx.core.events.publish(ProviderEvent::ConsentPending {
+                consent: pending_view(&pending),
+            });
+            ctx.record(
+                LogLine::new("authorize", RequestStatus::PendingConsent)
+                    .client(client_id)
+                    .params(params)
+                    .detail(json!({"request_id": pending.id})),
+            );
+            Ok(Begun::Consent(Box::new(consent_view(ctx, pending).await?)))
+        }
     }
-    if req.response_type != ResponseType::Code {
-        state
-            .core
-            .events
-            .publish(crate::events::ProviderEvent::TokenChanged { id: None });
-    }
-    Ok(respond(
-        &req.redirect_uri,
-        req.response_mode,
-        fields,
-        req.state.as_deref(),
-        issuer,
-    ))
 }
 
 #[cfg(test)]
@@ -823,6 +824,157 @@ mod tests {
             validate(Some(client(ClientType::Confidential)), &p),
             Err(AuthFailure::Page(_))
         ));
+    }
+
+    #[test]
+    fn redirect_uris_with_userinfo_never_match() {
+        let public = client(ClientType::Public);
+        for given in [
+            "http://evil@127.0.0.1:9999/cb",
+            "http://evil@127.0.0.1:5000/cb",
+            "http://user:pw@127.0.0.1:5000/cb",
+            "https://evil@app.example/cb",
+        ] {
+            let p = params(&format!(
+                "client_id=demo&response_type=code&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+                url::form_urlencoded::byte_serialize(given.as_bytes()).collect::<String>()
+            ));
+            assert!(
+                matches!(
+                    validate(Some(public.clone()), &p),
+                    Err(AuthFailure::Page(_))
+                ),
+                "{given} was accepted"
+            );
+        }
+        let mut v6 = client(ClientType::Public);
+        v6.redirect_uris = vec!["http://[::1]:8765/callback".into()];
+        assert!(!redirect_matches(
+            &v6,
+            "http://[::1]:8765/callback",
+            "http://evil@[::1]:8765/callback"
+        ));
+        assert!(redirect_matches(
+            &v6,
+            "http://[::1]:8765/callback",
+            "http://[::1]:4321/callback"
+        ));
+    }
+
+    #[test]
+    fn only_the_loopback_port_may_differ_in_spelling() {
+        let public = client(ClientType::Public);
+        let reg = "http://127.0.0.1:5000/cb";
+        assert!(redirect_matches(&public, reg, "http://127.0.0.1:7000/cb"));
+        for given in [
+            "HTTP://127.0.0.1:7000/cb",
+            "http://127.0.0.1:7000/a/../cb",
+            "http://0x7f.1:7000/cb",
+            "http://127.0.0.1:7000/cb/",
+            "http://127.0.0.1:7000/cb?x=1",
+        ] {
+            assert!(!redirect_matches(&public, reg, given), "{given} matched");
+        }
+    }
+
+    fn session(auth_time: Timestamp) -> Session {
+        Session {
+            row: crate::store::flows::SessionRow {
+                sub: "alice-sub".into(),
+                auth_time,
+                expires_at: auth_time + 3600,
+            },
+            user: crate::model::User {
+                sub: "alice-sub".into(),
+                username: "alice".into(),
+                has_password: true,
+                claims: Default::default(),
+                created_at: 0,
+                updated_at: 0,
+            },
+        }
+    }
+
+    fn request(extra: &str) -> AuthRequest {
+        let p = params(&format!(
+            "client_id=demo&response_type=code&redirect_uri=https://app.example/cb&scope=openid&state=s{extra}"
+        ));
+        validate(Some(client(ClientType::Confidential)), &p).unwrap()
+    }
+
+    const NOW: Timestamp = 1_700_000_000;
+
+    fn refused(s: Silent) -> ErrorCode {
+        match s {
+            Silent::Refuse(e) => e.code,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_session_that_consented_answers_silently() {
+        let s = session(NOW - 100);
+        assert_eq!(
+            check_silent(&request(""), Some(&s), true, NOW),
+            Silent::Approve {
+                auth_time: NOW - 100
+            }
+        );
+        assert_eq!(
+            check_silent(&request("&prompt=none"), Some(&s), true, NOW),
+            Silent::Approve {
+                auth_time: NOW - 100
+            }
+        );
+        // Without consent (or asked to confirm it) the page asks.
+        assert_eq!(
+            check_silent(&request(""), Some(&s), false, NOW),
+            Silent::Ask
+        );
+        assert_eq!(
+            check_silent(&request("&prompt=consent"), Some(&s), true, NOW),
+            Silent::Ask
+        );
+        assert_eq!(
+            check_silent(&request("&prompt=login"), Some(&s), true, NOW),
+            Silent::Ask
+        );
+    }
+
+    #[test]
+    fn prompt_none_without_a_session_or_consent_is_refused() {
+        let none = request("&prompt=none");
+        assert_eq!(
+            refused(check_silent(&none, None, false, NOW)),
+            ErrorCode::LoginRequired
+        );
+        let s = session(NOW - 100);
+        assert_eq!(
+            refused(check_silent(&none, Some(&s), false, NOW)),
+            ErrorCode::ConsentRequired
+        );
+    }
+
+    #[test]
+    fn max_age_asks_for_a_new_sign_in() {
+        let s = session(NOW - 100);
+        let fresh = request("&prompt=none&max_age=100");
+        assert!(matches!(
+            check_silent(&fresh, Some(&s), true, NOW),
+            Silent::Approve { .. }
+        ));
+        let stale = request("&prompt=none&max_age=99");
+        assert_eq!(
+            refused(check_silent(&stale, Some(&s), true, NOW)),
+            ErrorCode::LoginRequired
+        );
+        let zero = request("&max_age=0");
+        assert_eq!(check_silent(&zero, Some(&s), true, NOW), Silent::Ask);
+        let zero_none = request("&prompt=none&max_age=0");
+        assert_eq!(
+            refused(check_silent(&zero_none, Some(&s), true, NOW)),
+            ErrorCode::LoginRequired
+        );
     }
 
     #[test]

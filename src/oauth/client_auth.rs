@@ -3,14 +3,13 @@
 //! `client_secret_post`, `none`, and RFC 7523 assertions (`client_secret_jwt`,
 //! `private_key_jwt`) with single-use `jti`.
 
-use axum::http::{HeaderMap, header};
 use base64::Engine;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::context::{Context, paths};
 use super::error::OAuthError;
 use super::params::Params;
-use crate::http::AppState;
 use crate::model::{AuthMethod, Client, Timestamp};
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -65,12 +64,14 @@ fn percent_decode_plus(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Reads the credentials from the `Authorization` header and the form, refusing more
-/// than one method at once (RFC 6749 §2.3).
-pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presented>, OAuthError> {
+/// Reads the credentials from the `Authorization` header's value (`authorization`) and
+/// the form, refusing more than one method at once (RFC 6749 §2.3).
+pub fn presented(
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<Option<Presented>, OAuthError> {
     let mut found = Vec::new();
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let value = auth.to_str().unwrap_or("");
+    if let Some(value) = authorization {
         // Auth schemes are case-insensitive (RFC 9110 §11.1).
         if let Some(b64) = value
             .split_once(' ')
@@ -78,11 +79,10 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
             .map(|(_, rest)| rest)
         {
             let err = || {
-                let mut e = OAuthError::invalid_client(
+                OAuthError::invalid_client(
                     "the Authorization header is not valid Basic credentials: expected base64(urlencode(client_id):urlencode(client_secret))",
-                );
-                e.basic_challenge = true;
-                e
+                )
+                .with_basic_challenge(true)
             };
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
@@ -155,8 +155,8 @@ pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presente
 }
 
 /// The client a request claims to be, whether or not it authenticates: for the log.
-pub fn claimed_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
-    match presented(headers, params) {
+pub fn claimed_client_id(authorization: Option<&str>, params: &Params) -> Option<String> {
+    match presented(authorization, params) {
         Ok(Some(
             Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id },
         )) => Some(id),
@@ -209,23 +209,19 @@ fn accepts(registered: AuthMethod, presented: &Presented, assertion_alg_is_hmac:
 
 /// Authenticates the client of a request at the endpoint `endpoint_path`.
 pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
+    ctx: &Context,
+    authorization: Option<&str>,
     params: &Params,
     endpoint_path: &str,
     now: Timestamp,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
-    let presented = presented(headers, params)?.ok_or_else(|| {
+    let presented = presented(authorization, params)?.ok_or_else(|| {
         OAuthError::invalid_client(
             "no client authentication: send client_id and client_secret with HTTP Basic (client_secret_basic) or in the form (client_secret_post), a client_assertion, or client_id alone for a public client",
         )
     })?;
     let is_basic = matches!(presented, Presented::Basic { .. });
-    let fail = |msg: String| {
-        let mut e = OAuthError::invalid_client(msg);
-        e.basic_challenge = is_basic;
-        e
-    };
+    let fail = |msg: String| OAuthError::invalid_client(msg).with_basic_challenge(is_basic);
     let client_id = match &presented {
         Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id } => {
             id.clone()
@@ -245,7 +241,7 @@ pub async fn authenticate(
             }
         },
     };
-    let client = state
+    let client = ctx
         .core
         .cached_client(&client_id)
         .await?
@@ -290,7 +286,7 @@ pub async fn authenticate(
             Ok(client)
         }
         Presented::Assertion { jwt, .. } => {
-            verify_assertion(state, &client, &jwt, endpoint_path, now)
+            verify_assertion(ctx, &client, &jwt, endpoint_path, now)
                 .await
                 .map_err(|e| fail(e.description))?;
             Ok(client)
@@ -299,7 +295,7 @@ pub async fn authenticate(
 }
 
 async fn verify_assertion(
-    state: &AppState,
+    ctx: &Context,
     client: &Client,
     jwt: &str,
     endpoint_path: &str,
@@ -371,9 +367,9 @@ async fn verify_assertion(
             c.iss, c.sub
         )));
     }
-    let issuer = &state.config.issuer;
-    let token_url = state.config.url(crate::http::paths::TOKEN);
-    let endpoint_url = state.config.url(endpoint_path);
+    let issuer = &ctx.config.issuer;
+    let token_url = ctx.config.url(paths::TOKEN);
+    let endpoint_url = ctx.config.url(endpoint_path);
     let aud_ok = |a: &str| {
         let a = a.trim_end_matches('/');
         a == issuer || a == token_url || a == endpoint_url
@@ -411,7 +407,7 @@ async fn verify_assertion(
         OAuthError::invalid_client("the assertion has no jti; each assertion needs a unique jti")
     })?;
     let fresh = crate::store::flows::use_assertion_jti(
-        state.core.store.pool(),
+        ctx.core.store.pool(),
         id,
         &jti,
         exp.max(now) + LEEWAY,
@@ -430,18 +426,12 @@ async fn verify_assertion(
 mod tests {
     use super::*;
 
-    fn headers(auth: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, auth.parse().unwrap());
-        h
-    }
-
     #[test]
     fn basic_credentials_are_form_url_decoded() {
         // id "my client", secret "p@ss:w+rd" urlencoded then base64'd
         let raw = "my+client:p%40ss%3Aw%2Brd";
         let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-        let p = presented(&headers(&format!("Basic {b64}")), &Params::default()).unwrap();
+        let p = presented(Some(&format!("Basic {b64}")), &Params::default()).unwrap();
         assert_eq!(
             p,
             Some(Presented::Basic {
@@ -455,7 +445,7 @@ mod tests {
     fn two_methods_at_once_are_refused() {
         let b64 = base64::engine::general_purpose::STANDARD.encode("a:b");
         let params = Params::parse(b"client_id=a&client_secret=b").unwrap();
-        let err = presented(&headers(&format!("Basic {b64}")), &params).unwrap_err();
+        let err = presented(Some(&format!("Basic {b64}")), &params).unwrap_err();
         assert!(err.description.contains("more than one"));
     }
 

@@ -4,13 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::error::{ErrorCode, OAuthError};
+use super::consent::{auto_approver, choose_persona};
+use super::context::{Context, LogLine, paths};
+use super::error::OAuthError;
 use super::params::Params;
 use super::token::resolve_scopes;
-use super::tokens::{Mint, TokenResponse, mint};
-use crate::http::{AppState, paths};
-use crate::model::{Client, GrantType, Timestamp, random_token};
-use crate::store::flows::{self, DeviceRow, GrantRow, hash_secret};
+use crate::events::RequestStatus;
+use crate::model::{Client, GrantType, Timestamp, User, random_token};
+use crate::store::flows::{self, DeviceRow, DeviceStatus, hash_secret};
 
 /// Device codes live this long.
 pub const DEVICE_CODE_TTL: i64 = 600;
@@ -49,7 +50,7 @@ pub fn normalize_user_code(input: &str) -> Option<String> {
 
 /// The device authorization endpoint (RFC 8628 §3.1–3.2).
 pub async fn authorize_device(
-    state: &AppState,
+    ctx: &Context,
     client: &Client,
     params: &Params,
     now: Timestamp,
@@ -62,27 +63,17 @@ pub async fn authorize_device(
     }
     let scopes = resolve_scopes(client, params.get("scope"), || client.scopes.clone())?;
     // Auto-approval (CI): the request starts approved.
-    let auto = match (&state.config.auto_approve, client.auto_approve) {
-        (Some(u), _) => state.core.get_user(u).await.ok(),
-        (None, true) => state
-            .core
-            .list_users()
-            .await
-            .ok()
-            .and_then(|u| u.into_iter().next()),
-        (None, false) => None,
-    };
+    let auto = auto_approver(ctx, client, None).await?;
     let device_code = random_token(32);
     let row = DeviceRow {
         user_code: generate_user_code(),
         client_id: client.client_id.clone(),
         scopes: scopes.join(" "),
         status: if auto.is_some() {
-            "approved"
+            DeviceStatus::Approved
         } else {
-            "pending"
-        }
-        .to_string(),
+            DeviceStatus::Pending
+        },
         sub: auto.as_ref().map(|u| u.sub.clone()),
         auth_time: auto.as_ref().map(|_| now),
         interval_secs: POLL_INTERVAL,
@@ -92,13 +83,12 @@ pub async fn authorize_device(
     };
     let hash = hash_secret(&device_code);
     let stored = row.clone();
-    state
-        .core
+    ctx.core
         .store
         .writer()
         .run(move |conn| Box::pin(async move { flows::insert_device(conn, &hash, &stored).await }))
         .await?;
-    let verification_uri = state.config.url(paths::DEVICE);
+    let verification_uri = ctx.config.url(paths::DEVICE);
     let complete = format!("{verification_uri}?user_code={}", row.user_code);
     Ok(json!({
         "device_code": device_code,
@@ -110,135 +100,163 @@ pub async fn authorize_device(
     }))
 }
 
-/// The device_code grant at the token endpoint (RFC 8628 §3.4–3.5).
-pub async fn exchange(
-    state: &AppState,
-    client: &Client,
-    device_code: &str,
+/// What the verification page shows for a user code.
+#[derive(Debug)]
+pub enum Verification {
+    /// Not a code at all (a typo).
+    Malformed,
+    Unknown {
+        code: String,
+    },
+    Expired,
+    /// Waiting for a decision: the page asks for one.
+    Waiting(Box<Waiting>),
+    /// Approved already (by `--auto-approve` or the client's setting, or on the page):
+    /// the device can continue.
+    Approved {
+        username: Option<String>,
+    },
+    Denied,
+    /// Exchanged for tokens already.
+    Used,
+}
+
+/// A device request waiting for the user.
+#[derive(Debug)]
+pub struct Waiting {
+    pub code: String,
+    pub client_name: String,
+    pub personas: Vec<User>,
+    /// Each requested scope with its description.
+    pub scopes: Vec<(String, String)>,
+}
+
+/// Looks up what a person typed on the verification page.
+pub async fn verification(
+    ctx: &Context,
+    entered: &str,
     now: Timestamp,
-) -> Result<TokenResponse, OAuthError> {
-    let hash = hash_secret(device_code);
-    let row = {
-        let mut conn = state.core.store.pool().acquire().await?;
-        sqlx::query_scalar::<_, String>(
-            "SELECT client_id FROM device_codes WHERE device_code_hash = ?",
-        )
-        .bind(&hash)
-        .fetch_optional(&mut *conn)
-        .await?
+) -> Result<Verification, OAuthError> {
+    let Some(code) = normalize_user_code(entered) else {
+        return Ok(Verification::Malformed);
     };
-    match row {
-        None => {
-            return Err(OAuthError::invalid_grant(
-                "the device_code is unknown to this provider; start again at the device authorization endpoint",
-            ));
-        }
-        Some(owner) if owner != client.client_id => {
-            return Err(OAuthError::invalid_grant(format!(
-                "the device_code was issued to client '{owner}', not '{}'",
-                client.client_id
-            )));
-        }
-        Some(_) => {}
-    }
-    // Record the poll and read the state in one step.
-    let poll_hash = hash.clone();
-    let row = state
-        .core
-        .store
-        .writer()
-        .run(move |conn| Box::pin(async move { flows::poll_device(conn, &poll_hash, now).await }))
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the device_code is unknown to this provider"))?;
-    if row.expires_at <= now {
-        return Err(OAuthError::new(
-            ErrorCode::ExpiredToken,
-            format!(
-                "the device code expired {}s ago (it lives {DEVICE_CODE_TTL}s); start a new device authorization",
-                now - row.expires_at
-            ),
-        ));
-    }
-    match row.status.as_str() {
-        "pending" => {
-            if row
-                .last_poll_at
-                .is_some_and(|t| now - t < row.interval_secs)
-            {
-                return Err(OAuthError::new(
-                    ErrorCode::SlowDown,
-                    format!(
-                        "polling too fast; wait at least {}s between token requests (RFC 8628 §3.5)",
-                        row.interval_secs
-                    ),
-                ));
-            }
-            return Err(OAuthError::new(
-                ErrorCode::AuthorizationPending,
-                format!(
-                    "the user has not approved yet; they should open {} and enter {}",
-                    state.config.url(paths::DEVICE),
-                    row.user_code
-                ),
-            ));
-        }
-        "denied" => {
-            return Err(OAuthError::new(
-                ErrorCode::AccessDenied,
-                "the user denied the device's request",
-            ));
-        }
-        "used" => {
-            return Err(OAuthError::invalid_grant(
-                "this device_code was already exchanged for tokens; device codes are single-use",
-            ));
-        }
-        _ => {}
-    }
-    // Approved: poll_device has marked it used, so this is the one exchange.
-    let sub = row
-        .sub
-        .clone()
-        .ok_or_else(|| OAuthError::server_error("an approved device request has no user"))?;
-    let user = state
-        .core
-        .cached_user(&sub)
-        .await?
-        .map(|u| (*u).clone())
-        .ok_or_else(|| {
-            OAuthError::invalid_grant("the user who approved this device no longer exists")
-        })?;
-    let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
-    let grant_id = crate::model::sortable_id(now);
-    let scope_defs = state.core.cached_scopes().await?;
-    let (response, rows) = mint(
-        &state.keys,
-        &scope_defs,
-        &Mint {
-            issuer: &state.config.issuer,
-            client,
-            user: Some(&user),
-            claims_override: None,
-            scopes: &scopes,
-            grant_id: Some(&grant_id),
-            auth_time: row.auth_time,
-            nonce: None,
-            refresh: client.allows_grant(GrantType::RefreshToken),
-            id_token: scopes.iter().any(|s| s == "openid"),
-            now,
-        },
-    )?;
-    let grant = GrantRow {
-        id: grant_id,
-        client_id: client.client_id.clone(),
-        sub: Some(sub),
-        scopes: row.scopes.clone(),
-        auth_time: row.auth_time,
-        created_at: now,
-        revoked_at: None,
+    let Some(row) = flows::device_by_user_code(ctx.core.store.pool(), &code).await? else {
+        return Ok(Verification::Unknown { code });
     };
-    super::token::store_tokens(state, Some(grant), rows).await?;
-    Ok(response)
+    if row.expires_at <= now && row.status != DeviceStatus::Used {
+        return Ok(Verification::Expired);
+    }
+    let username = |sub: Option<String>| async {
+        match sub {
+            Some(s) => ctx
+                .core
+                .cached_user(&s)
+                .await
+                .map(|u| u.map(|u| u.username.clone())),
+            None => Ok(None),
+        }
+    };
+    match row.status {
+        DeviceStatus::Approved => {
+            return Ok(Verification::Approved {
+                username: username(row.sub.clone()).await?,
+            });
+        }
+        DeviceStatus::Denied => return Ok(Verification::Denied),
+        DeviceStatus::Used => return Ok(Verification::Used),
+        DeviceStatus::Pending => {}
+    }
+    let client_name = ctx
+        .core
+        .cached_client(&row.client_id)
+        .await?
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| row.client_id.clone());
+    let personas = ctx.core.list_users().await?;
+    let defs = ctx.core.cached_scopes().await?;
+    let scopes = row
+        .scopes
+        .split_whitespace()
+        .map(|s| {
+            let description = defs
+                .iter()
+                .find(|d| d.name == s)
+                .map(|d| d.description.clone())
+                .unwrap_or_default();
+            (s.to_string(), description)
+        })
+        .collect();
+    Ok(Verification::Waiting(Box::new(Waiting {
+        code,
+        client_name,
+        personas,
+        scopes,
+    })))
+}
+
+/// A person's decision on the verification page. Returns false when the code is no
+/// longer waiting (used, denied or expired).
+pub async fn decide(
+    ctx: &Context,
+    code: &str,
+    approve: bool,
+    username: Option<&str>,
+    params: &Params,
+    now: Timestamp,
+) -> Result<bool, OAuthError> {
+    let user = match (approve, username) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(OAuthError::invalid_request(
+                "pick a persona before approving",
+            ));
+        }
+        (true, Some(name)) => Some(choose_persona(ctx, Some(name), None).await?),
+    };
+    let decided = flows::decide_device(
+        ctx.core.store.pool(),
+        code,
+        approve,
+        user.as_ref().map(|u| u.sub.as_str()),
+        now,
+    )
+    .await?;
+    if decided {
+        ctx.record(
+            LogLine::new(
+                "device",
+                if approve {
+                    RequestStatus::Approved
+                } else {
+                    RequestStatus::Denied
+                },
+            )
+            .user(user.map(|u| u.username))
+            .params(params)
+            .detail(json!({"user_code": code, "decided_by": "page"})),
+        );
+    }
+    Ok(decided)
+}
+
+/// The device authorization endpoint's request: the client authenticates, then
+/// [`authorize_device`].
+pub async fn request(
+    ctx: &Context,
+    authorization: Option<&str>,
+    params: &Params,
+    now: Timestamp,
+) -> Result<(std::sync::Arc<Client>, Value), OAuthError> {
+    let client = super::client_auth::authenticate(
+        ctx,
+        authorization,
+        params,
+        paths::DEVICE_AUTHORIZATION,
+        now,
+    )
+    .await?;
+    let answer = authorize_device(ctx, &client, params, now).await?;
+    Ok((client, answer))
 }
 
 #[cfg(test)]

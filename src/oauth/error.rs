@@ -1,10 +1,7 @@
 //! The one error shape of every OAuth endpoint: an RFC error code plus a plain-language
-//! cause and fix. Token-style endpoints answer RFC 6749 §5.2 JSON; resource endpoints
-//! answer RFC 6750 §3 `WWW-Authenticate: Bearer` challenges.
-
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+//! cause and fix, and the challenge its answer carries. Token-style endpoints answer
+//! RFC 6749 §5.2 JSON; resource endpoints answer RFC 6750 §3 `WWW-Authenticate:
+//! Bearer` challenges. How it is written on the wire is the HTTP layer's business.
 
 macro_rules! codes {
     ($($variant:ident = $wire:literal),+ $(,)?) => {
@@ -42,6 +39,21 @@ codes! {
     AuthorizationPending = "authorization_pending",
     SlowDown = "slow_down",
     ExpiredToken = "expired_token",
+    TemporarilyUnavailable = "temporarily_unavailable",
+}
+
+/// The `WWW-Authenticate` challenge an error's answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// None, or Basic for `invalid_client` (RFC 6749 §5.2).
+    Client,
+    /// The client tried HTTP Basic authentication: a Basic challenge whatever the code.
+    Basic,
+    /// A protected resource's bearer challenge (RFC 6750 §3).
+    Bearer,
+    /// A protected resource asked without any token: a bare challenge, without an
+    /// error code (RFC 6750 §3.1).
+    BearerMissing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +61,9 @@ pub struct OAuthError {
     pub code: ErrorCode,
     /// What went wrong and how to fix it, in plain language.
     pub description: String,
-    /// The client tried HTTP Basic authentication (RFC 6749 §5.2: answer with a Basic challenge).
-    pub basic_challenge: bool,
+    pub challenge: Challenge,
+    /// An HTTP status other than the code's usual one (registration's 403, 413).
+    pub status_override: Option<u16>,
 }
 
 impl std::fmt::Display for OAuthError {
@@ -66,8 +79,38 @@ impl OAuthError {
         OAuthError {
             code,
             description: description.into(),
-            basic_challenge: false,
+            challenge: Challenge::Client,
+            status_override: None,
         }
+    }
+    /// A protected resource was called without any access token.
+    pub fn missing_bearer_token() -> Self {
+        let mut e =
+            Self::invalid_token("no access token: send Authorization: Bearer <access token>");
+        e.challenge = Challenge::BearerMissing;
+        e
+    }
+    /// This error as a protected resource's answer (RFC 6750 §3).
+    pub fn for_bearer(mut self) -> Self {
+        if self.challenge != Challenge::BearerMissing {
+            self.challenge = Challenge::Bearer;
+        }
+        self
+    }
+    /// The client authenticated with HTTP Basic: its answer carries a Basic challenge.
+    pub fn with_basic_challenge(mut self, basic: bool) -> Self {
+        if basic {
+            self.challenge = Challenge::Basic;
+        }
+        self
+    }
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status_override = Some(status);
+        self
+    }
+    /// A request without any credentials (not logged: every client's first try).
+    pub fn is_missing_credentials(&self) -> bool {
+        self.challenge == Challenge::BearerMissing
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)
@@ -91,48 +134,42 @@ impl OAuthError {
         Self::new(ErrorCode::ServerError, d)
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self.code {
-            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+    /// The HTTP status of this error's answer.
+    pub fn status(&self) -> u16 {
+        if let Some(s) = self.status_override {
+            return s;
+        }
+        match (self.challenge, self.code) {
+            (Challenge::BearerMissing, _) => 401,
+            (_, ErrorCode::InsufficientScope) => 403,
+            (_, ErrorCode::ServerError) => 500,
+            (_, ErrorCode::TemporarilyUnavailable) => 503,
+            (_, ErrorCode::InvalidClient | ErrorCode::InvalidToken) => 401,
+            (Challenge::Bearer, ErrorCode::InvalidRequest) => 400,
+            (Challenge::Bearer, _) => 401,
+            _ => 400,
         }
     }
 
-    fn body(&self) -> serde_json::Value {
-        json!({"error": self.code.as_str(), "error_description": quote_safe(&self.description)})
+    /// The JSON body of this error's answer (RFC 6749 §5.2).
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": self.code.as_str(), "error_description": quote_safe(&self.description)})
     }
 
-    /// This error as an RFC 6750 bearer-token challenge (userinfo, protected resources).
-    pub fn into_bearer_response(self) -> Response {
-        let mut challenge = String::from("Bearer realm=\"authdesk\"");
-        // RFC 6750 §3.1: a request without credentials gets a bare challenge.
-        let no_credentials = self.code == ErrorCode::InvalidRequest && self.description.is_empty();
-        if !no_credentials {
-            challenge.push_str(&format!(
-                ", error=\"{}\", error_description=\"{}\"",
+    /// The `WWW-Authenticate` value of this error's answer, if it has one.
+    pub fn www_authenticate(&self) -> Option<String> {
+        match self.challenge {
+            Challenge::Client if self.code != ErrorCode::InvalidClient => None,
+            Challenge::Client | Challenge::Basic => {
+                Some("Basic realm=\"authdesk\", charset=\"UTF-8\"".to_string())
+            }
+            Challenge::BearerMissing => Some("Bearer realm=\"authdesk\"".to_string()),
+            Challenge::Bearer => Some(format!(
+                "Bearer realm=\"authdesk\", error=\"{}\", error_description=\"{}\"",
                 self.code.as_str(),
                 quote_safe(&self.description)
-            ));
+            )),
         }
-        let status = match self.code {
-            _ if no_credentials => StatusCode::UNAUTHORIZED,
-            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::UNAUTHORIZED,
-        };
-        let mut res = if no_credentials {
-            (status, axum::Json(json!({"error": "invalid_token", "error_description": "no access token: send Authorization: Bearer <access token>"}))).into_response()
-        } else {
-            (status, axum::Json(self.body())).into_response()
-        };
-        no_store(res.headers_mut());
-        if let Ok(v) = HeaderValue::from_str(&challenge) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
-        res
     }
 }
 
@@ -155,32 +192,31 @@ pub fn quote_safe(s: &str) -> String {
     out.replace("section  ", "section ")
 }
 
-pub fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let mut res = (self.status(), axum::Json(self.body())).into_response();
-        no_store(res.headers_mut());
-        if self.code == ErrorCode::InvalidClient {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"authdesk\", charset=\"UTF-8\""),
-            );
-        }
-        res
+impl From<crate::error::Error> for OAuthError {
+    fn from(e: crate::error::Error) -> Self {
+        // Database and I/O details stay in the log, not in responses; the answer says
+        // in plain words what failed, and it is never a different protocol answer.
+        tracing::error!(error = %e, "internal error");
+        let what = match &e {
+            crate::error::Error::Database(_)
+            | crate::error::Error::Migrate(_)
+            | crate::error::Error::Storage(_) => "Authdesk could not read or write its database",
+            crate::error::Error::Io { .. } => "Authdesk could not read or write a file",
+            _ => "Authdesk hit an internal error",
+        };
+        OAuthError::server_error(format!(
+            "{what}; the details are in its log. Retry the request; if it keeps failing, restart Authdesk"
+        ))
     }
 }
 
-impl From<crate::error::Error> for OAuthError {
-    fn from(e: crate::error::Error) -> Self {
-        // Database and I/O details stay in the log, not in responses.
-        tracing::error!(error = %e, "internal error");
-        OAuthError::server_error(
-            "the provider hit an internal error; see the Authdesk log for details",
-        )
+/// A refusal crossing into the window or the CLI keeps its RFC code.
+impl From<OAuthError> for crate::error::Error {
+    fn from(e: OAuthError) -> Self {
+        crate::error::Error::Protocol {
+            code: e.code.as_str(),
+            message: e.description,
+        }
     }
 }
 

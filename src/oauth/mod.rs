@@ -1,14 +1,38 @@
-//! The OAuth 2.0 / OpenID Connect protocol: one module per endpoint, each a pure
-//! check plus an operation that commits before the handler answers.
+//! The OAuth 2.0 / OpenID Connect provider: every protocol decision, and nothing of
+//! HTTP (this module never names axum, hyper or `crate::http`; a check in the test
+//! command keeps it so).
+//!
+//! A request's way through it: the HTTP layer parses the parameters ([`params`]) and
+//! hands the credentials over as header values, then calls one operation with the
+//! shared [`Context`]:
+//! - [`authorize::begin`] validates an authorization request (pure), then answers it
+//!   automatically, silently from the provider [`session`], or leaves it waiting in
+//!   [`consent`], where the page and the window decide it through one
+//!   [`consent::decide`];
+//! - [`token::token`] is the token endpoint's pipeline: [`client_auth`] once, then one
+//!   module per grant under `token/`, each a pure `check(…, now)` plus an operation
+//!   that commits once; [`issue`] mints what a grant hands out ([`mint`] signs);
+//! - [`resource`] answers introspection, revocation, userinfo and bearer checks;
+//!   [`device`] the device authorization and verification; [`logout`] RP-initiated
+//!   logout; [`register`] dynamic registration; [`discovery`] the metadata.
+//!
+//! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 
 pub mod authorize;
 pub mod client_auth;
+pub mod consent;
+pub mod context;
 pub mod device;
+pub mod discovery;
 pub mod error;
+pub mod issue;
+pub mod logout;
+pub mod mint;
 pub mod params;
 pub mod register;
 pub mod resource;
+pub mod session;
 pub mod token;
-pub mod tokens;
 
+pub use context::{Context, LogLine, Parts, ProviderConfig, paths};
 pub use error::{ErrorCode, OAuthError};

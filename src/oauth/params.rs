@@ -3,9 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequest, Request};
-use axum::http::{Method, header};
-
 use super::error::OAuthError;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,25 +39,14 @@ impl Params {
         })
     }
 
-    /// The parameters as the log shows them, secrets masked.
+    /// The parameters as the log shows them: secrets replaced by their length, never
+    /// a part of them (a 6-character password would otherwise be kept whole).
     pub fn redacted(&self) -> BTreeMap<String, String> {
         self.0
             .iter()
             .map(|(k, v)| {
-                let secret = matches!(
-                    k.as_str(),
-                    "client_secret"
-                        | "password"
-                        | "code"
-                        | "refresh_token"
-                        | "token"
-                        | "code_verifier"
-                        | "client_assertion"
-                        | "access_token"
-                );
-                let shown = if secret {
-                    let prefix: String = v.chars().take(6).collect();
-                    format!("{prefix}…")
+                let shown = if is_secret(k) {
+                    format!("[redacted, {} characters]", v.chars().count())
                 } else {
                     v.clone()
                 };
@@ -68,6 +54,26 @@ impl Params {
             })
             .collect()
     }
+}
+
+/// Parameters whose values are credentials or grant something: never logged.
+pub fn is_secret(name: &str) -> bool {
+    matches!(
+        name,
+        "client_secret"
+            | "password"
+            | "code"
+            | "refresh_token"
+            | "token"
+            | "code_verifier"
+            | "client_assertion"
+            | "access_token"
+            | "device_code"
+            | "subject_token"
+            | "actor_token"
+            | "assertion"
+            | "csrf"
+    )
 }
 
 /// One `name=value` of a form, decoded as `form_urlencoded` decodes it (`+` is a space,
@@ -97,44 +103,6 @@ fn text(bytes: &[u8]) -> String {
     }
 }
 
-/// Extracts parameters from the query (GET) or a form body (POST), answering malformed
-/// input with `invalid_request` instead of axum's rejection text.
-#[derive(Debug, Clone)]
-pub struct OAuthParams(pub Params);
-
-impl<S: Send + Sync> FromRequest<S> for OAuthParams {
-    type Rejection = OAuthError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if req.method() == Method::GET || req.method() == Method::HEAD {
-            let q = req.uri().query().unwrap_or("");
-            return Params::parse(q.as_bytes()).map(OAuthParams);
-        }
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if !content_type.starts_with("application/x-www-form-urlencoded") {
-            let got = if content_type.is_empty() {
-                "no Content-Type".to_string()
-            } else {
-                format!("'{content_type}'")
-            };
-            return Err(OAuthError::invalid_request(format!(
-                "the request body must be application/x-www-form-urlencoded (RFC 6749 §3.2), but it has {got}; send the parameters as a form, not JSON"
-            )));
-        }
-        let body = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                OAuthError::invalid_request(format!("the request body could not be read: {e}"))
-            })?;
-        Params::parse(&body).map(OAuthParams)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +114,29 @@ mod tests {
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), None);
         assert_eq!(p.get("c"), Some("x y"));
+    }
+
+    #[test]
+    fn secrets_are_logged_as_their_length_only() {
+        let p = Params::parse(
+            b"password=hunter&client_secret=s3cr3t-value&code_verifier=abcdefgh&refresh_token=rt-123456&subject_token=st&actor_token=at&client_assertion=eyJ.x.y&scope=openid",
+        )
+        .unwrap();
+        let logged = p.redacted();
+        assert_eq!(logged["password"], "[redacted, 6 characters]");
+        assert_eq!(logged["client_secret"], "[redacted, 12 characters]");
+        for (k, v) in &logged {
+            if k == "scope" {
+                assert_eq!(v, "openid");
+                continue;
+            }
+            let raw = p.get(k).unwrap();
+            assert_eq!(
+                v,
+                &format!("[redacted, {} characters]", raw.chars().count()),
+                "{k}"
+            );
+        }
     }
 
     #[test]

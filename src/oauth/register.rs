@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::context::Context;
 use super::error::{ErrorCode, OAuthError};
 use crate::error::Error;
 use crate::model::{
@@ -147,4 +148,28 @@ pub fn response(c: &Client) -> Value {
         v["jwks"] = j.clone();
     }
     v
+}
+
+/// The registration endpoint (RFC 7591 §3): `body` is the request's JSON (when
+/// `is_json`, from its Content-Type). Returns the registered client.
+pub async fn register(ctx: &Context, is_json: bool, body: &[u8]) -> Result<Client, OAuthError> {
+    if !ctx.config.registration_open {
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "dynamic client registration is turned off in this Authdesk; turn it on in Settings (or drop --no-registration), or create the client in the window",
+        )
+        .with_status(403));
+    }
+    if !is_json {
+        return Err(OAuthError::invalid_request(
+            "registration requests are JSON (RFC 7591 §3.1); send Content-Type: application/json",
+        ));
+    }
+    let metadata: Metadata = serde_json::from_slice(body).map_err(|e| {
+        metadata_err(format!(
+            "the client metadata is not valid JSON of the RFC 7591 shape: {e}"
+        ))
+    })?;
+    let input = to_input(metadata)?;
+    ctx.core.create_client(input).await.map_err(from_core_error)
 }

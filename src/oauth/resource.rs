@@ -1,40 +1,61 @@
 //! What a token grants: introspection (RFC 7662), revocation (RFC 7009), bearer-token
 //! validation for userinfo and protected resources (RFC 6750).
 
-use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
+use super::client_auth;
+use super::context::{Context, paths};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use crate::http::AppState;
 use crate::model::{Client, Timestamp, User};
 use crate::store::flows::{self, TokenKind, TokenRow, TokenState};
 
 /// RFC 7662 §2.2 response for `row` (inactive when unknown, expired or revoked).
-pub async fn introspection_of<'a>(
-    state: &'a AppState,
-    row: Option<&'a TokenRow>,
+pub async fn introspection_of(
+    ctx: &Context,
+    row: Option<Arc<TokenRow>>,
     now: Timestamp,
-) -> Result<Introspection<'a>, OAuthError> {
+) -> Result<Introspection, OAuthError> {
     let Some(t) = row.filter(|t| t.state(now) == TokenState::Active) else {
         return Ok(Introspection::default());
     };
     let username = match &t.sub {
-        Some(sub) => state
-            .core
-            .cached_user(sub)
-            .await?
-            .map(|u| u.username.clone()),
+        Some(sub) => ctx.core.cached_user(sub).await?.map(|u| u.username.clone()),
         None => None,
     };
     Ok(Introspection {
         active: true,
-        claims: Some(ActiveClaims {
+        token: Some((t, ctx.clone(), username)),
+    })
+}
+
+/// An introspection response (RFC 7662 §2.2): `{"active": false}` alone for a token
+/// that is unknown, expired or revoked.
+#[derive(Debug, Default)]
+pub struct Introspection {
+    pub active: bool,
+    /// The active token, the provider (its issuer) and the token's persona.
+    token: Option<(Arc<TokenRow>, Context, Option<String>)>,
+}
+
+impl serde::Serialize for Introspection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Inactive {
+            active: bool,
+        }
+        let Some((t, ctx, username)) = &self.token else {
+            return Inactive { active: false }.serialize(s);
+        };
+        ActiveClaims {
+            active: true,
             aud: &t.client_id,
             client_id: &t.client_id,
             exp: t.expires_at,
             iat: t.issued_at,
-            iss: &state.config.issuer,
+            iss: &ctx.config.issuer,
             jti: &t.id,
             nbf: t.issued_at,
             scope: &t.scopes,
@@ -44,23 +65,16 @@ pub async fn introspection_of<'a>(
             } else {
                 "refresh_token"
             },
-            username,
-        }),
-    })
-}
-
-/// An introspection response (RFC 7662 §2.2): `{"active": false}` alone for a token
-/// that is unknown, expired or revoked.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Introspection<'a> {
-    pub active: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    claims: Option<ActiveClaims<'a>>,
+            username: username.as_deref(),
+        }
+        .serialize(s)
+    }
 }
 
 /// What an introspection says of an active token.
 #[derive(Debug, serde::Serialize)]
 struct ActiveClaims<'a> {
+    active: bool,
     aud: &'a str,
     client_id: &'a str,
     exp: Timestamp,
@@ -72,40 +86,71 @@ struct ActiveClaims<'a> {
     sub: &'a str,
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    username: Option<String>,
+    username: Option<&'a str>,
+}
+
+/// The introspection endpoint (RFC 7662): a confidential client asks what a token is.
+pub async fn introspect(
+    ctx: &Context,
+    authorization: Option<&str>,
+    params: &Params,
+    now: Timestamp,
+) -> Result<(Arc<Client>, Introspection), OAuthError> {
+    let client =
+        client_auth::authenticate(ctx, authorization, params, paths::INTROSPECT, now).await?;
+    if client.is_public() {
+        // RFC 7662 §2.1: a bare client_id authorizes nothing; anyone could read tokens.
+        return Err(OAuthError::invalid_client(format!(
+            "client '{}' is public and cannot authenticate, so it may not introspect tokens; introspect from a confidential client (your API's own credentials)",
+            client.client_id
+        )));
+    }
+    let row = introspected(ctx, params).await?;
+    let answer = introspection_of(ctx, row, now).await?;
+    Ok((client, answer))
+}
+
+/// The revocation endpoint (RFC 7009): returns the client and the id of the token
+/// revoked (`None` for a token unknown here, which succeeds silently).
+pub async fn revoke_request(
+    ctx: &Context,
+    authorization: Option<&str>,
+    params: &Params,
+    now: Timestamp,
+) -> Result<(Arc<Client>, Option<String>), OAuthError> {
+    let client = client_auth::authenticate(ctx, authorization, params, paths::REVOKE, now).await?;
+    let id = revoke(ctx, &client, params, now).await?;
+    Ok((client, id))
 }
 
 /// Looks a token up by value, trying the hinted kind first (hints are only hints).
-pub async fn find_token(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<std::sync::Arc<TokenRow>>, OAuthError> {
-    Ok(state.core.find_token(token).await?)
+pub async fn find_token(ctx: &Context, token: &str) -> Result<Option<Arc<TokenRow>>, OAuthError> {
+    Ok(ctx.core.find_token(token).await?)
 }
 
 /// The stored token the `token` parameter of an introspection names, if any; its
 /// answer is [`introspection_of`] it.
 pub async fn introspected(
-    state: &AppState,
+    ctx: &Context,
     params: &Params,
-) -> Result<Option<std::sync::Arc<TokenRow>>, OAuthError> {
+) -> Result<Option<Arc<TokenRow>>, OAuthError> {
     // token_type_hint is only a hint: every kind of token is searched, whatever it says
     // (RFC 7662 §2.1, RFC 7009 §2.1).
     let token = params.require("token", "send the token to introspect as token=…")?;
-    find_token(state, token).await
+    find_token(ctx, token).await
 }
 
 /// Revokes a token. Revoking a refresh token revokes its whole grant. Unknown tokens
 /// succeed silently (RFC 7009 §2.2).
 pub async fn revoke(
-    state: &AppState,
+    ctx: &Context,
     client: &Client,
     params: &Params,
     now: Timestamp,
 ) -> Result<Option<String>, OAuthError> {
     // As for introspection, token_type_hint is ignored (RFC 7009 §2.1).
     let token = params.require("token", "send the token to revoke as token=…")?;
-    let Some(row) = find_token(state, token).await? else {
+    let Some(row) = find_token(ctx, token).await? else {
         return Ok(None);
     };
     if row.client_id != client.client_id {
@@ -114,12 +159,7 @@ pub async fn revoke(
             row.client_id, client.client_id
         )));
     }
-    let mut tx = state
-        .core
-        .store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await?;
+    let mut tx = ctx.core.store.pool().begin_with("BEGIN IMMEDIATE").await?;
     match (row.kind, &row.grant_id) {
         (TokenKind::RefreshToken, Some(grant)) => {
             flows::revoke_grant(&mut tx, grant, now, "refresh token revoked").await?;
@@ -129,16 +169,17 @@ pub async fn revoke(
         }
     }
     tx.commit().await?;
-    state.core.tokens_revoked(Some(row.id.clone()));
+    ctx.core.tokens_revoked(Some(row.id.clone()));
     Ok(Some(row.id.clone()))
 }
 
-/// The bearer token of a request: `Authorization: Bearer` or the form body's
-/// `access_token` (RFC 6750 §2.1, §2.2), never both.
-pub fn bearer_token(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthError> {
-    let header_token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+/// The bearer token of a request: `Authorization: Bearer` (`authorization`, the
+/// header's value) or the form body's `access_token` (RFC 6750 §2.1, §2.2), never both.
+pub fn bearer_token(
+    authorization: Option<&str>,
+    form: Option<&Params>,
+) -> Result<String, OAuthError> {
+    let header_token = authorization
         .map(|v| {
             let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
             if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() {
@@ -156,24 +197,24 @@ pub fn bearer_token(headers: &HeaderMap, form: Option<&Params>) -> Result<String
             "the access token was sent both in the Authorization header and in the body; RFC 6750 §2 allows one method",
         )),
         (Some(t), None) | (None, Some(t)) => Ok(t),
-        (None, None) => Err(OAuthError::new(ErrorCode::InvalidRequest, String::new())),
+        (None, None) => Err(OAuthError::missing_bearer_token()),
     }
 }
 
 /// A validated access token and its user.
 #[derive(Debug, Clone)]
 pub struct Bearer {
-    pub token: std::sync::Arc<TokenRow>,
+    pub token: Arc<TokenRow>,
     pub user: Option<User>,
 }
 
 /// Validates an access token for a protected resource.
 pub async fn authorize_bearer(
-    state: &AppState,
+    ctx: &Context,
     token: &str,
     now: Timestamp,
 ) -> Result<Bearer, OAuthError> {
-    let row = find_token(state, token).await?.ok_or_else(|| {
+    let row = find_token(ctx, token).await?.ok_or_else(|| {
         OAuthError::invalid_token("the access token is unknown to this provider; get a new one")
     })?;
     if row.kind != TokenKind::AccessToken {
@@ -196,14 +237,14 @@ pub async fn authorize_bearer(
         TokenState::Active => {}
     }
     let user = match &row.sub {
-        Some(sub) => state.core.cached_user(sub).await?.map(|u| (*u).clone()),
+        Some(sub) => ctx.core.cached_user(sub).await?.map(|u| (*u).clone()),
         None => None,
     };
     Ok(Bearer { token: row, user })
 }
 
 /// The userinfo response (OIDC Core §5.3): `sub` plus the claims the scopes release.
-pub async fn userinfo(state: &AppState, bearer: &Bearer) -> Result<Value, OAuthError> {
+pub async fn userinfo(ctx: &Context, bearer: &Bearer) -> Result<Value, OAuthError> {
     let scopes = bearer.token.scope_list();
     if !scopes.iter().any(|s| s == "openid") {
         return Err(OAuthError::new(
@@ -216,8 +257,47 @@ pub async fn userinfo(state: &AppState, bearer: &Bearer) -> Result<Value, OAuthE
             "this access token has no user (client_credentials); userinfo needs a user's token",
         )
     })?;
-    let defs = state.core.cached_scopes().await?;
-    let mut claims = super::tokens::claims_for_scopes(user, None, &scopes, &defs);
+    let defs = ctx.core.cached_scopes().await?;
+    let mut claims = super::mint::claims_for_scopes(user, None, &scopes, &defs);
     claims.insert("sub".into(), json!(user.sub));
     Ok(Value::Object(claims))
+}
+
+/// What the window shows of one token.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct TokenDetail {
+    pub summary: crate::store::flows::TokenSummary,
+    /// The token itself (JWT or opaque).
+    pub value: Option<String>,
+    /// The RFC 7662 introspection response for it.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
+    pub introspection: Value,
+}
+
+impl Context {
+    /// A token with its value and introspection, for the window.
+    pub async fn token_detail(&self, id: &str) -> crate::Result<TokenDetail> {
+        let (summary, value) = self.core.get_token(id).await?;
+        let row = flows::get_token(self.core.store.pool(), id).await?;
+        let introspection = introspection_of(self, row.map(Arc::new), self.now()).await?;
+        let introspection = serde_json::to_value(&introspection)
+            .map_err(|e| crate::Error::Other(format!("cannot write the introspection: {e}")))?;
+        Ok(TokenDetail {
+            summary,
+            value,
+            introspection,
+        })
+    }
+}
+
+/// The sample resource's answer: who a bearer token speaks for.
+pub fn who(b: &Bearer) -> Value {
+    json!({
+        "sub": b.token.sub.clone().unwrap_or_else(|| b.token.client_id.clone()),
+        "username": b.user.as_ref().map(|u| u.username.clone()),
+        "client_id": b.token.client_id,
+        "scope": b.token.scopes,
+        "expires_at": b.token.expires_at,
+    })
 }

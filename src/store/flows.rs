@@ -880,12 +880,44 @@ pub async fn revoke_consent(
 
 // ---- device authorization (RFC 8628) ----
 
+/// Where a device authorization stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Waiting for the user.
+    Pending,
+    /// Approved; the device's next poll gets the tokens.
+    Approved,
+    Denied,
+    /// Exchanged for tokens.
+    Used,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Denied => "denied",
+            DeviceStatus::Used => "used",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "pending" => DeviceStatus::Pending,
+            "approved" => DeviceStatus::Approved,
+            "denied" => DeviceStatus::Denied,
+            _ => DeviceStatus::Used,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceRow {
     pub user_code: String,
     pub client_id: String,
     pub scopes: String,
-    pub status: String,
+    pub status: DeviceStatus,
     pub sub: Option<String>,
     pub auth_time: Option<Timestamp>,
     pub interval_secs: i64,
@@ -900,7 +932,7 @@ impl DeviceRow {
             user_code: r.get("user_code"),
             client_id: r.get("client_id"),
             scopes: r.get("scopes"),
-            status: r.get("status"),
+            status: DeviceStatus::parse(r.get::<&str, _>("status")),
             sub: r.get("sub"),
             auth_time: r.get("auth_time"),
             interval_secs: r.get("interval_secs"),
@@ -909,6 +941,16 @@ impl DeviceRow {
             expires_at: r.get("expires_at"),
         }
     }
+}
+
+/// The client a device code was issued to, if it exists.
+pub async fn device_client(pool: &SqlitePool, device_code_hash: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar::<_, String>(
+        "SELECT client_id FROM device_codes WHERE device_code_hash = ?",
+    )
+    .bind(device_code_hash)
+    .fetch_optional(pool)
+    .await?)
 }
 
 pub async fn insert_device(
@@ -924,7 +966,7 @@ pub async fn insert_device(
     .bind(&d.user_code)
     .bind(&d.client_id)
     .bind(&d.scopes)
-    .bind(&d.status)
+    .bind(d.status.as_str())
     .bind(&d.sub)
     .bind(d.auth_time)
     .bind(d.interval_secs)
@@ -979,11 +1021,11 @@ pub async fn poll_device(
     let Some(row) = row.as_ref().map(DeviceRow::from_row) else {
         return Ok(None);
     };
-    let new_status = if row.status == "approved" {
-        "used"
-    } else {
-        row.status.as_str()
-    };
+    let new_status = match row.status {
+        DeviceStatus::Approved => DeviceStatus::Used,
+        other => other,
+    }
+    .as_str();
     sqlx::query("UPDATE device_codes SET last_poll_at = ?, status = ? WHERE device_code_hash = ?")
         .bind(now)
         .bind(new_status)

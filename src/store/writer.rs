@@ -184,11 +184,11 @@ pub struct Writer {
 }
 
 fn stopped() -> Error {
-    Error::Other("the database writer has stopped".into())
+    Error::Storage("the database writer has stopped".into())
 }
 
 fn sql_err(e: rusqlite::Error) -> Error {
-    Error::Other(format!("database: {e}"))
+    Error::Storage(e.to_string())
 }
 
 impl Writer {
@@ -246,11 +246,11 @@ impl Writer {
         self.tx.send(work(reply)).await.map_err(|_| stopped())?;
         let value = rx
             .await
-            .map_err(|_| Error::Other("the database writer stopped before answering".into()))??;
+            .map_err(|_| Error::Storage("the database writer stopped before answering".into()))??;
         value
             .downcast::<T>()
             .map(|b| *b)
-            .map_err(|_| Error::Other("database writer answered with the wrong type".into()))
+            .map_err(|_| Error::Storage("the database writer answered with the wrong type".into()))
     }
 
     /// Inserts `rows` (all or none of them) in the next group transaction; returns once
@@ -265,7 +265,7 @@ impl Writer {
             .await
             .map_err(|_| stopped())?;
         rx.await
-            .map_err(|_| Error::Other("the database writer stopped before answering".into()))?
+            .map_err(|_| Error::Storage("the database writer stopped before answering".into()))?
     }
 
     /// Gives the page caches of the writer's connections back (`PRAGMA shrink_memory`).
@@ -479,7 +479,7 @@ enum Item {
 
 impl Item {
     fn fail(self, msg: &str) {
-        let err = || Error::Other(msg.to_string());
+        let err = || Error::Storage(msg.trim_start_matches("database: ").to_string());
         match self {
             Item::Append(_, reply) => drop(reply.send(Err(err()))),
             Item::Now(_, reply) => drop(reply.send(Err(err()))),
@@ -509,7 +509,7 @@ impl Answer {
     }
 
     fn fail(self, msg: &str) {
-        let err = || Error::Other(msg.to_string());
+        let err = || Error::Storage(msg.trim_start_matches("database: ").to_string());
         match self {
             Answer::Append(_, reply) => drop(reply.send(Err(err()))),
             Answer::Now(_, reply) => drop(reply.send(Err(err()))),
@@ -567,7 +567,9 @@ async fn run_jobs(
 ) -> bool {
     let fail_all = |replies: Vec<oneshot::Sender<Result<Erased>>>, msg: &str| {
         for reply in replies {
-            let _ = reply.send(Err(Error::Other(msg.to_string())));
+            let _ = reply.send(Err(Error::Storage(
+                msg.trim_start_matches("database: ").to_string(),
+            )));
         }
     };
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
@@ -736,9 +738,8 @@ fn run(
                         }
                         None => {
                             for (_, reply) in jobs {
-                                let _ = reply.send(Err(Error::Other(
-                                    "database: the writer cannot connect".into(),
-                                )));
+                                let _ = reply
+                                    .send(Err(Error::Storage("the writer cannot connect".into())));
                             }
                         }
                     }

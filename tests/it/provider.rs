@@ -252,7 +252,7 @@ async fn published_jwks_verifies_what_the_provider_keys_sign() {
         (SigningAlg::Rs256, jsonwebtoken::Algorithm::RS256),
         (SigningAlg::Es256, jsonwebtoken::Algorithm::ES256),
     ] {
-        let key = provider.state.keys.get(alg).expect("signing key");
+        let key = provider.context.keys.get(alg).expect("signing key");
         let token = key
             .sign_jwt("JWT", &json!({"sub": "alice", "iss": provider.issuer}))
             .expect("sign");

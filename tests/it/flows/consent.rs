@@ -107,7 +107,7 @@ async fn consent_page_shows_client_and_personas_and_approving_as_bob_signs_in_bo
         page.contains("<code class=\"chip\">email</code>"),
         "the requested scope is missing"
     );
-    let pending = tp.provider.state.pending_consents();
+    let pending = tp.provider.context.pending_consents();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].request_id, request_id);
     assert_eq!(pending[0].client_name, "Acme Dashboard");
@@ -126,7 +126,7 @@ async fn consent_page_shows_client_and_personas_and_approving_as_bob_signs_in_bo
     let claims = id_token_of(&tp, location(&res).as_str(), &pkce).await;
     assert_eq!(claims["sub"], tp.sub_of("bob").await.as_str());
     assert_eq!(claims["email"], "bob@example.com");
-    assert!(tp.provider.state.pending_consents().is_empty());
+    assert!(tp.provider.context.pending_consents().is_empty());
 
     // Decided once: a second decision finds nothing pending.
     let again = decide(
@@ -182,7 +182,7 @@ async fn decision_without_the_pages_csrf_token_is_refused_and_stays_pending() {
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     assert!(forged.headers().get(reqwest::header::LOCATION).is_none());
     assert!(html_text(&forged.text().await.unwrap()).contains("CSRF"));
-    assert_eq!(tp.provider.state.pending_consents().len(), 1);
+    assert_eq!(tp.provider.context.pending_consents().len(), 1);
 
     let res = decide(
         &tp,
@@ -202,7 +202,7 @@ async fn decision_without_the_pages_csrf_token_is_refused_and_stays_pending() {
 async fn window_approval_reaches_the_waiting_page() {
     let tp = manual_provider().await;
     let (_, request_id, _, pkce) = open_consent(&tp).await;
-    let pending = tp.provider.state.pending_consents();
+    let pending = tp.provider.context.pending_consents();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].request_id, request_id);
     assert_eq!(pending[0].scopes, ["openid", "email"]);
@@ -217,7 +217,7 @@ async fn window_approval_reaches_the_waiting_page() {
     });
     let entry = tp
         .provider
-        .state
+        .context
         .pending
         .list(tp.now())
         .into_iter()
@@ -228,7 +228,7 @@ async fn window_approval_reaches_the_waiting_page() {
     })
     .await;
     tp.provider
-        .state
+        .context
         .decide_consent(&request_id, true, Some("bob".into()))
         .await
         .expect("the window approves");
@@ -239,7 +239,7 @@ async fn window_approval_reaches_the_waiting_page() {
     assert!(redirect.starts_with(REDIRECT), "{redirect}");
     let claims = id_token_of(&tp, redirect, &pkce).await;
     assert_eq!(claims["sub"], tp.sub_of("bob").await.as_str());
-    assert!(tp.provider.state.pending_consents().is_empty());
+    assert!(tp.provider.context.pending_consents().is_empty());
 }
 
 #[tokio::test]
@@ -249,7 +249,7 @@ async fn window_decision_before_the_page_polls_is_still_delivered() {
     let tp = manual_provider().await;
     let (_, request_id, _, pkce) = open_consent(&tp).await;
     tp.provider
-        .state
+        .context
         .decide_consent(&request_id, true, Some("bob".into()))
         .await
         .expect("the window approves");
@@ -301,7 +301,7 @@ async fn auto_approving_client_signs_in_the_hinted_persona() {
     let body = tp.exchange(&code, &Auth::basic("ci", "ci-secret")).await;
     let claims = jwt_claims(body["id_token"].as_str().unwrap());
     assert_eq!(claims["sub"], tp.sub_of("bob").await.as_str());
-    assert!(tp.provider.state.pending_consents().is_empty());
+    assert!(tp.provider.context.pending_consents().is_empty());
 }
 
 #[tokio::test]
@@ -353,7 +353,7 @@ async fn automatic_approval_follows_a_persona_deleted_and_created_again() {
     let refused = sign_in().await.expect_err("carol no longer exists");
     assert_eq!(refused["error"], "login_required", "{refused:?}");
     assert!(
-        refused["error_description"].contains("'carol', who does not exist"),
+        refused["error_description"].contains("no persona 'carol'"),
         "{refused:?}"
     );
 
@@ -367,10 +367,9 @@ async fn automatic_approval_follows_a_persona_deleted_and_created_again() {
 async fn expired_consent_request_can_no_longer_be_approved() {
     let tp = manual_provider().await;
     let (_, request_id, csrf, _) = open_consent(&tp).await;
-    tp.clock
-        .advance(authdesk::oauth::authorize::PENDING_TTL + 1);
+    tp.clock.advance(authdesk::oauth::consent::PENDING_TTL + 1);
     assert!(
-        tp.provider.state.pending_consents().is_empty(),
+        tp.provider.context.pending_consents().is_empty(),
         "the window still lists an expired request"
     );
     let res = decide(

@@ -137,6 +137,8 @@ pub struct TestProvider {
     pub http: reqwest::Client,
     /// `https://localhost:PORT`
     pub issuer: String,
+    /// The provider's CA, PEM.
+    pub ca: Vec<u8>,
     _dir: tempfile::TempDir,
 }
 
@@ -194,8 +196,21 @@ impl TestProvider {
             clock,
             http,
             issuer,
+            ca,
             _dir: dir,
         }
+    }
+
+    /// A client like [`TestProvider::http`] speaking only HTTP/1.1, or HTTP/2 (ALPN).
+    pub fn client_speaking(&self, http2: bool) -> reqwest::Client {
+        let builder = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca).expect("the CA parses"))
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("localhost", self.provider.addr)
+            .timeout(Duration::from_secs(30));
+        let builder = if http2 { builder } else { builder.http1_only() };
+        builder.build().expect("an HTTP client")
     }
 
     pub fn core(&self) -> &Core {

@@ -25,6 +25,7 @@ mod bearer;
 mod client_auth;
 mod consent;
 mod device;
+mod hardening;
 mod harness;
 mod oidc;
 mod refusals;

@@ -253,7 +253,7 @@ async fn expired_code_is_invalid_grant() {
     let tp = TestProvider::start().await;
     let auth = web(&tp).await;
     let code = tp.code("web", &[]).await;
-    tp.clock.advance(authdesk::oauth::authorize::CODE_TTL + 1);
+    tp.clock.advance(authdesk::oauth::consent::CODE_TTL + 1);
     tp.token(
         &exchange_form(&code.code, REDIRECT, Some(&code.verifier)),
         &auth,

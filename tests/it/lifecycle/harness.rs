@@ -12,7 +12,7 @@ use authdesk::Core;
 use authdesk::clock::ManualClock;
 use authdesk::config::ServeOptions;
 use authdesk::events::ProviderEvent;
-use authdesk::log::{RequestEntry, RequestStatus};
+use authdesk::events::{RequestEntry, RequestStatus};
 use authdesk::model::{ClientInput, GrantType};
 use authdesk::server::{Provider, bind};
 use base64::Engine;

@@ -3,7 +3,7 @@
 //! its cause.
 
 use authdesk::events::ProviderEvent;
-use authdesk::log::{RequestEntry, RequestStatus};
+use authdesk::events::{RequestEntry, RequestStatus};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -204,7 +204,7 @@ async fn an_unregistered_redirect_uri_is_refused_on_a_page_and_logged_with_its_c
             .all(|e| !matches!(e, ProviderEvent::ConsentPending { .. })),
         "a refused request must not wait for consent"
     );
-    assert!(lab.provider.state.pending_consents().is_empty());
+    assert!(lab.provider.context.pending_consents().is_empty());
     assert_eq!(
         lab.stored_entries(std::slice::from_ref(&entry.id)).await,
         [entry]

@@ -2,7 +2,7 @@
 //! `login_hint` preselects the persona, the claims override is checked before it is
 //! used, and a denial goes back to the client as `access_denied`.
 
-use authdesk::log::RequestStatus;
+use authdesk::events::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -110,7 +110,7 @@ async fn a_decision_without_the_right_csrf_token_is_refused_on_a_page() {
     // The request is still pending, and the real form still works.
     assert!(
         lab.provider
-            .state
+            .context
             .pending_consents()
             .iter()
             .any(|p| p.request_id == form.request_id),
@@ -191,7 +191,7 @@ async fn an_invalid_claims_override_is_refused_on_a_page_and_the_request_stays_p
     }
     assert!(
         lab.provider
-            .state
+            .context
             .pending_consents()
             .iter()
             .any(|p| p.request_id == form.request_id),
@@ -289,7 +289,7 @@ async fn denying_on_the_page_returns_access_denied_with_state_and_iss() {
             .is_empty(),
         "a denial was remembered as consent"
     );
-    assert!(lab.provider.state.pending_consents().is_empty());
+    assert!(lab.provider.context.pending_consents().is_empty());
     lab.provider.shutdown().await.expect("clean shutdown");
 }
 
@@ -305,12 +305,12 @@ async fn a_head_request_to_authorize_starts_nothing() {
         .expect("HEAD /authorize");
     assert_eq!(answer.status(), StatusCode::OK);
     assert!(
-        lab.provider.state.pending_consents().is_empty(),
+        lab.provider.context.pending_consents().is_empty(),
         "a HEAD request waits for consent in the window"
     );
     // The same URL in a browser does.
     lab.browser().authorize(&authz).await.consent();
-    assert_eq!(lab.provider.state.pending_consents().len(), 1);
+    assert_eq!(lab.provider.context.pending_consents().len(), 1);
     lab.provider.shutdown().await.expect("clean shutdown");
 }
 
@@ -322,10 +322,9 @@ async fn an_expired_request_can_no_longer_be_approved() {
     let browser = lab.browser();
     let authz = Authz::new(SCOPES);
     let form = browser.authorize(&authz).await.consent();
-    lab.clock
-        .advance(authdesk::oauth::authorize::PENDING_TTL + 1);
+    lab.clock.advance(authdesk::oauth::consent::PENDING_TTL + 1);
     assert!(
-        lab.provider.state.pending_consents().is_empty(),
+        lab.provider.context.pending_consents().is_empty(),
         "the window still lists an expired request"
     );
     let answer = browser

@@ -3,7 +3,7 @@
 //! page, revoking a consent, and RP-initiated logout.
 
 use authdesk::events::ProviderEvent;
-use authdesk::log::RequestStatus;
+use authdesk::events::RequestStatus;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use serde_json::json;
@@ -43,7 +43,7 @@ async fn prompt_none_without_a_session_is_login_required() {
     assert!(description.contains("prompt=none"), "{description}");
     let entry = events.request("authorize", RequestStatus::Rejected).await;
     assert_eq!(entry.error.as_deref(), Some("login_required"));
-    assert!(lab.provider.state.pending_consents().is_empty());
+    assert!(lab.provider.context.pending_consents().is_empty());
     lab.provider.shutdown().await.expect("clean shutdown");
 }
 
@@ -58,7 +58,7 @@ async fn prompt_none_with_a_session_but_new_scopes_is_consent_required() {
         description.contains("bob") && description.contains("email"),
         "the cause should name the persona and the scopes: {description}"
     );
-    assert!(lab.provider.state.pending_consents().is_empty());
+    assert!(lab.provider.context.pending_consents().is_empty());
     lab.provider.shutdown().await.expect("clean shutdown");
 }
 
@@ -270,6 +270,89 @@ fn logout_url(lab: &Lab, params: &[(&str, &str)]) -> String {
     url.into()
 }
 
+/// The hidden fields of a page's form, unescaped.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&")
+    };
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_link_without_a_hint_signs_nobody_out_until_confirmed() {
+    let lab = Lab::start().await;
+    let (browser, _) = signed_in(&lab, "bob").await;
+    let cookie = browser.session_cookie().expect("signed in");
+    // Any page can link (or POST) here: without a hint nothing happens yet.
+    for answer in [
+        browser.get(&logout_url(&lab, &[])).await,
+        browser.post_form(&lab.url("/end_session"), &[]).await,
+        browser
+            .post_form(&lab.url("/end_session"), &[("confirm", "forged")])
+            .await,
+    ] {
+        answer.assert_page(StatusCode::OK);
+        assert!(
+            answer.text().contains("Sign out of Authdesk?"),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(browser.session_cookie().as_deref(), Some(cookie.as_str()));
+    let silent = Authz::new(SCOPES).with("prompt", "none");
+    let answer = browser.authorize(&silent).await;
+    code_of(&answer.redirect_params(), &silent, lab.issuer());
+    // A confirmation posted from another browser (without the page's cookie) fails too.
+    let asked = browser.get(&logout_url(&lab, &[])).await;
+    let fields = hidden_fields(&asked.text());
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let elsewhere = lab
+        .backchannel()
+        .post(lab.url("/end_session"))
+        .header(COOKIE, format!("authdesk_session={cookie}"))
+        .form(&form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    assert!(
+        elsewhere
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("Sign out of Authdesk?")
+    );
+    let answer = browser.authorize(&silent).await;
+    code_of(&answer.redirect_params(), &silent, lab.issuer());
+    // The person's own confirmation signs out.
+    let answer = browser.post_form(&lab.url("/end_session"), &form).await;
+    answer.assert_page(StatusCode::OK);
+    assert!(
+        answer.text().contains("You are signed out"),
+        "{}",
+        answer.body
+    );
+    let answer = browser.authorize(&silent).await;
+    assert_silent_error(&lab, &answer, &silent, "login_required");
+    lab.provider.shutdown().await.expect("clean shutdown");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_returns_to_a_registered_uri_with_state_and_ends_the_session() {
     let lab = Lab::start().await;
@@ -278,7 +361,9 @@ async fn logout_returns_to_a_registered_uri_with_state_and_ends_the_session() {
     let mut events = lab.events();
 
     let state = "bye & see you";
-    let answer = browser
+    // Without an id_token_hint the request is not known to come from the client, so
+    // the person confirms first (RP-Initiated Logout 1.0 §2)…
+    let asked = browser
         .get(&logout_url(
             &lab,
             &[
@@ -288,6 +373,23 @@ async fn logout_returns_to_a_registered_uri_with_state_and_ends_the_session() {
             ],
         ))
         .await;
+    asked.assert_page(StatusCode::OK);
+    assert!(
+        asked.text().contains("Sign out of Authdesk?"),
+        "{}",
+        asked.body
+    );
+    assert_eq!(
+        browser.session_cookie().as_deref(),
+        Some(old_cookie.as_str())
+    );
+    // …and the confirmation carries the request on.
+    let fields = hidden_fields(&asked.text());
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let answer = browser.post_form(&lab.url("/end_session"), &form).await;
     assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.body);
     let location = url::Url::parse(answer.location().expect("Location")).expect("URL");
     assert_eq!(

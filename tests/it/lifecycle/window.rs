@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use authdesk::events::ProviderEvent;
-use authdesk::log::RequestStatus;
+use authdesk::events::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,7 +28,7 @@ async fn start_waiting(
     loop {
         let pending = lab
             .provider
-            .state
+            .context
             .pending
             .get(request_id, lab.provider.core().now())
             .unwrap_or_else(|| panic!("{request_id} is not pending"));
@@ -71,7 +71,7 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
     let authz = Authz::new(SCOPES);
     let form = browser.authorize(&authz).await.consent();
 
-    let listed = lab.provider.state.pending_consents();
+    let listed = lab.provider.context.pending_consents();
     let [pending] = listed.as_slice() else {
         panic!("one pending request expected: {listed:?}")
     };
@@ -84,7 +84,7 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
 
     let poll = start_waiting(&lab, &browser, &form.request_id).await;
     lab.provider
-        .state
+        .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await
         .expect("the window approves");
@@ -117,7 +117,7 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
             approved: true
         }
     );
-    assert!(lab.provider.state.pending_consents().is_empty());
+    assert!(lab.provider.context.pending_consents().is_empty());
 
     let tokens = lab.exchange(&code, &authz).await;
     let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
@@ -141,11 +141,11 @@ async fn a_window_approval_without_a_name_uses_the_login_hint() {
     let browser = lab.browser();
     let authz = Authz::new(SCOPES).with("login_hint", "bob");
     let form = browser.authorize(&authz).await.consent();
-    let listed = lab.provider.state.pending_consents();
+    let listed = lab.provider.context.pending_consents();
     assert_eq!(listed[0].login_hint.as_deref(), Some("bob"));
     let poll = start_waiting(&lab, &browser, &form.request_id).await;
     lab.provider
-        .state
+        .context
         .decide_consent(&form.request_id, true, None)
         .await
         .expect("the window approves");
@@ -170,7 +170,7 @@ async fn a_window_denial_sends_the_waiting_page_back_with_access_denied() {
     let form = browser.authorize(&authz).await.consent();
     let poll = start_waiting(&lab, &browser, &form.request_id).await;
     lab.provider
-        .state
+        .context
         .decide_consent(&form.request_id, false, None)
         .await
         .expect("the window denies");
@@ -209,7 +209,7 @@ async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_agai
     let form = browser.authorize(&authz).await.consent();
     let poll = start_waiting(&lab, &browser, &form.request_id).await;
     lab.provider
-        .state
+        .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await
         .expect("the first decision");
@@ -222,7 +222,7 @@ async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_agai
 
     let second = lab
         .provider
-        .state
+        .context
         .decide_consent(&form.request_id, false, None)
         .await;
     assert!(
@@ -276,7 +276,7 @@ async fn after_a_page_decision_the_window_cannot_decide_and_the_long_poll_follow
     );
     let late = lab
         .provider
-        .state
+        .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await;
     assert!(
@@ -298,7 +298,7 @@ async fn a_window_decision_taken_between_two_polls_still_reaches_the_page() {
     let authz = Authz::new(SCOPES);
     let form = browser.authorize(&authz).await.consent();
     lab.provider
-        .state
+        .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await
         .expect("the window approves");

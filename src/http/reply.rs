@@ -1,0 +1,117 @@
+//! Answers: the protocol's error as JSON (with its challenge), JSON with the right
+//! cache headers, redirects and pages for the browser.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::AppState;
+use crate::oauth::authorize::{Completion, Untrusted};
+use crate::oauth::{ErrorCode, OAuthError};
+
+pub fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The protocol's one error shape on the wire: RFC 6749 §5.2 JSON, never cached, with
+/// the `WWW-Authenticate` challenge its kind asks for (Basic for client
+/// authentication, Bearer for protected resources).
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut res = (status(self.status()), axum::Json(self.body())).into_response();
+        no_store(res.headers_mut());
+        if let Some(v) = self
+            .www_authenticate()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        res
+    }
+}
+
+/// JSON with the cache headers the endpoint wants.
+pub fn json_cached(value: &Value, cache: &'static str) -> Response {
+    let mut res = axum::Json(value).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    res
+}
+
+/// JSON that is never cached (tokens, introspection, registration).
+pub fn json_no_store(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    let mut res = (status, axum::Json(value)).into_response();
+    no_store(res.headers_mut());
+    res
+}
+
+/// A redirect (`302`, never cached).
+pub fn redirect(status: StatusCode, url: &str) -> Response {
+    let mut res = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(url) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    no_store(res.headers_mut());
+    res
+}
+
+/// Where the browser goes at the end of an authorization: a redirect or a
+/// self-submitting form (`response_mode=form_post`).
+pub fn completion(state: &AppState, c: Completion) -> Response {
+    match c {
+        Completion::Redirect(url) => redirect(StatusCode::FOUND, &url),
+        Completion::FormPost { action, fields } => state.pages.render(
+            StatusCode::OK,
+            "form_post.html",
+            minijinja::context! { action => action, fields => fields },
+            true,
+        ),
+    }
+}
+
+/// A protocol error shown to the person in the browser (never redirected to the client).
+pub fn error_page(state: &AppState, e: &OAuthError) -> Response {
+    untrusted_page(state, e, None)
+}
+
+/// An authorization request's error shown on the page because `untrusted` (the client
+/// or its redirect URI) cannot be sent anything (RFC 6749 §4.1.2.1).
+pub fn untrusted_page(state: &AppState, e: &OAuthError, untrusted: Option<Untrusted>) -> Response {
+    let why = untrusted.map(|u| match u {
+        Untrusted::Client => "the app could not be identified",
+        Untrusted::RedirectUri => "the redirect URI cannot be trusted",
+    });
+    let status = match e.code {
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    state.pages.render(
+        status,
+        "error.html",
+        minijinja::context! { code => e.code.as_str(), description => e.description.clone(), why => why },
+        false,
+    )
+}
+
+/// A page with a title and a sentence.
+pub fn message_page(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+    state.pages.render(
+        status,
+        "message.html",
+        minijinja::context! { title => title, message => message },
+        false,
+    )
+}
+
+/// Sets a cookie `name=value` (`Secure`, `HttpOnly`) with the given attributes.
+pub fn set_cookie(res: &mut Response, name: &str, value: &str, attributes: &str) {
+    if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; HttpOnly; Secure; {attributes}"))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}

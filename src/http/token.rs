@@ -1,0 +1,125 @@
+//! The token endpoint, introspection and revocation: client-authenticated form posts.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use super::AppState;
+use super::extract::{Authorization, OAuthParams};
+use super::reply::{json_no_store, no_store};
+use crate::events::{ProviderEvent, RequestStatus};
+use crate::oauth::params::Params;
+use crate::oauth::{LogLine, OAuthError, client_auth, paths, resource, token};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::TOKEN, post(token_endpoint))
+        .route(paths::INTROSPECT, post(introspect))
+        .route(paths::REVOKE, post(revoke))
+}
+
+/// Logs a refusal (with the client the request claims to be) and answers it.
+fn rejected(
+    state: &AppState,
+    kind: &str,
+    auth: &Authorization,
+    params: &Params,
+    e: OAuthError,
+) -> Response {
+    state.ctx.record(
+        LogLine::rejected(kind, &e)
+            .client(client_auth::claimed_client_id(auth.value(), params))
+            .params(params),
+    );
+    e.into_response()
+}
+
+async fn token_endpoint(
+    State(state): State<AppState>,
+    auth: Authorization,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return rejected(&state, "token", &auth, &Params::default(), e),
+    };
+    let grant_type = json!(params.get("grant_type"));
+    match token::token(&state.ctx, auth.value(), &params).await {
+        Ok((resp, client)) => {
+            state.ctx.record(
+                LogLine::new("token", RequestStatus::Completed)
+                    .client(Some(client.client_id.clone()))
+                    .params(&params)
+                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued})),
+            );
+            state
+                .ctx
+                .core
+                .events
+                .publish(ProviderEvent::TokenChanged { id: None });
+            json_no_store(StatusCode::OK, &resp)
+        }
+        Err((e, client_id)) => {
+            state.ctx.record(
+                LogLine::rejected("token", &e)
+                    .client(client_id)
+                    .params(&params)
+                    .detail(json!({"grant_type": grant_type})),
+            );
+            e.into_response()
+        }
+    }
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    auth: Authorization,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return e.into_response(),
+    };
+    let now = state.ctx.now();
+    match resource::introspect(&state.ctx, auth.value(), &params, now).await {
+        Ok((client, answer)) => {
+            state.ctx.record(
+                LogLine::new("introspect", RequestStatus::Completed)
+                    .client(Some(client.client_id.clone()))
+                    .params(&params)
+                    .detail(json!({"active": answer.active})),
+            );
+            json_no_store(StatusCode::OK, &answer)
+        }
+        Err(e) => rejected(&state, "introspect", &auth, &params, e),
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    auth: Authorization,
+    params: Result<OAuthParams, OAuthError>,
+) -> Response {
+    let params = match params {
+        Ok(OAuthParams(p)) => p,
+        Err(e) => return e.into_response(),
+    };
+    let now = state.ctx.now();
+    match resource::revoke_request(&state.ctx, auth.value(), &params, now).await {
+        Ok((client, id)) => {
+            state.ctx.record(
+                LogLine::new("revoke", RequestStatus::Completed)
+                    .client(Some(client.client_id.clone()))
+                    .params(&params)
+                    .detail(json!({"token_id": id})),
+            );
+            let mut res = StatusCode::OK.into_response();
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => rejected(&state, "revoke", &auth, &params, e),
+    }
+}

@@ -1,0 +1,188 @@
+//! Issuing tokens: every grant (and the implicit flow) describes what it hands out as
+//! an [`Issue`], and [`Context::issue`] mints it. Minting is pure apart from the cached
+//! scope definitions; the caller stores the rows in its one transaction, then answers.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::context::Context;
+use super::error::OAuthError;
+use super::mint::{Mint, TokenResponse, id_token, mint};
+use crate::model::{Client, GrantType, Timestamp, User};
+use crate::store::flows::{self, GrantRow, TokenRow};
+use crate::store::writer::boxed;
+
+/// What a grant issues.
+#[derive(Debug, Clone, Copy)]
+pub struct Issue<'a> {
+    pub client: &'a Client,
+    pub user: Option<&'a User>,
+    pub scopes: &'a [String],
+    pub grant_id: Option<&'a str>,
+    pub auth_time: Option<Timestamp>,
+    pub nonce: Option<&'a str>,
+    /// Replaces the persona's claims for this sign-in only.
+    pub claims_override: Option<&'a Map<String, Value>>,
+    /// A refresh token comes with the access token.
+    pub refresh: bool,
+    /// An id_token comes with the access token.
+    pub id_token: bool,
+}
+
+impl<'a> Issue<'a> {
+    /// Tokens for `client` (and `user`, if any) with `scopes`: a refresh token when
+    /// there is a user and the client may refresh, an id_token when there is a user
+    /// and `openid` was granted.
+    pub fn new(client: &'a Client, user: Option<&'a User>, scopes: &'a [String]) -> Self {
+        Issue {
+            client,
+            user,
+            scopes,
+            grant_id: None,
+            auth_time: None,
+            nonce: None,
+            claims_override: None,
+            refresh: user.is_some() && client.allows_grant(GrantType::RefreshToken),
+            id_token: user.is_some() && scopes.iter().any(|s| s == "openid"),
+        }
+    }
+
+    /// Under the grant `id`, signed in at `auth_time`.
+    pub fn grant(mut self, id: Option<&'a str>, auth_time: Option<Timestamp>) -> Self {
+        self.grant_id = id;
+        self.auth_time = auth_time;
+        self
+    }
+
+    pub fn nonce(mut self, nonce: Option<&'a str>) -> Self {
+        self.nonce = nonce;
+        self
+    }
+
+    pub fn claims(mut self, claims: Option<&'a Map<String, Value>>) -> Self {
+        self.claims_override = claims;
+        self
+    }
+
+    /// An access token alone (the implicit flow adds its id_token itself).
+    pub fn access_only(mut self) -> Self {
+        self.refresh = false;
+        self.id_token = false;
+        self
+    }
+
+    fn mint_args(&self, issuer: &'a str, now: Timestamp) -> Mint<'a> {
+        Mint {
+            issuer,
+            client: self.client,
+            user: self.user,
+            claims_override: self.claims_override,
+            scopes: self.scopes,
+            grant_id: self.grant_id,
+            auth_time: self.auth_time,
+            nonce: self.nonce,
+            refresh: self.refresh,
+            id_token: self.id_token,
+            now,
+        }
+    }
+}
+
+impl Context {
+    async fn scope_defs(
+        &self,
+        user: Option<&User>,
+    ) -> Result<Arc<Vec<crate::model::Scope>>, OAuthError> {
+        // Without a user no claims are released, so no definitions are needed.
+        Ok(match user {
+            Some(_) => self.core.cached_scopes().await?,
+            None => Arc::new(Vec::new()),
+        })
+    }
+
+    /// Mints the tokens `what` describes; returns the response and the rows to store.
+    pub async fn issue(
+        &self,
+        what: &Issue<'_>,
+        now: Timestamp,
+    ) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
+        let defs = self.scope_defs(what.user).await?;
+        mint(&self.keys, &defs, &what.mint_args(&self.config.issuer, now))
+    }
+
+    /// Signs an id_token for `what`'s user alone (the implicit flow), with `at_hash` of
+    /// `access_token` when one comes with it.
+    pub async fn issue_id_token(
+        &self,
+        what: &Issue<'_>,
+        access_token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<String, OAuthError> {
+        let user = what
+            .user
+            .ok_or_else(|| OAuthError::server_error("an id_token needs a user"))?;
+        let defs = self.scope_defs(Some(user)).await?;
+        id_token(
+            &self.keys,
+            &defs,
+            &what.mint_args(&self.config.issuer, now),
+            user,
+            access_token,
+        )
+    }
+
+    /// Stores freshly minted tokens (and their grant, if new) through the group writer.
+    pub async fn store_tokens(
+        &self,
+        grant: Option<GrantRow>,
+        rows: Vec<TokenRow>,
+    ) -> Result<(), OAuthError> {
+        let mut append: crate::store::writer::Rows = Vec::with_capacity(rows.len() + 1);
+        if let Some(g) = grant {
+            append.push(Box::new(g));
+        }
+        append.extend(boxed(rows));
+        self.core.store.writer().append(append).await?;
+        Ok(())
+    }
+
+    /// Revokes a grant (and its tokens) in the writer, for a refusal that must persist.
+    pub async fn revoke_grant(
+        &self,
+        grant_id: String,
+        now: Timestamp,
+        reason: &'static str,
+    ) -> Result<u64, OAuthError> {
+        let n = self
+            .core
+            .store
+            .writer()
+            .run_now(move |tx| flows::revoke_grant_now(tx, &grant_id, now, reason))
+            .await?;
+        self.core.tokens_revoked(None);
+        Ok(n)
+    }
+
+    /// The persona with subject `sub`, or `invalid_grant` saying whose it was.
+    pub async fn user_by_sub(&self, sub: &str, whose: &str) -> Result<User, OAuthError> {
+        self.core
+            .cached_user(sub)
+            .await?
+            .map(|u| (*u).clone())
+            .ok_or_else(|| OAuthError::invalid_grant(format!("the user {whose} no longer exists")))
+    }
+}
+
+/// A new grant row for `what` (a sign-in's consent, a password or device grant).
+pub fn new_grant(what: &Issue<'_>, id: String, now: Timestamp) -> GrantRow {
+    GrantRow {
+        id,
+        client_id: what.client.client_id.clone(),
+        sub: what.user.map(|u| u.sub.clone()),
+        scopes: what.scopes.join(" "),
+        auth_time: what.auth_time,
+        created_at: now,
+        revoked_at: None,
+    }
+}
