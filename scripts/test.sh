@@ -20,6 +20,9 @@ ui_deps
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "architecture: the protocol (src/oauth) never names the HTTP layer"
+bash scripts/check-layers.sh
+
 step "window: type-check, lint and unit tests"
 npm --prefix ui run check
 if grep -q '"lint"' ui/package.json; then npm --prefix ui run lint; fi

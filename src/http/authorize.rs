@@ -15,6 +15,7 @@ use super::extract::{OAuthParams, cookie};
 use super::reply::{self, completion, error_page, json_no_store, no_store, untrusted_page};
 use crate::oauth::authorize::{self, Begun, Completion, Untrusted};
 use crate::oauth::consent::{self, Answer, ConsentView, DecidedBy, NotDecided};
+use crate::oauth::params::Params;
 use crate::oauth::session::SESSION_TTL;
 use crate::oauth::{OAuthError, paths};
 
@@ -129,30 +130,11 @@ async fn decision(
         Err(e) => return error_page(&state, &e),
     };
     let now = state.ctx.now();
-    let request_id = params.get("request_id").unwrap_or_default().to_string();
-    let Some(pending) = state.ctx.pending.get(&request_id, now) else {
-        return gone(&state);
+    let answer = match answer_of(&state, &params, now) {
+        Ok(Some(a)) => a,
+        Ok(None) => return gone(&state),
+        Err(e) => return error_page(&state, &e),
     };
-    if !consent::csrf_matches(&pending, params.get("csrf")) {
-        let e = OAuthError::invalid_request(
-            "the consent form's CSRF token is missing or wrong; reload the page",
-        );
-        return error_page(&state, &e);
-    }
-    let answer = Answer {
-        request_id,
-        approve: params.get("action") == Some("approve"),
-        username: params.get("username").map(str::to_string),
-        claims: params.get("claims").map(str::to_string),
-        by: DecidedBy::Page,
-    };
-    // The page names its persona: no default here.
-    if answer.approve && answer.username.is_none() {
-        return error_page(
-            &state,
-            &OAuthError::invalid_request("pick a persona before approving"),
-        );
-    }
     match consent::decide(&state.ctx, answer, now).await {
         Ok(decided) => {
             let mut res = completion(&state, decided.completion);
@@ -168,6 +150,33 @@ async fn decision(
         Err(NotDecided::Gone) => gone(&state),
         Err(NotDecided::Refused(e)) => error_page(&state, &e),
     }
+}
+
+/// The consent form as an answer: `None` when its request is no longer pending.
+fn answer_of(state: &AppState, params: &Params, now: i64) -> Result<Option<Answer>, OAuthError> {
+    let request_id = params.get("request_id").unwrap_or_default().to_string();
+    let Some(pending) = state.ctx.pending.get(&request_id, now) else {
+        return Ok(None);
+    };
+    if !consent::csrf_matches(&pending, params.get("csrf")) {
+        return Err(OAuthError::invalid_request(
+            "the consent form's CSRF token is missing or wrong; reload the page",
+        ));
+    }
+    let answer = Answer {
+        request_id,
+        approve: params.get("action") == Some("approve"),
+        username: params.get("username").map(str::to_string),
+        claims: params.get("claims").map(str::to_string),
+        by: DecidedBy::Page,
+    };
+    // The page names its persona: no default here.
+    if answer.approve && answer.username.is_none() {
+        return Err(OAuthError::invalid_request(
+            "pick a persona before approving",
+        ));
+    }
+    Ok(Some(answer))
 }
 
 fn gone(state: &AppState) -> Response {

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::extract::{Authorization, OAuthParams, cookie};
+use super::extract::{Authorization, OAuthParams, csrf_cookie_matches};
 use super::reply::{self, error_page, json_no_store};
 use crate::events::RequestStatus;
 use crate::model::random_token;
@@ -80,48 +80,35 @@ async fn device_page(
     if entered.is_empty() {
         return entry(&state, "", None);
     }
-    let found = device::verification(&state.ctx, &entered, state.ctx.now()).await;
-    let message =
-        |title: &str, text: &str| reply::message_page(&state, StatusCode::OK, title, text);
-    match found {
+    match device::verification(&state.ctx, &entered, state.ctx.now()).await {
         Ok(Verification::Waiting(w)) => waiting_page(&state, &w),
-        Ok(Verification::Malformed) => entry(
-            &state,
-            &entered,
-            Some("A code has 8 letters, like WDJB-MJHT. Check the device and try again.".into()),
-        ),
-        Ok(Verification::Unknown { code }) => entry(
-            &state,
-            &entered,
-            Some(format!(
-                "No device is waiting with code {code}. Check the code on the device."
-            )),
-        ),
-        Ok(Verification::Expired) => entry(
-            &state,
-            &entered,
-            Some("This code has expired. Start again on the device.".into()),
-        ),
-        Ok(Verification::Approved { username }) => message(
-            "Device connected",
-            &match username {
+        Ok(Verification::Approved { username }) => {
+            let text = match username {
                 Some(u) => format!(
                     "This device was already approved for {u} (automatically, or on this page). The device can continue; you can close this page."
                 ),
                 None => "This device was already approved. The device can continue; you can close this page.".to_string(),
-            },
-        ),
-        Ok(Verification::Denied) => entry(
-            &state,
-            &entered,
-            Some("This code was denied. Start again on the device.".into()),
-        ),
-        Ok(Verification::Used) => entry(
-            &state,
-            &entered,
-            Some("This code was already used: the device has signed in. Start again on the device to connect it again.".into()),
-        ),
+            };
+            reply::message_page(&state, StatusCode::OK, "Device connected", &text)
+        }
+        Ok(other) => entry(&state, &entered, Some(why_not(other))),
         Err(e) => error_page(&state, &e),
+    }
+}
+
+/// Why a code entered on the page leads nowhere.
+fn why_not(v: Verification) -> String {
+    match v {
+        Verification::Malformed => {
+            "A code has 8 letters, like WDJB-MJHT. Check the device and try again.".into()
+        }
+        Verification::Unknown { code } => {
+            format!("No device is waiting with code {code}. Check the code on the device.")
+        }
+        Verification::Expired => "This code has expired. Start again on the device.".into(),
+        Verification::Denied => "This code was denied. Start again on the device.".into(),
+        Verification::Used => "This code was already used: the device has signed in. Start again on the device to connect it again.".into(),
+        Verification::Waiting(_) | Verification::Approved { .. } => String::new(),
     }
 }
 
@@ -168,11 +155,7 @@ async fn device_decision(
         Ok(OAuthParams(p)) => p,
         Err(e) => return error_page(&state, &e),
     };
-    let csrf_ok = match (params.get("csrf"), cookie(&headers, DEVICE_CSRF_COOKIE)) {
-        (Some(a), Some(b)) => bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes())),
-        _ => false,
-    };
-    if !csrf_ok {
+    if !csrf_cookie_matches(&headers, DEVICE_CSRF_COOKIE, params.get("csrf")) {
         let e = OAuthError::invalid_request(
             "the form's CSRF token is missing or wrong; reload the device page",
         );
@@ -187,24 +170,22 @@ async fn device_decision(
     let approve = params.get("action") == Some("approve");
     let username = params.get("username");
     let now = state.ctx.now();
-    match device::decide(&state.ctx, &code, approve, username, &params, now).await {
-        Ok(true) if approve => reply::message_page(
-            &state,
-            StatusCode::OK,
+    let (title, text) = match device::decide(&state.ctx, &code, approve, username, &params, now)
+        .await
+    {
+        Ok(true) if approve => (
             "Device connected",
             "You can return to your device; it will finish signing in by itself.",
         ),
-        Ok(true) => reply::message_page(
-            &state,
-            StatusCode::OK,
+        Ok(true) => (
             "Request denied",
             "The device will be told that you denied its request.",
         ),
-        Ok(false) => entry(
-            &state,
-            &code,
-            Some("This code is no longer waiting (used, denied or expired). Start again on the device.".into()),
-        ),
-        Err(e) => error_page(&state, &e),
-    }
+        Ok(false) => {
+            let why = "This code is no longer waiting (used, denied or expired). Start again on the device.";
+            return entry(&state, &code, Some(why.into()));
+        }
+        Err(e) => return error_page(&state, &e),
+    };
+    reply::message_page(&state, StatusCode::OK, title, text)
 }

@@ -169,3 +169,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
+
+/// Whether a form's CSRF token (`sent`) is the one in cookie `name` (double submit),
+/// compared in constant time.
+pub fn csrf_cookie_matches(headers: &HeaderMap, name: &str, sent: Option<&str>) -> bool {
+    match (sent, cookie(headers, name)) {
+        (Some(a), Some(b)) => bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes())),
+        _ => false,
+    }
+}

@@ -12,7 +12,14 @@ use sqlx::{Connection, Row, SqlitePool};
 use crate::error::{Error, Result};
 use crate::model::{Client, Scope, SigningAlg, Timestamp, User};
 
+pub mod assertions;
+pub mod codes;
+pub mod consents;
+pub mod devices;
 pub mod flows;
+pub mod grants;
+pub mod sessions;
+pub mod tokens;
 pub mod writer;
 
 /// The database file's name inside the data directory.
