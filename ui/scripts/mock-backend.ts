@@ -8,8 +8,9 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Client } from "../src/bindings/Client";
 import type { ClientInput } from "../src/bindings/ClientInput";
 import type { ErrorPayload } from "../src/bindings/ErrorPayload";
+import type { CommandName } from "../src/bindings/Ipc";
 import type { ExportFormat } from "../src/bindings/ExportFormat";
-import type { WindowEvent } from "../src/ipc/events";
+import { PROVIDER_EVENT, type WindowEvent } from "../src/ipc/events";
 import type { ProviderState } from "../src/bindings/ProviderState";
 import type { RequestStatus } from "../src/bindings/RequestStatus";
 import type { SeedFormat } from "../src/bindings/SeedFormat";
@@ -112,9 +113,12 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
     return n;
   }
 
-  function handle(cmd: string, rawArgs?: unknown): unknown {
+  function handle(name: string, rawArgs?: unknown): unknown {
     const args = (rawArgs ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args });
+    calls.push({ cmd: name, args });
+    // Typed against the commands Rust registers: a case for a command that does not
+    // exist, or a registered command without a case, fails the type-check.
+    const cmd = name as CommandName;
     switch (cmd) {
       case "provider_status":
         return structuredClone(data.status);
@@ -327,8 +331,10 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         }
         return null;
       }
-      default:
-        fail("unknown_command", `the mock backend does not know '${cmd}'`);
+      default: {
+        const unknown: never = cmd;
+        fail("unknown_command", `the mock backend does not know '${String(unknown)}'`);
+      }
     }
   }
 
@@ -349,7 +355,7 @@ export function install(opts: MockOptions = {}): MockBackend {
   (window as unknown as { __authdeskMock: unknown }).__authdeskMock = {
     backend,
     emit,
-    emitProviderEvent: (e: WindowEvent) => emit("provider://event", e),
+    emitProviderEvent: (e: WindowEvent) => emit(PROVIDER_EVENT, e),
   };
   return backend;
 }

@@ -1,0 +1,65 @@
+// TEMPORARY hand-written; replaced by the generator.
+import type { CertificatesInfo } from "./CertificatesInfo";
+import type { Client } from "./Client";
+import type { ClientInput } from "./ClientInput";
+import type { Consent } from "./Consent";
+import type { ExportFormat } from "./ExportFormat";
+import type { ImportSummary } from "./ImportSummary";
+import type { PendingConsent } from "./PendingConsent";
+import type { ProviderStatus } from "./ProviderStatus";
+import type { RequestEntry } from "./RequestEntry";
+import type { RequestStatus } from "./RequestStatus";
+import type { SaveSettingsResult } from "./SaveSettingsResult";
+import type { Scope } from "./Scope";
+import type { ScopeInput } from "./ScopeInput";
+import type { SeedFormat } from "./SeedFormat";
+import type { Settings } from "./Settings";
+import type { Snippet } from "./Snippet";
+import type { TokenDetail } from "./TokenDetail";
+import type { TokenFilter } from "./TokenFilter";
+import type { TokenSummary } from "./TokenSummary";
+import type { User } from "./User";
+import type { UserInput } from "./UserInput";
+
+export type Commands = {
+  provider_status: { args: Record<string, never>; result: ProviderStatus };
+  restart_provider: { args: Record<string, never>; result: ProviderStatus };
+  change_port: { args: { port: number }; result: ProviderStatus };
+  list_clients: { args: Record<string, never>; result: Array<Client> };
+  get_client: { args: { clientId: string }; result: Client };
+  create_client: { args: { input: ClientInput }; result: Client };
+  update_client: { args: { clientId: string; input: ClientInput }; result: Client };
+  delete_client: { args: { clientId: string }; result: void };
+  regenerate_client_secret: { args: { clientId: string }; result: Client };
+  client_snippets: { args: { clientId: string }; result: Array<Snippet> };
+  list_users: { args: Record<string, never>; result: Array<User> };
+  create_user: { args: { input: UserInput }; result: User };
+  update_user: { args: { username: string; input: UserInput }; result: User };
+  delete_user: { args: { username: string }; result: void };
+  list_scopes: { args: Record<string, never>; result: Array<Scope> };
+  save_scope: { args: { input: ScopeInput }; result: Scope };
+  delete_scope: { args: { name: string }; result: void };
+  list_tokens: { args: { filter?: TokenFilter | null }; result: Array<TokenSummary> };
+  get_token: { args: { id: string }; result: TokenDetail };
+  revoke_token: { args: { id: string }; result: void };
+  revoke_client_tokens: { args: { clientId: string }; result: number };
+  revoke_user_tokens: { args: { username: string }; result: number };
+  expire_token: { args: { id: string }; result: TokenSummary };
+  list_requests: { args: { clientId?: string | null; status?: RequestStatus | null; limit?: number | null }; result: Array<RequestEntry> };
+  list_pending_consents: { args: Record<string, never>; result: Array<PendingConsent> };
+  list_consents: { args: { username?: string | null }; result: Array<Consent> };
+  revoke_consent: { args: { username: string; clientId: string }; result: void };
+  decide_consent: { args: { requestId: string; approve: boolean; username?: string | null }; result: void };
+  certificates: { args: Record<string, never>; result: CertificatesInfo };
+  export_certificate: { args: { format: ExportFormat }; result: string | null };
+  regenerate_server_certificate: { args: Record<string, never>; result: CertificatesInfo };
+  export_records: { args: { format: SeedFormat }; result: string | null };
+  import_records: { args: Record<string, never>; result: ImportSummary | null };
+  get_settings: { args: Record<string, never>; result: Settings };
+  save_settings: { args: { settings: Settings }; result: SaveSettingsResult };
+};
+
+export type CommandName = keyof Commands;
+
+export const PROVIDER_EVENT = "provider://event";
+export const PROVIDER_STATUS_EVENT = "provider://status";
