@@ -107,7 +107,12 @@ pub fn registered_commands(lib_rs: &str) -> Result<Vec<syn::Path>, String> {
 }
 
 fn is_command_attr(a: &syn::Attribute) -> bool {
-    let segments: Vec<String> = a.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    let segments: Vec<String> = a
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     segments == ["tauri", "command"] || segments == ["command"]
 }
 
@@ -186,8 +191,8 @@ fn ts_type(ty: &Type, imports: &mut BTreeSet<String>) -> Result<String, String> 
         "String" | "str" => "string".into(),
         "bool" => "boolean".into(),
         // serde writes every integer as a JSON number, which JavaScript reads as one.
-        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize"
-        | "f32" | "f64" => "number".into(),
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" | "f32"
+        | "f64" => "number".into(),
         "Value" => "unknown".into(),
         "Option" => format!("{} | null", one(imports)?),
         "Vec" => format!("Array<{}>", one(imports)?),
@@ -256,8 +261,7 @@ pub fn describe(f: &syn::ItemFn, imports: &mut BTreeSet<String>) -> Result<Comma
         let FnArg::Typed(arg) = input else {
             return Err(at("a method (self)".into()));
         };
-        if last_segment(&arg.ty).is_some_and(|s| INJECTED.contains(&s.ident.to_string().as_str()))
-        {
+        if last_segment(&arg.ty).is_some_and(|s| INJECTED.contains(&s.ident.to_string().as_str())) {
             continue;
         }
         let Pat::Ident(ident) = &*arg.pat else {
@@ -311,12 +315,17 @@ pub fn commands(src_dir: &Path) -> Result<(Vec<Command>, BTreeSet<String>), Stri
             ));
         };
         if !modules.contains_key(module) {
-            modules.insert(module.clone(), command_fns(&read(&format!("{module}.rs"))?)?);
+            modules.insert(
+                module.clone(),
+                command_fns(&read(&format!("{module}.rs"))?)?,
+            );
         }
         let f = modules[module]
             .iter()
             .find(|f| f.sig.ident == name)
-            .ok_or_else(|| format!("{module}::{name} is registered but is no #[tauri::command] in {module}.rs"))?;
+            .ok_or_else(|| {
+                format!("{module}::{name} is registered but is no #[tauri::command] in {module}.rs")
+            })?;
         out.push(describe(f, &mut imports)?);
     }
     for (module, fns) in &modules {
@@ -342,7 +351,12 @@ pub fn ipc_ts(commands: &[Command], imports: &BTreeSet<String>) -> String {
         "\n/**\n * Every command the shell registers: the argument keys Tauri reads and the answer.\n * A failed command rejects with an `ErrorPayload`.\n */\nexport type Commands = {\n",
     );
     for c in commands {
-        let docs: Vec<&str> = c.docs.iter().map(String::as_str).filter(|d| !d.is_empty()).collect();
+        let docs: Vec<&str> = c
+            .docs
+            .iter()
+            .map(String::as_str)
+            .filter(|d| !d.is_empty())
+            .collect();
         if !docs.is_empty() {
             ts.push_str(&format!("  /** {} */\n", docs.join(" ")));
         }
@@ -356,7 +370,10 @@ pub fn ipc_ts(commands: &[Command], imports: &BTreeSet<String>) -> String {
                 .collect();
             format!("{{ {} }}", fields.join("; "))
         };
-        ts.push_str(&format!("  {}: {{ args: {args}; result: {} }};\n", c.name, c.result));
+        ts.push_str(&format!(
+            "  {}: {{ args: {args}; result: {} }};\n",
+            c.name, c.result
+        ));
     }
     ts.push_str("};\n\nexport type CommandName = keyof Commands;\n");
     ts.push_str(&format!(
@@ -395,9 +412,21 @@ mod tests {
         assert_eq!(
             c.args,
             vec![
-                Arg { key: "requestId".into(), ts: "string".into(), optional: false },
-                Arg { key: "approve".into(), ts: "boolean".into(), optional: false },
-                Arg { key: "username".into(), ts: "string | null".into(), optional: true },
+                Arg {
+                    key: "requestId".into(),
+                    ts: "string".into(),
+                    optional: false
+                },
+                Arg {
+                    key: "approve".into(),
+                    ts: "boolean".into(),
+                    optional: false
+                },
+                Arg {
+                    key: "username".into(),
+                    ts: "string | null".into(),
+                    optional: true
+                },
             ]
         );
         assert_eq!(c.result, "void");
@@ -449,7 +478,8 @@ mod tests {
 
     #[test]
     fn the_registered_list_and_the_commands_must_agree() {
-        let lib = "fn app() { b.invoke_handler(tauri::generate_handler![commands::a, commands::b,]) }";
+        let lib =
+            "fn app() { b.invoke_handler(tauri::generate_handler![commands::a, commands::b,]) }";
         let names: Vec<String> = registered_commands(lib)
             .unwrap()
             .iter()
@@ -463,13 +493,36 @@ mod tests {
             std::fs::write(dir.path().join("commands.rs"), commands).unwrap();
         };
         write_src(lib, "#[tauri::command] fn a() {}");
-        assert!(commands(dir.path()).unwrap_err().contains("commands::b is registered"));
-        write_src(lib, "#[tauri::command] fn a() {} #[tauri::command] fn b() {} #[tauri::command] fn c() {}");
-        assert!(commands(dir.path()).unwrap_err().contains("commands::c is a #[tauri::command]"));
-        write_src(lib, "#[tauri::command] fn a() {} #[tauri::command] fn b(x: u16) -> bool { true }");
+        assert!(
+            commands(dir.path())
+                .unwrap_err()
+                .contains("commands::b is registered")
+        );
+        write_src(
+            lib,
+            "#[tauri::command] fn a() {} #[tauri::command] fn b() {} #[tauri::command] fn c() {}",
+        );
+        assert!(
+            commands(dir.path())
+                .unwrap_err()
+                .contains("commands::c is a #[tauri::command]")
+        );
+        write_src(
+            lib,
+            "#[tauri::command] fn a() {} #[tauri::command] fn b(x: u16) -> bool { true }",
+        );
         let (found, _) = commands(dir.path()).unwrap();
         assert_eq!(found.len(), 2);
-        assert_eq!(ipc_ts(&found, &BTreeSet::new()).lines().filter(|l| l.contains("args:")).count(), 2);
-        assert!(ipc_ts(&found, &BTreeSet::new()).contains("  b: { args: { x: number }; result: boolean };"));
+        assert_eq!(
+            ipc_ts(&found, &BTreeSet::new())
+                .lines()
+                .filter(|l| l.contains("args:"))
+                .count(),
+            2
+        );
+        assert!(
+            ipc_ts(&found, &BTreeSet::new())
+                .contains("  b: { args: { x: number }; result: boolean };")
+        );
     }
 }

@@ -183,7 +183,7 @@ fn thousands(n: u32) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -363,7 +363,11 @@ mod tests {
         }
         .validated()
         .unwrap_err();
-        assert!(err.to_string().contains("between 100 and 1,000,000 entries"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("between 100 and 1,000,000 entries"),
+            "{err}"
+        );
         assert_eq!(thousands(7), "7");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(123_456_789), "123,456,789");
