@@ -115,6 +115,8 @@ wire_enum!(
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
 pub const DEFAULT_ID_TOKEN_TTL: i64 = 3600;
+/// The longest lifetime a client may set, in seconds: ten years (more is a typo).
+pub const MAX_TTL: i64 = 10 * 365 * 24 * 3600;
 
 /// A registered OAuth client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,14 +312,17 @@ pub fn is_loopback_or_localhost(url: &Url) -> bool {
     }
 }
 
+/// The longest client id or username, in bytes.
+pub const MAX_IDENTIFIER_LEN: usize = 200;
+
 fn validate_identifier(field_name: &str, value: &str, what: &str) -> Result<(), Error> {
     if value.is_empty() {
         return Err(field(field_name, format!("{what} must not be empty")));
     }
-    if value.len() > 200 {
+    if value.len() > MAX_IDENTIFIER_LEN {
         return Err(field(
             field_name,
-            format!("{what} is longer than 200 characters"),
+            format!("{what} is longer than {MAX_IDENTIFIER_LEN} characters"),
         ));
     }
     if let Some(c) = value
@@ -350,7 +355,7 @@ pub fn validate_scope_name(field_name: &str, scope: &str) -> Result<(), Error> {
 }
 
 fn validate_ttl(field_name: &str, v: i64) -> Result<i64, Error> {
-    if !(1..=10 * 365 * 24 * 3600).contains(&v) {
+    if !(1..=MAX_TTL).contains(&v) {
         return Err(field(
             field_name,
             format!("{v} is not a lifetime between 1 second and 10 years"),

@@ -5,6 +5,12 @@
 //! - [`commands`] are the window's commands, each a few lines over one core operation.
 //! - [`settings`] are the app's settings, kept in `tauri-plugin-store`.
 //! - [`host`] implements the host over a Tauri `AppHandle`; [`tray`] is the tray icon.
+//! - [`limits`] are the bounds and defaults the window's forms check as the person types.
+//!
+//! The window's TypeScript follows from here: ts-rs writes the shared types, and the
+//! test-only `bindings` module writes the commands registered below (names, argument keys,
+//! answers) and the [`limits::Limits`] value; `scripts/desktop-bindings.sh` compares them
+//! with `ui/src/bindings`.
 //!
 //! [`app`] assembles the parts on any runtime so `tauri::test::mock_builder()` can test
 //! the command layer; [`run`] adds what only a desktop has (tray, single instance,
@@ -14,8 +20,11 @@ use std::sync::Arc;
 
 use tauri::{Builder, Manager, Runtime};
 
+#[cfg(test)]
+mod bindings;
 pub mod commands;
 pub mod host;
+pub mod limits;
 pub mod settings;
 pub mod shell;
 pub mod tray;

@@ -8,13 +8,12 @@ use authdesk::error::Error;
 use authdesk::model::{DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_ID_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL};
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{LOG_MAX_AGE_DAYS, LOG_MAX_ENTRIES, Limits};
+
 /// The store file, in the data directory.
 pub const STORE_FILE: &str = "settings.json";
 /// The key the settings are stored under.
 pub const STORE_KEY: &str = "settings";
-
-/// Lifetimes above ten years are a typo, not a choice.
-const MAX_TTL: u32 = 10 * 365 * 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
 #[ts(export)]
@@ -99,28 +98,37 @@ impl Settings {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
         self.serve_options(None)?;
+        let limits = Limits::current();
         for (field, v) in [
             ("access_token_ttl", self.access_token_ttl),
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("id_token_ttl", self.id_token_ttl),
         ] {
-            if v == 0 || v > MAX_TTL {
+            if !limits.ttl_ok(v) {
                 return Err(Error::invalid(
                     field,
                     "a lifetime between 1 second and 10 years",
                 ));
             }
         }
-        if !(100..=1_000_000).contains(&self.log_max_entries) {
+        if !LOG_MAX_ENTRIES.contains(&self.log_max_entries) {
             return Err(Error::invalid(
                 "log_max_entries",
-                "keep between 100 and 1,000,000 entries",
+                format!(
+                    "keep between {} and {} entries",
+                    thousands(*LOG_MAX_ENTRIES.start()),
+                    thousands(*LOG_MAX_ENTRIES.end())
+                ),
             ));
         }
-        if !(1..=365).contains(&self.log_max_age_days) {
+        if !LOG_MAX_AGE_DAYS.contains(&self.log_max_age_days) {
             return Err(Error::invalid(
                 "log_max_age_days",
-                "keep entries between 1 and 365 days",
+                format!(
+                    "keep entries between {} and {} days",
+                    LOG_MAX_AGE_DAYS.start(),
+                    LOG_MAX_AGE_DAYS.end()
+                ),
             ));
         }
         Ok(self)
@@ -168,6 +176,19 @@ impl Settings {
             || self.log_max_entries != running.log_max_entries
             || self.log_max_age_days != running.log_max_age_days
     }
+}
+
+/// 1000000 as "1,000,000", as the window writes it.
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// An IP address to listen on; `localhost` means the IPv4 loopback.
@@ -332,6 +353,24 @@ mod tests {
             }
             .needs_restart_from(&a)
         );
+    }
+
+    #[test]
+    fn retention_errors_name_the_bounds() {
+        let err = Settings {
+            log_max_entries: 99,
+            ..Settings::default()
+        }
+        .validated()
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("between 100 and 1,000,000 entries"),
+            "{err}"
+        );
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(123_456_789), "123,456,789");
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub struct ProviderStatus {
 }
 
 /// Events the shell adds on [`EVENT`] next to the core's.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ShellEvent {
     SettingsChanged,

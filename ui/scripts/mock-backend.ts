@@ -8,8 +8,10 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Client } from "../src/bindings/Client";
 import type { ClientInput } from "../src/bindings/ClientInput";
 import type { ErrorPayload } from "../src/bindings/ErrorPayload";
+import type { CommandName } from "../src/bindings/Ipc";
+import { LIMITS } from "../src/bindings/Limits";
 import type { ExportFormat } from "../src/bindings/ExportFormat";
-import type { WindowEvent } from "../src/ipc/events";
+import { PROVIDER_EVENT, type WindowEvent } from "../src/ipc/events";
 import type { ProviderState } from "../src/bindings/ProviderState";
 import type { RequestStatus } from "../src/bindings/RequestStatus";
 import type { SeedFormat } from "../src/bindings/SeedFormat";
@@ -79,7 +81,7 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       post_logout_redirect_uris: input.post_logout_redirect_uris ?? base?.post_logout_redirect_uris ?? [],
       grant_types: input.grant_types ?? base?.grant_types ?? ["authorization_code", "refresh_token"],
       response_types: input.response_types ?? base?.response_types ?? ["code"],
-      scopes: input.scopes ?? base?.scopes ?? ["openid", "profile", "email", "offline_access"],
+      scopes: input.scopes ?? base?.scopes ?? [...LIMITS.default_scopes],
       token_endpoint_auth_method:
         input.token_endpoint_auth_method ??
         base?.token_endpoint_auth_method ??
@@ -87,9 +89,9 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       require_pkce: input.require_pkce ?? base?.require_pkce ?? false,
       allow_plain_pkce: input.allow_plain_pkce ?? base?.allow_plain_pkce ?? false,
       access_token_format: input.access_token_format ?? base?.access_token_format ?? "jwt",
-      access_token_ttl: input.access_token_ttl ?? base?.access_token_ttl ?? 3600,
-      refresh_token_ttl: input.refresh_token_ttl ?? base?.refresh_token_ttl ?? 2592000,
-      id_token_ttl: input.id_token_ttl ?? base?.id_token_ttl ?? 3600,
+      access_token_ttl: input.access_token_ttl ?? base?.access_token_ttl ?? LIMITS.default_access_token_ttl,
+      refresh_token_ttl: input.refresh_token_ttl ?? base?.refresh_token_ttl ?? LIMITS.default_refresh_token_ttl,
+      id_token_ttl: input.id_token_ttl ?? base?.id_token_ttl ?? LIMITS.default_id_token_ttl,
       id_token_signed_response_alg: input.id_token_signed_response_alg ?? base?.id_token_signed_response_alg ?? "RS256",
       auto_approve: input.auto_approve ?? base?.auto_approve ?? false,
       tags: [...(input.tags ?? base?.tags ?? [])].sort(),
@@ -112,9 +114,12 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
     return n;
   }
 
-  function handle(cmd: string, rawArgs?: unknown): unknown {
+  function handle(name: string, rawArgs?: unknown): unknown {
     const args = (rawArgs ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args });
+    calls.push({ cmd: name, args });
+    // Typed against the commands Rust registers: a case for a command that does not
+    // exist, or a registered command without a case, fails the type-check.
+    const cmd = name as CommandName;
     switch (cmd) {
       case "provider_status":
         return structuredClone(data.status);
@@ -327,8 +332,10 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         }
         return null;
       }
-      default:
-        fail("unknown_command", `the mock backend does not know '${cmd}'`);
+      default: {
+        const unknown: never = cmd;
+        fail("unknown_command", `the mock backend does not know '${String(unknown)}'`);
+      }
     }
   }
 
@@ -349,7 +356,7 @@ export function install(opts: MockOptions = {}): MockBackend {
   (window as unknown as { __authdeskMock: unknown }).__authdeskMock = {
     backend,
     emit,
-    emitProviderEvent: (e: WindowEvent) => emit("provider://event", e),
+    emitProviderEvent: (e: WindowEvent) => emit(PROVIDER_EVENT, e),
   };
   return backend;
 }

@@ -1,9 +1,19 @@
 /**
  * The one door to the Rust side. Every command goes through `call`, which turns
- * whatever the command rejected with into an `IpcError`.
+ * whatever the command rejected with into an `IpcError`. Its names, argument keys and
+ * answers are those of `Commands`, generated from the shell's registered commands
+ * (`bindings/Ipc.ts`), so a command or an argument key Rust does not have fails the
+ * type-check.
  */
-import { invoke, type InvokeArgs } from "@tauri-apps/api/core";
+import { invoke } from "@tauri-apps/api/core";
 import type { ErrorPayload } from "../bindings/ErrorPayload";
+import type { CommandName, Commands } from "../bindings/Ipc";
+
+export type { CommandName, Commands };
+/** The arguments of a command, keyed as Tauri reads them. */
+export type ArgsOf<C extends CommandName> = Commands[C]["args"];
+/** What a command resolves to. */
+export type ResultOf<C extends CommandName> = Commands[C]["result"];
 
 /** A command failed. `field` names the input at fault, when there is one. */
 export class IpcError extends Error {
@@ -53,10 +63,13 @@ export function toIpcError(e: unknown): IpcError {
   return new IpcError({ code: "error", message: String(e), field: null });
 }
 
+/** Arguments may be left out when the command needs none (or only optional ones). */
+type ArgsParam<C extends CommandName> = {} extends ArgsOf<C> ? [args?: ArgsOf<C>] : [args: ArgsOf<C>];
+
 /** Invokes a Tauri command; rejects with an `IpcError`. */
-export async function call<T>(cmd: string, args?: InvokeArgs): Promise<T> {
+export async function call<C extends CommandName>(cmd: C, ...args: ArgsParam<C>): Promise<ResultOf<C>> {
   try {
-    return await invoke<T>(cmd, args);
+    return await invoke<ResultOf<C>>(cmd, args[0]);
   } catch (e) {
     throw toIpcError(e);
   }

@@ -1,20 +1,16 @@
 /**
- * Window events from the core. `provider://event` carries every `ProviderEvent`;
- * `provider://status` carries a bare `ProviderStatus` when the server changes state.
+ * Window events from the core. `provider://event` carries every `ProviderEvent` and the
+ * shell's own `ShellEvent`s; `provider://status` carries a bare `ProviderStatus` when
+ * the server changes state. Names and payloads are generated from Rust.
  */
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { PROVIDER_EVENT, PROVIDER_STATUS_EVENT } from "../bindings/Ipc";
 import type { ProviderEvent } from "../bindings/ProviderEvent";
 import type { ProviderStatus } from "../bindings/ProviderStatus";
+import type { ShellEvent } from "../bindings/ShellEvent";
 
-export const PROVIDER_EVENT = "provider://event";
-export const PROVIDER_STATUS_EVENT = "provider://status";
+export { PROVIDER_EVENT, PROVIDER_STATUS_EVENT };
 
-/**
- * Events the desktop shell itself may put on `provider://event` besides the core's
- * `ProviderEvent`s. Declared here too so the window keeps compiling when the
- * generated `ProviderEvent` binding lists only the core's variants.
- */
-export type ShellEvent = { type: "status"; status: ProviderStatus } | { type: "settings_changed" };
 export type WindowEvent = ProviderEvent | ShellEvent;
 export type ProviderEventType = WindowEvent["type"];
 export type EventOf<T extends ProviderEventType> = Extract<WindowEvent, { type: T }>;
@@ -66,12 +62,7 @@ export function onProviderEvents<T extends ProviderEventType>(
   });
 }
 
-/** Status changes, whether sent as `provider://status` or as a `status` provider event. */
+/** Status changes (`provider://status`). */
 export function onProviderStatus(handler: (status: ProviderStatus) => void): Unsubscribe {
-  const a = subscribe<ProviderStatus>(PROVIDER_STATUS_EVENT, handler);
-  const b = onProviderEvents(["status"], (e) => handler(e.status));
-  return () => {
-    a();
-    b();
-  };
+  return subscribe<ProviderStatus>(PROVIDER_STATUS_EVENT, handler);
 }

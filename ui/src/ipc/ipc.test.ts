@@ -24,7 +24,11 @@ describe("call", () => {
     mockIPC(() => {
       throw "database is locked";
     });
-    await expect(call("anything")).rejects.toMatchObject({ code: "error", message: "database is locked", field: null });
+    await expect(call("list_clients")).rejects.toMatchObject({
+      code: "error",
+      message: "database is locked",
+      field: null,
+    });
   });
 
   it("passes camelCase arguments as Tauri expects", async () => {
@@ -40,6 +44,40 @@ describe("call", () => {
       ["revoke_client_tokens", { clientId: "acme-web" }],
       ["decide_consent", { requestId: "rq_1", approve: true, username: "alice" }],
       ["list_requests", { status: "rejected" }],
+    ]);
+  });
+
+  it("only takes the names and argument keys of the commands Rust registers", async () => {
+    // The type-check (npm run check) fails if any line below stops being an error, i.e.
+    // if the generated `Commands` stopped checking names or keys.
+    const seen: string[] = [];
+    mockIPC((cmd) => {
+      seen.push(cmd);
+      return null;
+    });
+    // @ts-expect-error: no such command in Rust
+    await call("list_client");
+    // @ts-expect-error: Rust reads `clientId`, not `client_id`
+    await call("get_client", { client_id: "acme-web" });
+    // @ts-expect-error: `port` is required
+    await call("change_port", {});
+    // @ts-expect-error: `change_port` takes a number
+    await call("change_port", { port: "8443" });
+    // @ts-expect-error: `list_clients` takes no arguments
+    await call("list_clients", { all: true });
+    // Optional (Option<…>) arguments may be left out; required ones may not.
+    await call("list_requests", {});
+    await call("list_consents");
+    await call("get_client", { clientId: "acme-web" });
+    expect(seen).toEqual([
+      "list_client",
+      "get_client",
+      "change_port",
+      "change_port",
+      "list_clients",
+      "list_requests",
+      "list_consents",
+      "get_client",
     ]);
   });
 
@@ -74,12 +112,12 @@ describe("events", () => {
     expect(got).toHaveLength(2);
   });
 
-  it("reports status from provider://status and from status events", async () => {
+  it("reports status from provider://status", async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const got: string[] = [];
     const stop = onProviderStatus((s) => got.push(s.state));
     await emit("provider://status", status);
-    await emit("provider://event", { type: "status", status: { ...status, state: "running" } });
+    await emit("provider://status", { ...status, state: "running" });
     expect(got).toEqual(["port_in_use", "running"]);
     stop();
   });

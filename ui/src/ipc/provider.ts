@@ -1,6 +1,5 @@
-import type { ProviderStatus } from "../bindings/ProviderStatus";
 import { call } from "./core";
 
-export const providerStatus = () => call<ProviderStatus>("provider_status");
-export const restartProvider = () => call<ProviderStatus>("restart_provider");
-export const changePort = (port: number) => call<ProviderStatus>("change_port", { port });
+export const providerStatus = () => call("provider_status");
+export const restartProvider = () => call("restart_provider");
+export const changePort = (port: number) => call("change_port", { port });

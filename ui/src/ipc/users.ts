@@ -1,21 +1,17 @@
 import type { ScopeInput } from "../bindings/ScopeInput";
-import type { Consent } from "../bindings/Consent";
-import type { Scope } from "../bindings/Scope";
-import type { User } from "../bindings/User";
 import type { UserInput } from "../bindings/UserInput";
 import { call } from "./core";
 
-export const listUsers = () => call<User[]>("list_users");
-export const createUser = (input: UserInput) => call<User>("create_user", { input });
-export const updateUser = (username: string, input: UserInput) => call<User>("update_user", { username, input });
-export const deleteUser = (username: string) => call<void>("delete_user", { username });
-export const listScopes = () => call<Scope[]>("list_scopes");
+export const listUsers = () => call("list_users");
+export const createUser = (input: UserInput) => call("create_user", { input });
+export const updateUser = (username: string, input: UserInput) => call("update_user", { username, input });
+export const deleteUser = (username: string) => call("delete_user", { username });
+export const listScopes = () => call("list_scopes");
 /** Remembered consents (persona × client × scopes), of one persona or all. */
-export const listConsents = (username: string | null) => call<Consent[]>("list_consents", { username });
+export const listConsents = (username: string | null) => call("list_consents", { username });
 /** Forgets a persona's consent to a client and revokes what it granted. */
-export const revokeConsent = (username: string, clientId: string) =>
-  call<void>("revoke_consent", { username, clientId });
+export const revokeConsent = (username: string, clientId: string) => call("revoke_consent", { username, clientId });
 /** Creates a scope, or updates the one of that name. */
-export const saveScope = (input: ScopeInput) => call<Scope>("save_scope", { input });
+export const saveScope = (input: ScopeInput) => call("save_scope", { input });
 /** Deletes a scope no client is allowed. */
-export const deleteScope = (name: string) => call<void>("delete_scope", { name });
+export const deleteScope = (name: string) => call("delete_scope", { name });

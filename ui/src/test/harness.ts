@@ -2,18 +2,19 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import { vi } from "vitest";
-import type { WindowEvent } from "../ipc/events";
+import type { CommandName } from "../bindings/Ipc";
+import { PROVIDER_EVENT, type WindowEvent } from "../ipc/events";
 import { createMockBackend, type MockBackend, type MockOptions } from "../../scripts/mock-backend";
 
 export const NOW = 1_750_000_000;
 
 export interface Harness extends MockBackend {
   /** How many times a command was invoked. */
-  count: (cmd: string) => number;
+  count: (cmd: CommandName) => number;
   /** The arguments of the last call of a command. */
-  lastArgs: (cmd: string) => Record<string, unknown> | undefined;
+  lastArgs: (cmd: CommandName) => Record<string, unknown> | undefined;
   /** Replaces the answer of one command (return a value or throw an ErrorPayload). */
-  override: (cmd: string, fn: (args: Record<string, unknown>) => unknown) => void;
+  override: (cmd: CommandName, fn: (args: Record<string, unknown>) => unknown) => void;
   /** Emits a provider event as the Rust bridge would. */
   emitEvent: (e: WindowEvent) => Promise<void>;
 }
@@ -40,6 +41,6 @@ export function installHarness(opts: MockOptions = {}): Harness {
     count: (cmd) => backend.calls.filter((c) => c.cmd === cmd).length,
     lastArgs: (cmd) => backend.calls.filter((c) => c.cmd === cmd).at(-1)?.args,
     override: (cmd, fn) => overrides.set(cmd, fn),
-    emitEvent: (e) => emit("provider://event", e),
+    emitEvent: (e) => emit(PROVIDER_EVENT, e),
   };
 }

@@ -1,86 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { makeFixtures } from "../../../scripts/fixtures";
+import { allowedAuthMethods, parseJwks } from "../../lib/forms/rules";
 import {
-  allowedAuthMethods,
   clientToForm,
   formFieldOf,
-  isLoopbackHost,
   matchesSearch,
   matchesTags,
   newClientForm,
-  parseJwks,
   parseTags,
   toClientInput,
   validateClientForm,
-  validateRedirectUri,
-  validateUriLines,
   withClientType,
   withGrant,
   type ClientForm,
-} from "./validation";
+} from "./clientForm";
 
 const valid = (): ClientForm => ({ ...newClientForm(), name: "My app", redirect_uris: "http://127.0.0.1:8080/cb" });
-
-describe("validateRedirectUri", () => {
-  it.each([
-    "https://app.example.com/callback",
-    "https://app.example.com:8443/cb?x=1",
-    "http://127.0.0.1:8080/callback",
-    "http://127.0.0.1/callback",
-    "http://127.5.6.7:1234/cb",
-    "http://[::1]:3000/cb",
-    "http://localhost:3000/api/auth/callback/authdesk",
-    "http://LOCALHOST/cb",
-    "com.example.app:/oauth2redirect",
-    "com.example.app://callback",
-    "myapp:/cb",
-  ])("accepts %s", (uri) => {
-    expect(validateRedirectUri(uri)).toBeNull();
-  });
-
-  it.each([
-    ["", /empty/],
-    ["/callback", /not an absolute URI/],
-    ["localhost:3000/cb", /has no scheme; write it in full, e.g. http:\/\/localhost:3000\/cb/],
-    ["127.0.0.1:8080/cb", /absolute|not a valid/],
-    ["https://app.example.com/cb#frag", /#fragment/],
-    ["https://app.example.com/cb#", /#fragment/],
-    ["http://example.com/cb", /http on a non-local host/],
-    ["http://192.168.1.10/cb", /http on a non-local host/],
-    ["http://localhost.evil.com/cb", /http on a non-local host/],
-    ["https://app.example.com/cb with space", /space/],
-    ["https://*.example.com/cb", /wildcard|not a valid/],
-    ["https://app.example.com/*", /wildcard/],
-    ["javascript:alert(1)", /never a valid redirect/],
-    ["data:text/html,hi", /never a valid redirect/],
-    ["file:///etc/passwd", /never a valid redirect/],
-    ["http://", /not a valid URI/],
-  ])("refuses %j", (uri, message) => {
-    expect(validateRedirectUri(uri)).toMatch(message);
-  });
-});
-
-describe("isLoopbackHost", () => {
-  it("knows the loopback names", () => {
-    expect(isLoopbackHost("127.0.0.1")).toBe(true);
-    expect(isLoopbackHost("[::1]")).toBe(true);
-    expect(isLoopbackHost("localhost")).toBe(true);
-    expect(isLoopbackHost("128.0.0.1")).toBe(false);
-    expect(isLoopbackHost("example.com")).toBe(false);
-  });
-});
-
-describe("validateUriLines", () => {
-  it("names the line of the first bad URI and ignores blank lines", () => {
-    expect(validateUriLines("https://a.example/cb\n\n  http://evil.example/cb  ")).toMatch(/^Line 3: /);
-  });
-  it("refuses duplicates", () => {
-    expect(validateUriLines("https://a.example/cb\nhttps://a.example/cb")).toMatch(/Line 2: .* listed twice/);
-  });
-  it("accepts an empty list", () => {
-    expect(validateUriLines("  \n")).toBeNull();
-  });
-});
 
 describe("validateClientForm", () => {
   it("accepts the defaults once named and given a redirect URI", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { makeFixtures } from "../../../scripts/fixtures";
-import { isLoopbackAddress, normalizeSettings, validatePort, validateSettings } from "./validation";
+import { isLoopbackAddress, validatePort } from "../../lib/forms/rules";
+import { normalizeSettings, validateSettings } from "./settingsForm";
 
 const base = makeFixtures(1_700_000_000).settings;
 
