@@ -576,7 +576,8 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
         tracing::warn!(error = %e, "cannot record the running provider for `authdesk env`");
     }
     if let Some(path) = &args.ready_file
-        && let Err(e) = crate::fsutil::write_atomic(path, format!("{}\n", provider.issuer).as_bytes(), false)
+        && let Err(e) =
+            crate::fsutil::write_atomic(path, format!("{}\n", provider.issuer).as_bytes(), false)
     {
         tracing::warn!(error = %e, path = %path.display(), "cannot write the ready file");
     }
@@ -773,7 +774,9 @@ async fn clients(dir: &Path, cmd: ClientsCommand) -> Result<()> {
     match cmd {
         ClientsCommand::Create { name, fields } => {
             let json = fields.json;
-            let client = core.create_client((*fields).into_input(Some(name))?).await?;
+            let client = core
+                .create_client((*fields).into_input(Some(name))?)
+                .await?;
             if json {
                 print_json(&client)
             } else {

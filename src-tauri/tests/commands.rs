@@ -520,8 +520,8 @@ fn a_token_opens_while_the_provider_is_not_running() {
     );
     let params = authdesk::oauth::params::Params::parse(form.as_bytes()).unwrap();
     tauri::async_runtime::block_on(authdesk::oauth::token::token(&ctx, None, &params))
-    .map_err(|(e, _)| e.description)
-    .unwrap();
+        .map_err(|(e, _)| e.description)
+        .unwrap();
     let id = t.ok("list_tokens", json!({ "filter": {} }))[0]["id"]
         .as_str()
         .unwrap()

@@ -333,7 +333,10 @@ mod tests {
     #[test]
     fn client_ids_become_variable_names() {
         assert_eq!(client_var("web-app", "ID"), "AUTHDESK_CLIENT_WEB_APP_ID");
-        assert_eq!(client_var("ci.tests", "SECRET"), "AUTHDESK_CLIENT_CI_TESTS_SECRET");
+        assert_eq!(
+            client_var("ci.tests", "SECRET"),
+            "AUTHDESK_CLIENT_CI_TESTS_SECRET"
+        );
     }
 
     #[test]

@@ -245,4 +245,3 @@ pub async fn tokens(dir: &Path, cmd: TokensCommand) -> Result<()> {
         }
     }
 }
-

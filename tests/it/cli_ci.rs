@@ -44,9 +44,16 @@ fn exec_runs_the_command_with_the_provider_around_it_and_passes_its_status() {
         out.display()
     );
     let mut cmd = sb.bare_command();
-    cmd.args(["exec", "--seed"]).arg(&seed).args(["--", "sh", "-c", &script]);
+    cmd.args(["exec", "--seed"])
+        .arg(&seed)
+        .args(["--", "sh", "-c", &script]);
     let run = cmd.output().expect("authdesk exec runs");
-    assert_eq!(run.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let seen = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = seen.lines().collect();
     let issuer = url::Url::parse(lines[0]).expect("AUTHDESK_ISSUER is a URL");
@@ -56,7 +63,11 @@ fn exec_runs_the_command_with_the_provider_around_it_and_passes_its_status() {
     assert_eq!(token["token_type"], "Bearer", "{token}");
     // The CA and bundle files lived in the temporary directory, gone with it; and the
     // provider is stopped: its port is free, nothing listens.
-    assert!(!std::path::Path::new(lines[1]).exists(), "{} left behind", lines[1]);
+    assert!(
+        !std::path::Path::new(lines[1]).exists(),
+        "{} left behind",
+        lines[1]
+    );
     assert!(!std::path::Path::new(lines[3]).exists());
     let port = issuer.port().expect("a port");
     assert!(
@@ -86,7 +97,10 @@ fn exec_fails_before_the_command_when_the_seed_has_a_bad_entry() {
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_mentions(&stderr, &["error:", "redirect"]);
-    assert!(!marker.exists(), "the command ran although the provider could not start");
+    assert!(
+        !marker.exists(),
+        "the command ran although the provider could not start"
+    );
 }
 
 #[test]
@@ -96,7 +110,10 @@ fn exec_reports_a_command_that_cannot_run() {
     cmd.args(["exec", "--", "/nonexistent/tool"]);
     let run = cmd.output().unwrap();
     assert_eq!(run.status.code(), Some(127));
-    assert_mentions(&String::from_utf8_lossy(&run.stderr), &["cannot run /nonexistent/tool"]);
+    assert_mentions(
+        &String::from_utf8_lossy(&run.stderr),
+        &["cannot run /nonexistent/tool"],
+    );
 }
 
 #[test]
@@ -129,7 +146,8 @@ fn serve_on_port_zero_writes_the_ready_file_and_env_prints_the_variables() {
     assert_eq!(doc["issuer"], Value::String(served.issuer.clone()));
     served.stop_with(libc::SIGTERM);
     assert!(!ready.exists(), "the ready file outlived the provider");
-    sb.run(&["env"]).one_line_error(&["no authdesk serve is running"]);
+    sb.run(&["env"])
+        .one_line_error(&["no authdesk serve is running"]);
 }
 
 /// A token from the running provider, as a client gets it.
@@ -188,10 +206,7 @@ fn tokens_are_listed_expired_and_revoked_while_serve_runs() {
     let listed = sb.ok_json(&["tokens", "list", "--client", "legacy", "--user", "alice"]);
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 2, "an access and a refresh token: {listed:?}");
-    let access_id = listed
-        .iter()
-        .find(|t| t["kind"] == "access_token")
-        .unwrap()["id"]
+    let access_id = listed.iter().find(|t| t["kind"] == "access_token").unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -265,18 +280,42 @@ fn bad_management_input_is_one_line_exit_1_and_changes_nothing() {
     sb.ok(&["import", seed.to_str().unwrap()]);
     let before = sb.ok_json(&["clients", "show", "ci-service"]);
     let cases: &[(&[&str], &[&str])] = &[
-        (&["clients", "update", "nope", "--name", "X"], &["client", "nope"]),
-        (&["clients", "update", "ci-service", "--access-token-ttl=-5"], &["access_token_ttl"]),
-        (&["clients", "update", "ci-service", "--code-ttl", "3600"], &["code_ttl", "600"]),
-        (&["clients", "update", "ci-service", "--id", "other"], &["client_id", "cannot change"]),
+        (
+            &["clients", "update", "nope", "--name", "X"],
+            &["client", "nope"],
+        ),
+        (
+            &["clients", "update", "ci-service", "--access-token-ttl=-5"],
+            &["access_token_ttl"],
+        ),
+        (
+            &["clients", "update", "ci-service", "--code-ttl", "3600"],
+            &["code_ttl", "600"],
+        ),
+        (
+            &["clients", "update", "ci-service", "--id", "other"],
+            &["client_id", "cannot change"],
+        ),
         (&["clients", "rotate-secret", "nope"], &["nope"]),
-        (&["users", "update", "nobody", "--password", "x"], &["nobody"]),
-        (&["users", "update", "bob", "--claims", "{not json"], &["claims", "JSON"]),
-        (&["tokens", "show", "no-such-token"], &["token", "no-such-token"]),
+        (
+            &["users", "update", "nobody", "--password", "x"],
+            &["nobody"],
+        ),
+        (
+            &["users", "update", "bob", "--claims", "{not json"],
+            &["claims", "JSON"],
+        ),
+        (
+            &["tokens", "show", "no-such-token"],
+            &["token", "no-such-token"],
+        ),
         (&["tokens", "expire", "no-such-token"], &["no-such-token"]),
         (&["tokens", "revoke"], &["token id", "--client"]),
         (&["tokens", "list", "--client", "nope"], &["nope"]),
-        (&["tokens", "revoke", "--client", "legacy", "--user", "alice"], &["alice", "legacy"]),
+        (
+            &["tokens", "revoke", "--client", "legacy", "--user", "alice"],
+            &["alice", "legacy"],
+        ),
     ];
     for (args, needles) in cases {
         let run = sb.run(args);

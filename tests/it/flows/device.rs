@@ -238,10 +238,17 @@ async fn the_page_of_a_device_approved_automatically_says_it_can_continue() {
     let tp = TestProvider::start().await;
     device_client(&tp).await;
     let res = tp
-        .post_form("/device_authorization", &[("scope", "openid")], &Auth::public("tv"))
+        .post_form(
+            "/device_authorization",
+            &[("scope", "openid")],
+            &Auth::public("tv"),
+        )
         .await
         .ok();
-    let complete = res["verification_uri_complete"].as_str().unwrap().to_string();
+    let complete = res["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let page = tp.http.get(&complete).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let text = page.text().await.unwrap();
