@@ -775,17 +775,24 @@ impl Core {
     }
 
     /// Forgets a persona's consent to a client and revokes what it granted, so the
-    /// next sign-in asks again ("revoke all grants of a user for a client").
-    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<()> {
+    /// next sign-in asks again ("revoke all grants of a user for a client"). Works
+    /// whether or not a consent was remembered (a password or device grant leaves none);
+    /// `NotFound` only when there was neither a consent nor a live grant. Returns the
+    /// number of tokens revoked.
+    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<u64> {
         let sub = self.get_user(username).await?.sub;
-        if !flows::revoke_consent(self.store.pool(), &sub, client_id, self.now()).await? {
+        self.get_client(client_id).await?;
+        let (consent, tokens) =
+            flows::revoke_consent(self.store.pool(), &sub, client_id, self.now()).await?;
+        // Whatever was revoked, the cached token rows must follow.
+        self.tokens_revoked(None);
+        if !consent && tokens == 0 {
             return Err(Error::NotFound {
-                what: "consent",
+                what: "consent or live grant",
                 id: format!("{username} → {client_id}"),
             });
         }
-        self.tokens_revoked(None);
-        Ok(())
+        Ok(tokens)
     }
 
     /// The request log, newest first.

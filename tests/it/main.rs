@@ -7,6 +7,8 @@
 //! - [`provider`]: discovery, JWKS, the certificate chain, restarts, file permissions.
 //! - [`cli_serve`]: `authdesk serve`: readiness line, signals, seeds, start-up failures.
 //! - [`cli_ca`]: `authdesk ca export` in every format.
+//! - [`cli_ci`]: `authdesk exec`, `serve --ready-file`, `authdesk env`, and the
+//!   management of clients, users and tokens from the command line.
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
@@ -17,6 +19,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod cli_ca;
+mod cli_ci;
 mod cli_records;
 mod cli_serve;
 mod flows;

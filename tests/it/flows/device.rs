@@ -231,3 +231,28 @@ async fn a_client_without_the_device_grant_is_refused() {
         &["device_code"],
     );
 }
+
+#[tokio::test]
+async fn the_page_of_a_device_approved_automatically_says_it_can_continue() {
+    // TestProvider::start approves every request as alice (serve --auto-approve alice).
+    let tp = TestProvider::start().await;
+    device_client(&tp).await;
+    let res = tp
+        .post_form(
+            "/device_authorization",
+            &[("scope", "openid")],
+            &Auth::public("tv"),
+        )
+        .await
+        .ok();
+    let complete = res["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = tp.http.get(&complete).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Device connected"), "{text}");
+    assert!(text.contains("approved for alice"), "{text}");
+    assert!(!text.contains("already used"), "{text}");
+}
