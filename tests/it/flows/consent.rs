@@ -1,7 +1,5 @@
 //! The consent page (no auto-approve) and the window's decisions on pending requests.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use serde_json::Value;
@@ -62,16 +60,6 @@ async fn id_token_of(tp: &TestProvider, redirect: &str, pkce: &Pkce) -> Value {
     };
     let body = tp.exchange(&code, &Auth::basic("web", "web-secret")).await;
     jwt_claims(body["id_token"].as_str().expect("an id_token"))
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("gave up waiting until {what}"));
 }
 
 #[tokio::test]
@@ -196,18 +184,7 @@ async fn window_approval_reaches_the_waiting_page() {
         assert_eq!(res.headers()["cache-control"], "no-store");
         res.json::<Value>().await.unwrap()
     });
-    let entry = tp
-        .provider
-        .context
-        .pending
-        .list(tp.now())
-        .into_iter()
-        .find(|p| p.id == request_id)
-        .expect("the request is pending");
-    wait_until("the page's poll waits", || {
-        entry.outcome.receiver_count() > 0
-    })
-    .await;
+    tp.until_the_page_waits(&request_id).await;
     tp.provider
         .context
         .decide_consent(&request_id, true, Some("bob".into()))

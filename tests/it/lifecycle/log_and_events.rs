@@ -180,7 +180,7 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
         .collect();
     let expected: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(order, expected, "the log is not newest first");
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +218,7 @@ async fn an_unregistered_redirect_uri_is_refused_on_a_page_and_logged_with_its_c
         tp.stored_entries(std::slice::from_ref(&entry.id)).await,
         [entry]
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,7 +264,7 @@ async fn a_wrong_client_secret_is_refused_and_logged_with_its_cause() {
     // The code was not spent by the refused attempt.
     let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
     assert!(tokens["access_token"].is_string(), "{tokens}");
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 /// The window filters the request log by client; a client whose secret is wrong must
@@ -311,5 +311,5 @@ async fn a_failed_basic_authentication_is_logged_under_the_client_it_named() {
         .await
         .expect("list requests");
     assert_eq!(listed.len(), 3, "{listed:?}");
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

@@ -53,7 +53,7 @@ async fn the_consent_page_cannot_be_framed_and_allows_only_its_own_scripts_and_f
     // Each page gets a fresh nonce.
     let again = tp.browser().authorize(&Authz::new(CLIENT, SCOPES)).await;
     assert_ne!(again.header("content-security-policy"), csp);
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +120,7 @@ async fn a_decision_without_the_right_csrf_token_is_refused_on_a_page() {
     );
     let code = browser.approve_as(&form, "bob", &authz).await;
     assert!(!code.code.is_empty());
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +163,7 @@ async fn login_hint_preselects_the_persona() {
         .await
         .consent();
     assert_eq!(unknown.checked.as_ref(), Some(&first));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +221,7 @@ async fn an_invalid_claims_override_is_refused_on_a_page_and_the_request_stays_p
         .await;
     assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
     assert_eq!(claims["email"], json!("bob@override.example"));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,7 +264,7 @@ async fn a_valid_claims_override_appears_in_the_id_token_of_that_sign_in_only() 
         .await;
     assert_eq!(claims["name"], json!("Bob Example"));
     assert_eq!(claims["email"], json!("bob@example.com"));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,7 +301,7 @@ async fn denying_on_the_page_returns_access_denied_with_state_and_iss() {
         "a denial was remembered as consent"
     );
     assert!(tp.provider.context.pending_consents().is_empty());
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,7 +322,7 @@ async fn a_head_request_to_authorize_starts_nothing() {
     // The same URL in a browser does.
     tp.browser().authorize(&authz).await.consent();
     assert_eq!(tp.provider.context.pending_consents().len(), 1);
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 /// A request waits for consent for `PENDING_TTL` (15 minutes); after that the window
@@ -347,5 +347,5 @@ async fn an_expired_request_can_no_longer_be_approved() {
         "{}",
         answer.text
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

@@ -106,7 +106,7 @@ async fn every_revocation_reaches_the_next_introspection() {
     let (status, body) = (refused.status, refused.body);
     assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], json!("invalid_client"), "{body}");
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test]
@@ -138,5 +138,5 @@ async fn a_revocation_by_another_process_reaches_introspection() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     other.store.close().await;
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

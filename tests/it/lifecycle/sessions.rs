@@ -46,7 +46,7 @@ async fn prompt_none_without_a_session_is_login_required() {
     let entry = events.request("authorize", RequestStatus::Rejected).await;
     assert_eq!(entry.error.as_deref(), Some("login_required"));
     assert!(tp.provider.context.pending_consents().is_empty());
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +61,7 @@ async fn prompt_none_with_a_session_but_new_scopes_is_consent_required() {
         "the cause should name the persona and the scopes: {description}"
     );
     assert!(tp.provider.context.pending_consents().is_empty());
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +89,7 @@ async fn prompt_none_with_a_session_and_consent_answers_with_a_code_and_no_page(
         .await;
     assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
     assert_eq!(claims["auth_time"], json!(signed_in_at));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +106,7 @@ async fn prompt_login_with_a_session_shows_the_page_again() {
         .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
         .await;
     assert_eq!(claims["auth_time"], json!(signed_in_at + 5));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,7 +139,7 @@ async fn max_age_shorter_than_the_sign_in_age_is_not_answered_silently() {
     let answer = browser.authorize(&silent).await;
     let description = assert_silent_error(&tp, &answer, &silent, "login_required");
     assert!(description.contains("max_age"), "{description}");
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +204,7 @@ async fn remembered_consent_skips_the_page_and_keeps_the_first_sign_in_time() {
         Some("bob"),
         "the signed-in persona is preselected"
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +275,7 @@ async fn revoking_a_consent_shows_the_page_again_and_revokes_the_grants_tokens()
         matches!(again, Err(authdesk::Error::NotFound { .. })),
         "revoking a consent twice: {again:?}"
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 fn logout_url(tp: &TestProvider, params: &[(&str, &str)]) -> String {
@@ -343,7 +343,7 @@ async fn a_logout_link_without_a_hint_signs_nobody_out_until_confirmed() {
     );
     let answer = browser.authorize(&silent).await;
     assert_silent_error(&tp, &answer, &silent, "login_required");
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,7 +431,7 @@ async fn logout_returns_to_a_registered_uri_with_state_and_ends_the_session() {
         &silent.state,
         &tp.issuer,
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,7 +453,7 @@ async fn logout_finds_the_client_from_the_id_token_hint() {
     assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.text);
     assert_eq!(answer.location().as_str(), LOGOUT_REDIRECT);
     assert_eq!(browser.session_cookie(), None);
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,7 +535,7 @@ async fn logout_refuses_a_hint_it_did_not_sign_or_issued_to_another_client() {
         answer.text
     );
     assert_eq!(browser.session_cookie(), None);
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,7 +578,7 @@ async fn logout_to_an_unregistered_uri_shows_an_error_page_and_never_redirects()
         text.contains(evil) && text.contains(LOGOUT_REDIRECT),
         "the page should name the URI and the registered ones:\n{text}"
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -598,5 +598,5 @@ async fn discovery_advertises_the_end_session_endpoint() {
     for p in ["none", "login", "consent"] {
         assert!(prompts.contains(p), "{p} missing from {prompts}");
     }
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

@@ -2,8 +2,6 @@
 //! while it waits, the page's long-poll (`GET /authorize/wait`) carries the outcome and
 //! the session to the browser, and only the first decision counts.
 
-use std::time::Duration;
-
 use authdesk::events::ProviderEvent;
 use authdesk::events::RequestStatus;
 use reqwest::StatusCode;
@@ -25,23 +23,8 @@ async fn start_waiting(
     let url = tp.url(&format!("/authorize/wait?request_id={request_id}"));
     let b = browser.clone();
     let task = tokio::spawn(async move { b.get(&url).await });
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    loop {
-        let pending = tp
-            .provider
-            .context
-            .pending
-            .get(request_id, tp.provider.core().now())
-            .unwrap_or_else(|| panic!("{request_id} is not pending"));
-        if pending.outcome.receiver_count() > 0 {
-            return task;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the long-poll for {request_id} did not start within {EVENT_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tp.until_the_page_waits(request_id).await;
+    task
 }
 
 /// The JSON answer of a finished long-poll.
@@ -137,7 +120,7 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
         .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
         .await;
     assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,7 +148,7 @@ async fn a_window_approval_without_a_name_uses_the_login_hint() {
         .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
         .await;
     assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +187,7 @@ async fn a_window_denial_sends_the_waiting_page_back_with_access_denied() {
             approved: false
         }
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +245,7 @@ async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_agai
         )),
         "the second decision had an effect: {decisions:#?}"
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,7 +282,7 @@ async fn after_a_page_decision_the_window_cannot_decide_and_the_long_poll_follow
         .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
         .await;
     assert_eq!(claims["sub"], json!(tp.sub_of("alice").await));
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 /// The page polls again 200 ms after each 25 s long-poll, and starts polling only once
@@ -325,5 +308,5 @@ async fn a_window_decision_taken_between_two_polls_still_reaches_the_page() {
         &authz,
         &tp.issuer,
     );
-    tp.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

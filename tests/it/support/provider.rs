@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use authdesk::Core;
 use authdesk::clock::{Clock, ManualClock};
@@ -20,8 +21,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    Auth, Browser, Code, Events, Pkce, REDIRECT, REQUEST_TIMEOUT, Reply, error_chain, query_of,
-    stored_entries, trusting,
+    Auth, Browser, Code, EVENT_TIMEOUT, Events, Pkce, REDIRECT, REQUEST_TIMEOUT, Reply,
+    error_chain, query_of, stored_entries, trusting,
 };
 
 /// `serve --auto-approve USER`: every authorization request is approved as `username`
@@ -301,6 +302,29 @@ impl TestProvider {
     /// asynchronous); returns them in the order of `ids`.
     pub async fn stored_entries(&self, ids: &[String]) -> Vec<RequestEntry> {
         stored_entries(self.core(), ids).await
+    }
+
+    /// Returns once the consent page's long-poll (`GET /authorize/wait`) for
+    /// `request_id` is waiting for the decision, so that a decision taken in the window
+    /// cannot slip in before it.
+    pub async fn until_the_page_waits(&self, request_id: &str) {
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        loop {
+            let pending = self
+                .provider
+                .context
+                .pending
+                .get(request_id, self.now())
+                .unwrap_or_else(|| panic!("{request_id} is not pending"));
+            if pending.outcome.receiver_count() > 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the long-poll for {request_id} did not start within {EVENT_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     pub fn core(&self) -> &Core {
