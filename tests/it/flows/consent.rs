@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::{
     Auth, Code, Pkce, REDIRECT, Reply, TestProvider, asking_consent, assert_redirect_error,
-    hidden_input, jwt_claims, redirect_params, web_client,
+    jwt_claims, redirect_params, web_client,
 };
 use authdesk::model::{ClientInput, UserInput};
 
@@ -40,9 +40,8 @@ async fn open_consent(tp: &TestProvider) -> (String, String, String, Pkce) {
     let csp = res.header(CONTENT_SECURITY_POLICY.as_str());
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(res.header(CONTENT_TYPE.as_str()).starts_with("text/html"));
-    let request_id = hidden_input(&res.text, "request_id");
-    let csrf = hidden_input(&res.text, "csrf");
-    (res.html_text(), request_id, csrf, pkce)
+    let form = res.consent();
+    (res.html_text(), form.request_id, form.csrf, pkce)
 }
 
 async fn decide(tp: &TestProvider, form: &[(&str, &str)]) -> Reply {

@@ -5,7 +5,7 @@ use authdesk::model::{ClientInput, ClientType, GrantType};
 use reqwest::StatusCode;
 
 use crate::support::{
-    Auth, REDIRECT, TestProvider, asking_consent, get_json, hidden_input, jwt_claims,
+    Auth, REDIRECT, Reply, TestProvider, asking_consent, get_json, hidden_input, jwt_claims,
 };
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -19,6 +19,20 @@ async fn device_client(tp: &TestProvider) {
         ..Default::default()
     })
     .await;
+}
+
+/// The verification page for `user_code`, as typed.
+async fn device_page(tp: &TestProvider, user_code: &str) -> Reply {
+    let url = tp.url(&format!("/device?user_code={user_code}"));
+    Reply::read(tp.http.get(url).send().await.unwrap()).await
+}
+
+/// The page's CSRF cookie, as a `Cookie` header sends it back (`name=value`).
+fn csrf_cookie(page: &Reply) -> String {
+    let set_cookie = page
+        .set_cookie("authdesk_device_csrf")
+        .expect("csrf cookie");
+    set_cookie.split(';').next().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -68,23 +82,11 @@ async fn device_flow_polls_pending_then_issues_tokens_once_approved_on_the_page(
 
     // The user types the code (any case, without the dash) and approves as bob.
     let typed = user_code.replace('-', "").to_lowercase();
-    let page = tp
-        .http
-        .get(tp.url(&format!("/device?user_code={typed}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let cookie = page
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("csrf cookie")
-        .to_string();
-    let html = page.text().await.unwrap();
-    assert!(html.contains("Living-room TV"));
-    let csrf = hidden_input(&html, "csrf");
+    let page = device_page(&tp, &typed).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = csrf_cookie(&page);
+    assert!(page.text.contains("Living-room TV"));
+    let csrf = hidden_input(&page.text, "csrf");
     // Without the cookie the decision is refused.
     let forged = tp
         .http
@@ -145,20 +147,9 @@ async fn denied_and_expired_device_requests_say_so() {
     let auth = Auth::public("tv");
     let start = tp.post_form("/device_authorization", &[], &auth).await.ok();
     let user_code = start["user_code"].as_str().unwrap().to_string();
-    let page = tp
-        .http
-        .get(tp.url(&format!("/device?user_code={user_code}")))
-        .send()
-        .await
-        .unwrap();
-    let cookie = page.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let csrf = hidden_input(&page.text().await.unwrap(), "csrf");
+    let page = device_page(&tp, &user_code).await;
+    let cookie = csrf_cookie(&page);
+    let csrf = hidden_input(&page.text, "csrf");
     tp.http
         .post(tp.url("/device"))
         .header(reqwest::header::COOKIE, &cookie)

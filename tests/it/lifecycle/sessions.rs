@@ -393,11 +393,7 @@ async fn logout_returns_to_a_registered_uri_with_state_and_ends_the_session() {
     let query: Vec<(String, String)> = location.query_pairs().into_owned().collect();
     assert_eq!(query, [("state".to_string(), state.to_string())]);
     let cleared = answer
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("authdesk_session="))
+        .set_cookie("authdesk_session")
         .unwrap_or_else(|| panic!("logout did not clear the cookie: {:?}", answer.headers));
     assert!(
         cleared.starts_with("authdesk_session=;") && cleared.contains("Max-Age=0"),

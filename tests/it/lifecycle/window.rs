@@ -35,13 +35,7 @@ async fn waited(task: tokio::task::JoinHandle<Reply>) -> (Value, Option<String>)
         .expect("long-poll task");
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.header("cache-control"), "no-store");
-    let cookie = answer
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("authdesk_session="))
-        .map(String::from);
+    let cookie = answer.set_cookie("authdesk_session").map(String::from);
     let body = serde_json::from_str(&answer.text)
         .unwrap_or_else(|e| panic!("the long-poll answer is not JSON ({e}): {}", answer.text));
     (body, cookie)

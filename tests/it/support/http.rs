@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use url::Url;
 
@@ -166,6 +166,15 @@ impl Reply {
             .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
             .to_str()
             .expect("a visible-ASCII header")
+    }
+
+    /// The `Set-Cookie` header that sets cookie `name` (with its attributes), if any.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.split_once('=').is_some_and(|(n, _)| n == name))
     }
 
     /// The `Location` of a redirect, which must be there.
