@@ -3,29 +3,12 @@
 //! a reused refresh token revokes what its grant issued).
 
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use reqwest::header::CACHE_CONTROL;
 
 use crate::support::{
     Auth, Pkce, REDIRECT, Reply, TestProvider, assert_mentions_any_case, assert_redirect_error,
     assert_rfc6749_text, basic, public_client, service_client, web_client,
 };
-
-/// The page the authorization endpoint shows instead of redirecting.
-fn assert_error_page(res: &Reply, code: &str, mentions: &[&str]) {
-    assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    assert!(
-        res.headers.get(LOCATION).is_none(),
-        "an untrusted request was redirected"
-    );
-    let content_type = res.header(CONTENT_TYPE.as_str());
-    assert!(content_type.starts_with("text/html"), "{content_type}");
-    let page = res.html_text();
-    assert!(
-        page.contains(&format!("<code data-testid=\"error-code\">{code}</code>")),
-        "the page does not show {code}"
-    );
-    assert_mentions_any_case(&page, mentions);
-}
 
 async fn web(tp: &TestProvider) -> Auth<'static> {
     tp.add_client(web_client("web", "web-secret")).await;
@@ -60,8 +43,7 @@ async fn unregistered_redirect_uri_is_shown_on_a_page_never_redirected_to() {
             ("state", "s"),
         ])
         .await;
-    assert_error_page(
-        &res,
+    res.assert_error_page(
         "invalid_request",
         &["https://evil.example/cb", "not registered", REDIRECT],
     );
@@ -77,7 +59,7 @@ async fn unknown_client_id_is_shown_on_a_page() {
             ("redirect_uri", REDIRECT),
         ])
         .await;
-    assert_error_page(&res, "invalid_request", &["no client with id 'nope'"]);
+    res.assert_error_page("invalid_request", &["no client with id 'nope'"]);
 }
 
 #[tokio::test]

@@ -233,6 +233,19 @@ impl Reply {
         );
     }
 
+    /// Asserts the error page the authorization endpoint shows instead of redirecting
+    /// to an untrusted URI: 400, HTML, no `Location`, the error `code`, and the cause
+    /// (`mentions`, case-insensitive).
+    pub fn assert_error_page(&self, code: &str, mentions: &[&str]) {
+        self.assert_page(StatusCode::BAD_REQUEST);
+        let page = self.html_text();
+        assert!(
+            page.contains(&format!("<code data-testid=\"error-code\">{code}</code>")),
+            "the page does not show {code}:\n{page}"
+        );
+        super::assert_mentions_any_case(&page, mentions);
+    }
+
     /// Asserts an RFC 6749 §5.2 error: the status, the code, and that the description
     /// names the cause (`mentions`, case-insensitive), in RFC 6749's character set.
     pub fn assert_error(&self, status: StatusCode, code: &str, mentions: &[&str]) {
