@@ -1,8 +1,11 @@
 //! Authdesk's integration tests, in one binary (each extra test file is another slow
-//! link). Every test uses real parts: a provider on port 0 over a temporary data
-//! directory, HTTPS through the CA it generated (and nothing else), a real SQLite file,
-//! and the `authdesk` binary as scripts run it. No test touches the user's real data
-//! directory: processes get `--data-dir` and a temporary HOME and XDG directories.
+//! link), on one harness: [`support`]. Every test uses real parts: the provider started
+//! in-process on port 0 ([`support::TestProvider`]) over a temporary data directory (a
+//! copy of a template made once per run, or an empty one for a first start), HTTPS
+//! through the CA it generated (and nothing else), a real SQLite file, a manual clock
+//! the test moves instead of sleeping; and the `authdesk` binary as scripts run it
+//! ([`support::Sandbox`]). No test touches the user's real data directory: processes get
+//! `--data-dir` and a temporary HOME and XDG directories.
 //!
 //! - [`provider`]: discovery, JWKS, the certificate chain, restarts, file permissions.
 //! - [`cli_serve`]: `authdesk serve`: readiness line, signals, seeds, start-up failures.
