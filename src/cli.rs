@@ -544,13 +544,18 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let opening = async {
         let core = Core::open(dir).await?;
         if let Some(seed) = &args.seed {
-            let summary = core.import(SeedFile::read(seed)?).await?;
-            tracing::info!(
-                file = %seed.display(),
-                clients = summary.clients_created + summary.clients_updated,
-                users = summary.users_created + summary.users_updated,
-                "applied seed"
-            );
+            match core.import_seed_file(seed).await? {
+                Some(summary) => tracing::info!(
+                    file = %seed.display(),
+                    clients = summary.clients_created + summary.clients_updated,
+                    users = summary.users_created + summary.users_updated,
+                    "applied seed"
+                ),
+                None => tracing::info!(
+                    file = %seed.display(),
+                    "seed unchanged since it was applied, and nothing changed the records since"
+                ),
+            }
         }
         Ok(core)
     };
