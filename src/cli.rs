@@ -102,6 +102,12 @@ pub struct ServeArgs {
     /// Keep at most this many request-log entries.
     #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub log_max_entries: u32,
+    /// normal: a token or code is on disk (in SQLite's WAL) before it is returned, so it
+    /// survives the process being killed, not necessarily an OS crash or power loss.
+    /// full: the WAL is also synced to the disk at every commit, so it survives those
+    /// too (an fsync per commit).
+    #[arg(long, value_enum, default_value = "normal")]
+    pub durability: crate::store::Durability,
 }
 
 #[derive(Debug, Subcommand)]
@@ -460,7 +466,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let opening = async {
-        let core = Core::open(dir).await?;
+        let clock = std::sync::Arc::new(crate::clock::SystemClock);
+        let core = Core::open_with(dir, clock, args.durability).await?;
         if let Some(seed) = &args.seed {
             let summary = core.import(SeedFile::read(seed)?).await?;
             tracing::info!(
@@ -489,7 +496,12 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     // The listener and the certificates come first; the core opens meanwhile.
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let provider = Provider::open_and_start(dir, now, opening, &options).await?;
-    tracing::info!(addr = %provider.addr, data_dir = %dir.display(), "listening");
+    tracing::info!(
+        addr = %provider.addr,
+        data_dir = %dir.display(),
+        synchronous = provider.core().store.durability().pragma(),
+        "listening"
+    );
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "issuer {}", provider.issuer);
