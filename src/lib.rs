@@ -3,7 +3,9 @@
 //! A map of the crate, following a request through it:
 //!
 //! - [`server`] binds the listener (the caller owns it and the shutdown signal) and
-//!   serves HTTPS with the certificates of [`tls`] (a local CA made on first start).
+//!   serves HTTPS with the certificates of [`tls`] (a local CA made on first start);
+//!   [`conn`] gives slow clients their deadlines, and [`idle`] releases memory once
+//!   requests stop.
 //! - [`http`] is the axum router: handlers extract and answer, nothing more.
 //! - [`oauth`] holds the protocol: each endpoint's operation opens a transaction, reads
 //!   the clock once ([`clock`]), decides through pure functions and commits; its
@@ -19,11 +21,13 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod core;
 pub mod error;
 pub mod events;
 pub mod fsutil;
 pub mod http;
+pub mod idle;
 pub mod keys;
 pub mod log;
 pub mod mem;
