@@ -44,6 +44,8 @@ const cfg = {
   tokens: int(env.BENCH_TOKENS ?? '0', 'BENCH_TOKENS'),
   oldPercent: Math.min(95, int(env.BENCH_TOKENS_OLD_PERCENT ?? '10', 'BENCH_TOKENS_OLD_PERCENT')),
   servers: list(env.BENCH_SERVERS ?? 'ceiling,authdesk,node-oidc'),
+  // Extra `serve` arguments for the Authdesk servers under load, e.g. `--durability full`.
+  authdeskArgs: String(env.BENCH_AUTHDESK_ARGS ?? '').split(/\s+/).filter(Boolean),
   desktop: env.BENCH_DESKTOP ?? 'auto',
   settle: seconds(env.BENCH_SETTLE ?? '2s', 'BENCH_SETTLE'),
   out: env.BENCH_OUT ?? path.join(BENCH, 'results'),
@@ -690,7 +692,7 @@ async function main() {
 
   const loadDir = path.join(work, 'authdesk-load');
   fs.mkdirSync(loadDir, { mode: 0o700 });
-  const authdeskArgs = (dir) => ['--data-dir', dir, 'serve', '--port', '0', '--seed', SEED, '--auto-approve', 'alice'];
+  const authdeskArgs = (dir) => ['--data-dir', dir, 'serve', '--port', '0', '--seed', SEED, '--auto-approve', 'alice', ...cfg.authdeskArgs];
   if (cfg.servers.includes('authdesk')) {
     servers.authdesk = await startServer('authdesk', cfg.bins.authdesk, authdeskArgs(loadDir));
     run(cfg.bins.authdesk, ['--data-dir', loadDir, 'ca', 'export', '--format', 'pem', '--out', path.join(work, 'authdesk-ca.pem')]);
@@ -998,7 +1000,7 @@ function markdown(report) {
   L.push(`# Authdesk benchmark — ${report.finished_at}`);
   L.push('');
   L.push(`${report.valid ? 'Valid run' : '**INVALID RUN** (errors below)'}; ${c.runs} repetition(s), ${c.duration_s} s per load run after ${c.warmup_s} s warm-up, medians over repetitions; ` +
-    `wrk ${report.host.wrk}, ${report.host.cpus} × ${report.host.cpu_model}, load average at start ${report.host.loadavg_start.map((x) => x.toFixed(2)).join(' ')}. Authdesk ${report.versions.authdesk}, node-oidc-provider ${report.versions.node_oidc_provider} on Node ${report.host.node}.`);
+    `wrk ${report.host.wrk}, ${report.host.cpus} × ${report.host.cpu_model}, load average at start ${report.host.loadavg_start.map((x) => x.toFixed(2)).join(' ')}. Authdesk ${report.versions.authdesk}${c.authdesk_args?.length ? ` (serve ${c.authdesk_args.join(' ')})` : ''}, node-oidc-provider ${report.versions.node_oidc_provider} on Node ${report.host.node}.`);
   L.push('');
   L.push('| Figure | Server | Value | p50 ms | p99 ms | × ceiling | Target | Result |');
   L.push('| --- | --- | ---: | ---: | ---: | ---: | --- | --- |');
@@ -1061,7 +1063,7 @@ main()
       config: {
         duration_s: cfg.duration, warmup_s: cfg.warmup, runs: cfg.runs, concurrency: cfg.concurrency,
         heavy_concurrency: cfg.heavyConcurrency, login_concurrency: cfg.loginConcurrency, wrk_threads: cfg.wrkThreads, coldstart_runs: cfg.coldstartRuns,
-        tokens: cfg.tokens, servers: cfg.servers,
+        tokens: cfg.tokens, servers: cfg.servers, authdesk_args: cfg.authdeskArgs,
       },
       host: {
         cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model?.trim(), kernel: os.release(), node: process.version,

@@ -15,6 +15,7 @@
 #   BENCH_LOGIN_CONCURRENCY=1,16,64  concurrencies of the auth-code + PKCE login runs
 #   BENCH_COLDSTART_RUNS=10    launches per server per repetition for cold start
 #   BENCH_SERVERS=ceiling,authdesk,node-oidc
+#   BENCH_AUTHDESK_ARGS=       extra `serve` arguments for Authdesk under load, e.g. --durability full
 #   BENCH_DESKTOP=auto         0: skip the desktop app; auto: measure it if its binary exists
 #   BENCH_DESKTOP_BIN=…        default $CARGO_TARGET_DIR/release/authdesk-desktop
 #   BENCH_BUILD_DESKTOP=0      1: build that binary first (needs ui/dist and the WebKitGTK dev packages)

@@ -123,6 +123,12 @@ pub struct ServeArgs {
     /// cannot read stdout); removed when it stops.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
+    /// normal: a token or code is on disk (in SQLite's WAL) before it is returned, so it
+    /// survives the process being killed, not necessarily an OS crash or power loss.
+    /// full: the WAL is also synced to the disk at every commit, so it survives those
+    /// too (an fsync per commit).
+    #[arg(long, value_enum, default_value = "normal")]
+    pub durability: crate::store::Durability,
 }
 
 #[derive(Debug, Subcommand)]
@@ -542,7 +548,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let opening = async {
-        let core = Core::open(dir).await?;
+        let clock = std::sync::Arc::new(crate::clock::SystemClock);
+        let core = Core::open_with(dir, clock, args.durability).await?;
         if let Some(seed) = &args.seed {
             match core.import_seed_file(seed).await? {
                 Some(summary) => tracing::info!(
@@ -576,7 +583,12 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     // The listener and the certificates come first; the core opens meanwhile.
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let provider = Provider::open_and_start(dir, now, opening, &options).await?;
-    tracing::info!(addr = %provider.addr, data_dir = %dir.display(), "listening");
+    tracing::info!(
+        addr = %provider.addr,
+        data_dir = %dir.display(),
+        synchronous = provider.core().store.durability().pragma(),
+        "listening"
+    );
     if let Err(e) = exec::record_running(dir, &provider.issuer) {
         tracing::warn!(error = %e, "cannot record the running provider for `authdesk env`");
     }

@@ -18,7 +18,7 @@ use crate::model::{
 use crate::password;
 use crate::seed::{ImportSummary, SEED_VERSION, ScopeInput, SeedFile};
 use crate::store::flows::{self, TokenFilter, TokenKind, TokenRow, TokenSummary};
-use crate::store::{Store, UserRecord};
+use crate::store::{Durability, Store, UserRecord};
 
 #[derive(Debug, Clone)]
 pub struct Core {
@@ -150,10 +150,19 @@ impl Core {
 
     /// Opens the data directory; on first start seeds the default scopes and personas.
     pub async fn open_with_clock(data_dir: &Path, clock: SharedClock) -> Result<Self> {
+        Self::open_with(data_dir, clock, Durability::default()).await
+    }
+
+    /// [`Core::open_with_clock`] with the commits' [`Durability`].
+    pub async fn open_with(
+        data_dir: &Path,
+        clock: SharedClock,
+        durability: Durability,
+    ) -> Result<Self> {
         // Migrations and first-start seeding run under a lock, so two commands started
         // together on a fresh data directory do not race.
         let lock = crate::fsutil::lock_exclusive_async(&data_dir.join(".lock")).await?;
-        let store = Store::open(data_dir).await?;
+        let store = Store::open_with(data_dir, durability).await?;
         let (seeded, revision) = store.opened();
         let cache = RecordCache::default();
         if let Ok(mut c) = cache.inner.write() {

@@ -5,7 +5,9 @@
 //! server → cli; `scripts/check-layers.sh` checks it):
 //!
 //! - [`server`] binds the listener (the caller owns it and the shutdown signal) and
-//!   serves HTTPS with the certificates of [`tls`] (a local CA made on first start).
+//!   serves HTTPS with the certificates of [`tls`] (a local CA made on first start);
+//!   [`conn`] gives slow clients their deadlines, and [`idle`] releases memory once
+//!   requests stop.
 //! - [`http`] is the axum adapter: one router per concern; each handler extracts the
 //!   parameters, the `Authorization` header's value and cookies, calls one operation
 //!   of [`oauth`], logs, and answers (JSON, a redirect or a page). It decides nothing
@@ -31,11 +33,13 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod core;
 pub mod error;
 pub mod events;
 pub mod fsutil;
 pub mod http;
+pub mod idle;
 pub mod keys;
 pub mod log;
 pub mod mem;

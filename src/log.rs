@@ -87,36 +87,19 @@ impl RequestLog {
 /// How long the log writer waits for more entries before a small batch is written.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// How long without requests counts as idle.
-const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
-
 async fn writer(store: crate::store::Store, mut rx: mpsc::Receiver<Message>, retention: Retention) {
     let mut since_prune = 0u32;
-    let mut busy = false;
+    // Memory is released when the provider goes idle by `crate::idle`, after requests
+    // of every kind, logged or not.
     loop {
-        // A second without requests after some: the provider went idle, so what the
-        // burst allocated goes back to the OS (the tray app idles most of the day).
-        // Idle, it waits without a timer: no wake-ups while nothing happens.
-        let next = if busy {
-            tokio::time::timeout(IDLE, rx.recv()).await
-        } else {
-            Ok(rx.recv().await)
-        };
-        let first = match next {
-            Ok(Some(Message::Entry(entry))) => entry,
-            Ok(Some(Message::Close(reply))) => {
+        let first = match rx.recv().await {
+            Some(Message::Entry(entry)) => entry,
+            Some(Message::Close(reply)) => {
                 let _ = reply.send(());
                 break;
             }
-            Ok(None) => break,
-            Err(_) => {
-                busy = false;
-                store.release_memory().await;
-                crate::mem::release_freed_memory();
-                continue;
-            }
+            None => break,
         };
-        busy = true;
         // Under load, let entries gather for a moment: one commit of hundreds of log
         // rows costs the writer far less than hundreds of commits of a few. The window
         // sees entries live through the event bus, not through this table.

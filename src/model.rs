@@ -314,7 +314,43 @@ pub fn validate_redirect_uri(field_name: &str, raw: &str) -> Result<Url, Error> 
         }
         _ => {}
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut without = url.clone();
+        // Cannot fail: the URL has a host, since it has userinfo.
+        let _ = without.set_username("");
+        let _ = without.set_password(None);
+        return Err(field(
+            field_name,
+            format!(
+                "'{raw}' has userinfo (the part before '@'), which a redirect URI must not have: it makes the URI read like another host; write it as {without}"
+            ),
+        ));
+    }
+    if !written_normally(&url, raw) {
+        return Err(field(
+            field_name,
+            format!(
+                "'{raw}' is not written in normal form, and redirect URIs are matched exactly as written; write it as {url} (lower-case scheme and host, no default port, no '.' or '..' segments or backslashes, percent-encoded spaces)"
+            ),
+        ));
+    }
     Ok(url)
+}
+
+/// Whether `raw` is the text the URL parser makes of it, so that what is registered is
+/// what a browser or client library sends. One difference is allowed: an empty path
+/// may be left out (`http://127.0.0.1:8080` for `http://127.0.0.1:8080/`), as both
+/// are common; the URI is then matched as written.
+fn written_normally(url: &Url, raw: &str) -> bool {
+    if raw == url.as_str() {
+        return true;
+    }
+    url.has_authority()
+        && url.path() == "/"
+        && raw.len() + 1 == url.as_str().len()
+        && raw
+            .strip_prefix(&url[..url::Position::BeforePath])
+            .is_some_and(|rest| rest == &url[url::Position::AfterPath..])
 }
 
 /// True for `http(s)://127.0.0.1`, `[::1]` and `localhost` — the hosts whose redirect
@@ -925,6 +961,94 @@ mod tests {
         let mut i = input("x");
         i.redirect_uris = Some(vec!["com.example.app:/cb".into()]);
         assert!(i.into_client(None, &known(), 0).is_ok());
+    }
+
+    fn redirect_error(uri: &str) -> String {
+        let mut i = input("x");
+        i.redirect_uris = Some(vec![uri.into()]);
+        match i.into_client(None, &known(), 0) {
+            Err(Error::Invalid { field, message }) => {
+                assert_eq!(field, "redirect_uris", "{uri}: {message}");
+                message
+            }
+            other => panic!("{uri} should be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redirect_uris_with_userinfo_are_refused_naming_the_uri_without_it() {
+        for (uri, fix) in [
+            (
+                "http://evil@127.0.0.1/cb",
+                "write it as http://127.0.0.1/cb",
+            ),
+            (
+                "https://user:pw@app.example.com/cb",
+                "write it as https://app.example.com/cb",
+            ),
+        ] {
+            let message = redirect_error(uri);
+            assert!(message.contains("userinfo"), "{uri}: {message}");
+            assert!(message.contains(fix), "{uri}: {message}");
+        }
+        let mut i = input("x");
+        i.post_logout_redirect_uris = Some(vec!["http://a:b@localhost/out".into()]);
+        let err = i.into_client(None, &known(), 0).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid { ref field, .. } if field == "post_logout_redirect_uris"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn redirect_uris_not_in_normal_form_are_refused_naming_the_normal_form() {
+        for (uri, normal) in [
+            ("HTTP://127.0.0.1/a/../cb", "http://127.0.0.1/cb"),
+            ("http://0x7f.1/cb", "http://127.0.0.1/cb"),
+            ("http://127.1/cb", "http://127.0.0.1/cb"),
+            ("http://127.0.0.1\\cb", "http://127.0.0.1/cb"),
+            ("http://LOCALHOST/cb", "http://localhost/cb"),
+            ("http://127.0.0.1:80/cb", "http://127.0.0.1/cb"),
+            (
+                "https://App.Example.com:443/cb",
+                "https://app.example.com/cb",
+            ),
+            ("http://127.0.0.1/./cb", "http://127.0.0.1/cb"),
+            ("http://127.0.0.1/c b", "http://127.0.0.1/c%20b"),
+            ("http://[0:0:0:0:0:0:0:1]/cb", "http://[::1]/cb"),
+            ("Com.Example.App:/cb", "com.example.app:/cb"),
+            ("http://@127.0.0.1/cb", "http://127.0.0.1/cb"),
+        ] {
+            let message = redirect_error(uri);
+            assert!(
+                message.contains(&format!("write it as {normal} ")),
+                "{uri}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_uris_in_normal_form_are_kept_as_written() {
+        for uri in [
+            "http://127.0.0.1:8080/callback",
+            "http://127.0.0.1:8080/",
+            // An empty path may be left out; it is then matched as written.
+            "http://127.0.0.1:8080",
+            "http://localhost:5173",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com?x=1",
+            "http://[::1]:3000/cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app://callback",
+            "https://app.example.com/c%20b",
+        ] {
+            let mut i = input("x");
+            i.redirect_uris = Some(vec![uri.into()]);
+            let client = i
+                .into_client(None, &known(), 0)
+                .unwrap_or_else(|e| panic!("{uri}: {e}"));
+            assert_eq!(client.redirect_uris, [uri]);
+        }
     }
 
     #[test]

@@ -23,9 +23,11 @@ use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::config::ServeOptions;
+use crate::conn::{GuardedAcceptor, WithBodyDeadline};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::http;
+use crate::idle::Activity;
 use crate::keys::KeySet;
 use crate::model::Timestamp;
 use crate::oauth::{Context, Parts, ProviderConfig};
@@ -78,22 +80,41 @@ async fn serve_with_handle(
     ctx: Context,
     handle: Handle<SocketAddr>,
 ) -> std::io::Result<()> {
+    let activity = Activity::new();
+    spawn_idle_release(&activity, &ctx.core);
     let (_ready, app) = watch::channel(Some(http::app(ctx)));
-    serve_app(listener, tls, app, handle).await
+    let served = serve_app(listener, tls, app, handle, activity.clone()).await;
+    activity.close();
+    served
 }
 
 /// Serves `app` once it is there: connections are accepted, and their TLS handshakes
-/// done, while it is still `None`; their requests wait for it.
+/// done, while it is still `None`; their requests wait for it. Every request marks
+/// `activity`; slow clients are cut off as [`crate::conn`] says.
 async fn serve_app(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: watch::Receiver<Option<http::App>>,
     handle: Handle<SocketAddr>,
+    activity: Activity,
 ) -> std::io::Result<()> {
-    axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
-        .handle(handle)
-        .serve(MakeApp { app })
-        .await
+    let acceptor = GuardedAcceptor::new(RustlsConfig::from_config(tls), activity);
+    let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor);
+    crate::conn::configure(server.http_builder());
+    server.handle(handle).serve(MakeApp { app }).await
+}
+
+/// Once the provider goes idle after requests (of any kind), hands SQLite's caches and
+/// glibc's free heap back to the OS.
+fn spawn_idle_release(activity: &Activity, core: &Core) {
+    let store = core.store.clone();
+    activity.spawn_watcher(move || {
+        let store = store.clone();
+        async move {
+            store.release_memory().await;
+            crate::mem::release_freed_memory();
+        }
+    });
 }
 
 /// The service of each new connection: the app (with the peer's address, as
@@ -105,11 +126,14 @@ struct MakeApp {
 }
 
 type ConnService = Either<AddExtension<http::App, ConnectInfo<SocketAddr>>, Starting>;
+/// The body of a request as the app gets it: hyper's, with the deadline of
+/// [`crate::conn`].
+type ReqBody = crate::conn::BodyDeadline<Incoming>;
 
 impl Service<SocketAddr> for MakeApp {
-    type Response = ConnService;
+    type Response = WithBodyDeadline<ConnService>;
     type Error = Infallible;
-    type Future = std::future::Ready<std::result::Result<ConnService, Infallible>>;
+    type Future = std::future::Ready<std::result::Result<Self::Response, Infallible>>;
 
     fn poll_ready(
         &mut self,
@@ -120,13 +144,13 @@ impl Service<SocketAddr> for MakeApp {
 
     fn call(&mut self, peer: SocketAddr) -> Self::Future {
         let ready = self.app.borrow().clone();
-        std::future::ready(Ok(match ready {
+        std::future::ready(Ok(WithBodyDeadline(match ready {
             Some(app) => Either::Left(Extension(ConnectInfo(peer)).layer(app)),
             None => Either::Right(Starting {
                 app: self.app.clone(),
                 peer,
             }),
-        }))
+        })))
     }
 }
 
@@ -137,7 +161,7 @@ struct Starting {
     peer: SocketAddr,
 }
 
-impl Service<Request<Incoming>> for Starting {
+impl Service<Request<ReqBody>> for Starting {
     type Response = axum::response::Response;
     type Error = Infallible;
     type Future = std::pin::Pin<
@@ -151,7 +175,7 @@ impl Service<Request<Incoming>> for Starting {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let mut app = self.app.clone();
         let peer = self.peer;
         Box::pin(async move {
@@ -203,6 +227,8 @@ pub struct Provider {
     pub tls: TlsMaterial,
     handle: Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Marked by every request; releases memory once they stop.
+    activity: Activity,
     /// Keeps the app published to connections accepted while it started.
     _app: watch::Sender<Option<http::App>>,
 }
@@ -273,12 +299,14 @@ impl Provider {
             .map_err(|e| Error::io("cannot read the listening address", e))?;
         let issuer = options.issuer_for(addr.port())?;
         let (app_tx, app_rx) = watch::channel(None);
+        let activity = Activity::new();
         // The certificates (files) load and the server starts on a task of their own,
         // so on the other worker thread, while the core opens and its signing keys
         // load (database).
         let serving = {
             let data_dir = data_dir.to_path_buf();
             let extra = options.extra_hosts();
+            let activity = activity.clone();
             tokio::spawn(async move {
                 let tls = tokio::task::spawn_blocking(move || {
                     TlsMaterial::load_or_create(&data_dir, &extra, now)
@@ -291,6 +319,7 @@ impl Provider {
                     tls.server_config()?,
                     app_rx,
                     handle.clone(),
+                    activity,
                 ));
                 if handle.listening().await.is_none() {
                     return Err(match task.await {
@@ -316,6 +345,7 @@ impl Provider {
                 drop(app_tx);
                 handle.graceful_shutdown(Some(Duration::from_secs(1)));
                 let _ = task.await;
+                activity.close();
                 return Err(e);
             }
         };
@@ -336,6 +366,7 @@ impl Provider {
             log,
         });
         spawn_pruner(context.core.clone(), options.log_retention);
+        spawn_idle_release(&activity, &context.core);
         app_tx.send_replace(Some(http::app(context.clone())));
         context.core.store.warm_pool();
         Ok(Provider {
@@ -345,6 +376,7 @@ impl Provider {
             tls,
             handle,
             task,
+            activity,
             _app: app_tx,
         })
     }
@@ -353,6 +385,7 @@ impl Provider {
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(GRACE));
         let res = self.task.await;
+        self.activity.close();
         self.context.log.close().await;
         self.context.core.store.close().await;
         match res {
@@ -364,6 +397,11 @@ impl Provider {
 
     pub fn core(&self) -> &Core {
         &self.context.core
+    }
+
+    /// How many times the provider went idle after requests and released memory.
+    pub fn idle_releases(&self) -> u64 {
+        self.activity.releases()
     }
 }
 
@@ -405,7 +443,7 @@ fn spawn_pruner(core: Core, retention: crate::log::Retention) {
             if pruned {
                 // Deleting reads the pages it changes into SQLite's caches (tens of MiB
                 // after a weekend's worth on a big database), and no request may come
-                // to trigger the idle shrink: give them back now.
+                // to trigger the idle release: give them back now.
                 core.store.release_memory().await;
                 crate::mem::release_freed_memory();
             }

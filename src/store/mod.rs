@@ -25,6 +25,37 @@ pub mod writer;
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "authdesk.db";
 
+/// How far a commit is on its way to the disk before the provider answers (SQLite's
+/// `synchronous` setting; the database is in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// `synchronous = NORMAL`: a commit survives the process being killed (it is in the
+    /// WAL file, so in the OS's page cache), not necessarily an OS crash or power loss,
+    /// which can drop the last commits before the next checkpoint (never corrupts).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: the WAL is synced to the disk at every commit, so a commit
+    /// also survives an OS crash or power loss, at the cost of an fsync per commit.
+    Full,
+}
+
+impl Durability {
+    /// The value of `PRAGMA synchronous`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        }
+    }
+
+    fn sqlx(self) -> SqliteSynchronous {
+        match self {
+            Durability::Normal => SqliteSynchronous::Normal,
+            Durability::Full => SqliteSynchronous::Full,
+        }
+    }
+}
+
 /// Tells other processes on this database that records or token states changed.
 pub(crate) const BUMP_REVISION: &str = "UPDATE revision SET value = value + 1 WHERE id = 1";
 
@@ -34,6 +65,7 @@ pub struct Store {
     path: PathBuf,
     writer: writer::Writer,
     opened: Arc<std::sync::Mutex<OpenFacts>>,
+    durability: Durability,
 }
 
 /// What a provider needs first, read at open (a start then needs no other query
@@ -160,6 +192,11 @@ fn json_err(e: serde_json::Error) -> Error {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir` and applies migrations.
     pub async fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_with(data_dir, Durability::default()).await
+    }
+
+    /// [`Store::open`] with the commits' [`Durability`] on every connection.
+    pub async fn open_with(data_dir: &Path, durability: Durability) -> Result<Self> {
         crate::fsutil::create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         if !path.exists() {
@@ -181,8 +218,9 @@ impl Store {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL survives a killed process; only power loss can drop the last commits.
-            .synchronous(SqliteSynchronous::Normal)
+            // WAL + NORMAL survives a killed process; an OS crash or power loss can drop
+            // the last commits. FULL survives those too (an fsync per commit).
+            .synchronous(durability.sqlx())
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let migrator = sqlx::migrate!("./migrations");
@@ -200,6 +238,7 @@ impl Store {
                 .clone()
                 .pragma("temp_store", "memory")
                 .pragma("wal_autocheckpoint", "4000"),
+            durability,
             Some(Box::new(move |db| {
                 let _ = facts_tx.send(db.and_then(|db| OpenFacts::read_sync(db, &expected)));
             })),
@@ -236,6 +275,7 @@ impl Store {
             path,
             writer,
             opened: Arc::new(std::sync::Mutex::new(opened)),
+            durability,
         })
     }
 
@@ -287,6 +327,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How far each commit goes before it counts as done.
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -729,5 +774,65 @@ pub(crate) mod testing {
             .map(|r| r.get("detail"))
             .collect();
         plan.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::{Durability, Store};
+
+    /// `PRAGMA synchronous` (1 NORMAL, 2 FULL) of the pool's connections, the writer's
+    /// appends connection and its jobs connection.
+    async fn synchronous(store: &Store) -> [i64; 3] {
+        let pool: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let appends = store
+            .writer()
+            .run_now(|tx| {
+                let mut found = -1;
+                for level in 0..4i64 {
+                    if tx.exists(
+                        "SELECT 1 FROM pragma_synchronous WHERE synchronous = ?1",
+                        [level],
+                    )? {
+                        found = level;
+                    }
+                }
+                Ok(found)
+            })
+            .await
+            .unwrap();
+        let jobs: i64 = store
+            .writer()
+            .run(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_scalar("PRAGMA synchronous")
+                        .fetch_one(c)
+                        .await?)
+                })
+            })
+            .await
+            .unwrap();
+        [pool, appends, jobs]
+    }
+
+    #[tokio::test]
+    async fn durability_full_syncs_every_connections_commits_and_normal_stays_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(synchronous(&store).await, [1, 1, 1], "the default");
+        store.close().await;
+        let store = Store::open_with(dir.path(), Durability::Full)
+            .await
+            .unwrap();
+        assert_eq!(synchronous(&store).await, [2, 2, 2], "--durability full");
+        store.close().await;
+        let store = Store::open_with(dir.path(), Durability::Normal)
+            .await
+            .unwrap();
+        assert_eq!(synchronous(&store).await, [1, 1, 1], "--durability normal");
+        store.close().await;
     }
 }

@@ -2,8 +2,9 @@
 //! tokens, the request log) send their work to one writer, which owns a dedicated
 //! connection on its own thread. The writer runs every piece of work that is waiting
 //! in ONE transaction, commits once, and only then answers the callers. A token is
-//! therefore durable before it is returned, while many concurrent requests share one
-//! commit instead of queueing on SQLite's write lock (whose busy handler sleeps).
+//! therefore committed before it is returned (in the WAL: safe from a killed process;
+//! from power loss too with `Durability::Full`), while many concurrent requests share
+//! one commit instead of queueing on SQLite's write lock (whose busy handler sleeps).
 //!
 //! Three kinds of work, each rolled back alone when it fails (in its own savepoint;
 //! a one-row append needs none, as SQLite undoes a failing statement by itself):
@@ -166,8 +167,8 @@ impl std::fmt::Debug for Work {
 const MAX_BATCH: usize = 512;
 
 /// Pragmas of both writer connections (the database is already in WAL mode).
-const PRAGMAS: &str = "PRAGMA synchronous = NORMAL;
-PRAGMA foreign_keys = ON;
+/// (`synchronous` comes from the store's [`super::Durability`].)
+const PRAGMAS: &str = "PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 10000;
 -- Savepoints' statement journals in memory, not in temporary files.
 PRAGMA temp_store = MEMORY;
@@ -199,11 +200,16 @@ impl Writer {
     /// runs on the writer's thread once it tried to open its connection, with that
     /// connection (`None` if it could not open; that failure is then left for `first`
     /// to report, and the connection is retried at the first work).
-    pub fn start(path: PathBuf, options: SqliteConnectOptions, first: Option<FirstRead>) -> Self {
+    pub fn start(
+        path: PathBuf,
+        options: SqliteConnectOptions,
+        durability: super::Durability,
+        first: Option<FirstRead>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let spawned = std::thread::Builder::new()
             .name("authdesk-writer".into())
-            .spawn(move || run(&path, options, rx, first));
+            .spawn(move || run(&path, options, durability, rx, first));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the database writer thread");
         }
@@ -356,7 +362,7 @@ impl WalFlusher {
 }
 
 impl Appender {
-    fn open(path: &Path) -> Result<Self> {
+    fn open(path: &Path, durability: super::Durability) -> Result<Self> {
         use rusqlite::OpenFlags;
         let db = rusqlite::Connection::open_with_flags(
             path,
@@ -364,6 +370,8 @@ impl Appender {
         )
         .map_err(sql_err)?;
         db.execute_batch(PRAGMAS).map_err(sql_err)?;
+        db.pragma_update(None, "synchronous", durability.pragma())
+            .map_err(sql_err)?;
         // Parse the schema now rather than at the first token.
         db.prepare("SELECT 1 FROM sqlite_master LIMIT 1")
             .and_then(|mut s| s.exists([]))
@@ -645,17 +653,18 @@ pub type FirstRead = Box<dyn FnOnce(Option<&rusqlite::Connection>) + Send>;
 fn run(
     path: &Path,
     options: SqliteConnectOptions,
+    durability: super::Durability,
     mut rx: mpsc::Receiver<Work>,
     first: Option<FirstRead>,
 ) {
     let open = || {
-        Appender::open(path)
+        Appender::open(path, durability)
             .inspect_err(|e| tracing::warn!(error = %e, "the database writer cannot connect"))
             .ok()
     };
     let mut appender = match first {
         Some(read) => {
-            let appender = Appender::open(path).ok();
+            let appender = Appender::open(path, durability).ok();
             // Before the start's reads: the first token needs both, and the WAL's syncs
             // (waits for the disk) are best begun early.
             if let Some(a) = &appender {

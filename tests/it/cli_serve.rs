@@ -425,3 +425,32 @@ fn data_dir_with_percent_or_question_mark_in_its_name_works() {
         );
     }
 }
+
+/// The `listening` line a stopped `serve` logged.
+fn listening_line(served: &Served) -> String {
+    let stderr = served.stderr();
+    stderr
+        .lines()
+        .find(|l| l.contains("listening"))
+        .unwrap_or_else(|| panic!("no 'listening' line in:\n{stderr}"))
+        .to_string()
+}
+
+#[test]
+fn serve_durability_full_syncs_each_commit_and_an_unknown_level_is_a_usage_error() {
+    let sandbox = Sandbox::new();
+    let mut served = sandbox.serve(&["--durability", "full"]);
+    served.assert_serves(&sandbox.data_dir());
+    served.stop_with(libc::SIGTERM);
+    let line = listening_line(&served);
+    assert_mentions(&line, &["synchronous", "FULL"]);
+
+    let mut served = sandbox.serve(&[]);
+    served.stop_with(libc::SIGTERM);
+    let line = listening_line(&served);
+    assert_mentions(&line, &["synchronous", "NORMAL"]);
+
+    let run = sandbox.run(&["serve", "--port", "0", "--durability", "sometimes"]);
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert_mentions(&run.stderr, &["--durability", "normal", "full"]);
+}

@@ -17,6 +17,7 @@
 //!   `openidconnect` crates and raw requests, refusals included.
 //! - [`lifecycle`]: live authorization requests and consent: events, the request log,
 //!   the consent page, window decisions, sessions and logout.
+//! - [`slow_clients`]: deadlines of slow or stuck connections; memory released when idle.
 
 // clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -28,4 +29,5 @@ mod cli_serve;
 mod flows;
 mod lifecycle;
 mod provider;
+mod slow_clients;
 mod support;

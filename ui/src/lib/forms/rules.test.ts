@@ -25,7 +25,8 @@ describe("validateRedirectUri", () => {
     "http://127.5.6.7:1234/cb",
     "http://[::1]:3000/cb",
     "http://localhost:3000/api/auth/callback/authdesk",
-    "http://LOCALHOST/cb",
+    "http://localhost:5173",
+    "https://app.example.com?x=1",
     "com.example.app:/oauth2redirect",
     "com.example.app://callback",
     "myapp:/cb",
@@ -50,6 +51,12 @@ describe("validateRedirectUri", () => {
     ["data:text/html,hi", /never a valid redirect/],
     ["file:///etc/passwd", /never a valid redirect/],
     ["http://", /not a valid URI/],
+    ["http://evil@127.0.0.1/cb", /userinfo.*write it as http:\/\/127\.0\.0\.1\/cb$/],
+    ["HTTP://127.0.0.1/a/../cb", /normal form.*write it as http:\/\/127\.0\.0\.1\/cb /],
+    ["http://0x7f.1/cb", /write it as http:\/\/127\.0\.0\.1\/cb /],
+    ["http://127.0.0.1\\cb", /write it as http:\/\/127\.0\.0\.1\/cb /],
+    ["http://LOCALHOST/cb", /write it as http:\/\/localhost\/cb /],
+    ["http://127.0.0.1:80/cb", /write it as http:\/\/127\.0\.0\.1\/cb /],
   ])("refuses %j", (uri, message) => {
     expect(validateRedirectUri(uri)).toMatch(message);
   });

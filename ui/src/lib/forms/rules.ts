@@ -133,19 +133,34 @@ export function validateRedirectUri(raw: string): string | null {
   const scheme = url.protocol.slice(0, -1).toLowerCase();
   if (scheme === "https") {
     if (!url.hostname) return `'${uri}' has no host`;
-    return null;
-  }
-  if (scheme === "http") {
+  } else if (scheme === "http") {
     if (!isLoopbackHost(url.hostname)) {
       return `'${uri}' uses http on a non-local host; use https, or a loopback address (127.0.0.1, [::1], localhost)`;
     }
-    return null;
-  }
-  if (FORBIDDEN_SCHEMES.has(scheme)) {
+  } else if (FORBIDDEN_SCHEMES.has(scheme)) {
     return `'${uri}' uses the '${scheme}' scheme, which is never a valid redirect target`;
   }
-  // A private-use scheme for native apps (RFC 8252 §7.1).
-  return null;
+  // Otherwise a private-use scheme for native apps (RFC 8252 §7.1).
+  return normalFormProblem(uri, url);
+}
+
+/**
+ * The core's last two checks (`src/model.rs`): no userinfo, and the URI written as the
+ * URL parser writes it (both are WHATWG parsers), since redirect URIs are matched
+ * exactly as written. An empty path may be left out.
+ */
+function normalFormProblem(uri: string, url: URL): string | null {
+  if (url.username || url.password) {
+    const without = new URL(url.href);
+    without.username = "";
+    without.password = "";
+    return `'${uri}' has userinfo (the part before '@'), which a redirect URI must not have: it makes the URI read like another host; write it as ${without.href}`;
+  }
+  const normal = url.href;
+  const emptyPath = url.pathname === "/" && url.host !== "" && uri.length + 1 === normal.length;
+  const origin = normal.slice(0, normal.length - url.search.length - url.hash.length - 1);
+  if (uri === normal || (emptyPath && uri === origin + url.search + url.hash)) return null;
+  return `'${uri}' is not written in normal form, and redirect URIs are matched exactly as written; write it as ${normal} (lower-case scheme and host, no default port, no '.' or '..' segments or backslashes, percent-encoded spaces)`;
 }
 
 /** Items typed one per line, trimmed, blanks dropped. */
