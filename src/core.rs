@@ -122,9 +122,10 @@ impl RecordCache {
     }
 }
 
-/// The argon2 hash of the default personas' documented password, `password`, made
-/// once: hashing it at every first start cost two argon2 runs on the way to the first
-/// answer, for a password that is no secret.
+/// The argon2 hash of the documented sample password, `password` (the default
+/// personas', and the sample seed's), made once: hashing it at every first start cost
+/// an argon2 run per persona on the way to the first answer, for a password that is no
+/// secret. Any other password is hashed with its own salt.
 const DEFAULT_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$77DtCBVDJy56ZA/8Z2TyJA$vh9RypAubl676xa5xebMhr5Y/nYnAI1OPio1qU0o7dM";
 
 /// The personas a fresh provider starts with.
@@ -514,6 +515,9 @@ impl Core {
                 "give either password or password_hash, not both",
             )),
             (Some(p), None) if p.is_empty() => Ok(Some(None)),
+            // The documented sample password (the default personas', examples/seed.yaml's)
+            // is no secret: its hash is made once, not on every first start.
+            (Some(p), None) if p == "password" => Ok(Some(Some(DEFAULT_PASSWORD_HASH.into()))),
             (Some(p), None) => Ok(Some(Some(password::hash_blocking(p.clone()).await?))),
             (None, Some(h)) => {
                 password::validate_phc(h)?;
@@ -1049,6 +1053,27 @@ mod tests {
     async fn default_personas_sign_in_with_the_documented_password() {
         assert!(crate::password::verify(DEFAULT_PASSWORD_HASH, "password"));
         assert!(!crate::password::verify(DEFAULT_PASSWORD_HASH, "Password"));
+        let sample = UserInput {
+            password: Some("password".into()),
+            ..Default::default()
+        };
+        let other = UserInput {
+            password: Some("hunter22".into()),
+            ..Default::default()
+        };
+        let sample = Core::password_hash_for(&sample)
+            .await
+            .unwrap()
+            .flatten()
+            .unwrap();
+        let other = Core::password_hash_for(&other)
+            .await
+            .unwrap()
+            .flatten()
+            .unwrap();
+        assert_eq!(sample, DEFAULT_PASSWORD_HASH);
+        assert_ne!(other, DEFAULT_PASSWORD_HASH);
+        assert!(crate::password::verify(&other, "hunter22"));
     }
 
     #[tokio::test]
