@@ -14,6 +14,8 @@
 //!   [`store::writer`]). Records and their validation are in [`model`].
 //! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what happens
 //!   for the window; [`log`] is the request log's shape.
+//! - [`trust`] puts the CA into the machine's trust stores and takes it out again
+//!   (`authdesk ca install|uninstall|status`, the window's Certificates view).
 //! - [`cli`] is the `authdesk` command.
 
 pub mod cli;
@@ -35,6 +37,7 @@ pub mod server;
 pub mod snippets;
 pub mod store;
 pub mod tls;
+pub mod trust;
 
 pub use crate::core::Core;
 pub use crate::error::{Error, Result};

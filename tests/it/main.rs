@@ -7,6 +7,9 @@
 //! - [`provider`]: discovery, JWKS, the certificate chain, restarts, file permissions.
 //! - [`cli_serve`]: `authdesk serve`: readiness line, signals, seeds, start-up failures.
 //! - [`cli_ca`]: `authdesk ca export` in every format.
+//! - [`cli_trust`]: `authdesk ca install|uninstall|status` with real stores built for
+//!   the test (Debian system store, NSS, a JDK's cacerts) and the clients that read
+//!   them (curl, headless Chromium, Java).
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
@@ -19,6 +22,7 @@
 mod cli_ca;
 mod cli_records;
 mod cli_serve;
+mod cli_trust;
 mod flows;
 mod lifecycle;
 mod provider;
