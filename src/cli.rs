@@ -558,10 +558,8 @@ pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let cmd = match cmd {
-        CaCommand::Install { stores, json } | CaCommand::Uninstall { stores, json } => {
-            let install = matches!(cmd, CaCommand::Install { .. });
-            return ca_trust(dir, now, install, &stores, json);
-        }
+        CaCommand::Install { stores, json } => return ca_trust(dir, now, true, &stores, json),
+        CaCommand::Uninstall { stores, json } => return ca_trust(dir, now, false, &stores, json),
         CaCommand::Status { json } => return ca_status(dir, now, json),
         other => other,
     };

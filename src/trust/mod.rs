@@ -394,7 +394,7 @@ fn is_authdesk_ca(der: &[u8]) -> bool {
         && cert
             .subject()
             .iter_common_name()
-            .any(|cn| cn.as_str() == Ok(CA_COMMON_NAME))
+            .any(|cn| cn.as_str().ok() == Some(CA_COMMON_NAME))
 }
 
 /// The certificates of a PEM file (or one DER certificate); empty when unreadable.
