@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use url::Url;
 
+mod exec;
+mod manage;
+
 use crate::config::{self, ServeOptions};
 use crate::core::Core;
 use crate::error::{Error, Result};
@@ -53,6 +56,20 @@ pub enum Command {
     /// Manage users (mock personas).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Inspect, revoke and expire tokens (works while `serve` runs on the same data directory).
+    #[command(subcommand)]
+    Tokens(manage::TokensCommand),
+    /// Run COMMAND with a provider around it: starts one on a free port (on a temporary
+    /// data directory unless --data-dir is given), runs COMMAND with the variables a
+    /// client needs (issuer, CA, client credentials), stops the provider and exits with
+    /// COMMAND's status.
+    Exec(Box<exec::ExecArgs>),
+    /// Print the variables a client needs for the provider running on the data
+    /// directory, as `export` lines (`eval "$(authdesk env)"`).
+    Env {
+        #[arg(long)]
+        json: bool,
+    },
     /// Write clients, users and scopes as JSON or YAML (the seed format).
     Export {
         /// Output file (.json, .yaml or .yml); stdout when absent.
@@ -103,6 +120,10 @@ pub struct ServeArgs {
     /// Keep at most this many request-log entries.
     #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub log_max_entries: u32,
+    /// Write the issuer to this file once the provider answers (for scripts that
+    /// cannot read stdout); removed when it stops.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,7 +169,31 @@ pub enum CaCommand {
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client. Defaults: confidential, authorization_code + refresh_token, scopes openid profile email offline_access.
-    Create(Box<ClientArgs>),
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        fields: Box<ClientArgs>,
+    },
+    /// Change a client: only the options given change (lists given replace the old ones).
+    Update {
+        /// The client to change.
+        #[arg(allow_hyphen_values = true, value_name = "CLIENT_ID")]
+        target: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: Box<ClientArgs>,
+    },
+    /// Replace a confidential client's secret with a new random one (printed).
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List clients.
     List {
         #[arg(long)]
@@ -173,9 +218,6 @@ pub enum ClientsCommand {
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Display name.
-    #[arg(long)]
-    pub name: String,
     /// Client id (generated when absent).
     #[arg(long = "id", visible_alias = "client-id", value_name = "CLIENT_ID")]
     pub client_id: Option<String>,
@@ -207,12 +249,12 @@ pub struct ClientArgs {
     /// Token endpoint authentication method (client_secret_basic, client_secret_post, none, client_secret_jwt, private_key_jwt).
     #[arg(long = "auth-method", visible_alias = "token-endpoint-auth-method", value_name = "METHOD", value_parser = parse_wire::<AuthMethod>)]
     pub auth_method: Option<AuthMethod>,
-    /// Require PKCE (always required for public clients).
-    #[arg(long)]
-    pub require_pkce: bool,
-    /// Accept the `plain` PKCE method.
-    #[arg(long)]
-    pub allow_plain_pkce: bool,
+    /// Require PKCE (always required for public clients). `--require-pkce=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_pkce: Option<bool>,
+    /// Accept the `plain` PKCE method. `--allow-plain-pkce=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_plain_pkce: Option<bool>,
     /// Access token format: jwt (default) or opaque.
     #[arg(long, visible_alias = "access-token-format", value_name = "FORMAT", value_parser = parse_wire::<TokenFormat>)]
     pub token_format: Option<TokenFormat>,
@@ -225,12 +267,15 @@ pub struct ClientArgs {
     /// Seconds.
     #[arg(long)]
     pub id_token_ttl: Option<i64>,
+    /// Authorization code lifetime, seconds (default 120).
+    #[arg(long)]
+    pub code_ttl: Option<i64>,
     /// id_token signing algorithm: RS256 (default) or ES256.
     #[arg(long, visible_alias = "id-token-signed-response-alg", value_name = "ALG", value_parser = parse_wire::<SigningAlg>)]
     pub id_token_alg: Option<SigningAlg>,
-    /// Approve this client's requests without the consent page.
-    #[arg(long)]
-    pub auto_approve: bool,
+    /// Approve this client's requests without the consent page. `--auto-approve=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub auto_approve: Option<bool>,
     /// Tag; repeat for several.
     #[arg(long = "tag", visible_alias = "tags")]
     pub tags: Vec<String>,
@@ -266,7 +311,7 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
 }
 
 impl ClientArgs {
-    fn into_input(self) -> Result<ClientInput> {
+    fn into_input(self, name: Option<String>) -> Result<ClientInput> {
         let jwks = match &self.jwks {
             Some(path) => {
                 let text = crate::fsutil::read_to_string(path)?;
@@ -279,7 +324,7 @@ impl ClientArgs {
         Ok(ClientInput {
             client_id: self.client_id,
             client_secret: self.client_secret,
-            name: Some(self.name),
+            name,
             client_type: self.client_type,
             redirect_uris: non_empty(self.redirect_uris),
             post_logout_redirect_uris: non_empty(self.post_logout_redirect_uris),
@@ -287,14 +332,15 @@ impl ClientArgs {
             response_types: non_empty(self.response_types),
             scopes: non_empty(self.scopes),
             token_endpoint_auth_method: self.auth_method,
-            require_pkce: self.require_pkce.then_some(true),
-            allow_plain_pkce: self.allow_plain_pkce.then_some(true),
+            require_pkce: self.require_pkce,
+            allow_plain_pkce: self.allow_plain_pkce,
             access_token_format: self.token_format,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             id_token_ttl: self.id_token_ttl,
+            code_ttl: self.code_ttl,
             id_token_signed_response_alg: self.id_token_alg,
-            auto_approve: self.auto_approve.then_some(true),
+            auto_approve: self.auto_approve,
             tags: non_empty(self.tags),
             jwks,
         })
@@ -324,6 +370,22 @@ pub enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a persona: its name, password or claims (only what is given changes).
+    Update {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+        /// A new username.
+        #[arg(long)]
+        rename: Option<String>,
+        /// A new password (for the password grant and the login page).
+        #[arg(long)]
+        password: Option<String>,
+        /// The claims, as a JSON object (replaces the old ones).
+        #[arg(long)]
+        claims: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a persona and everything issued to it.
     Delete {
         #[arg(allow_hyphen_values = true)]
@@ -343,16 +405,22 @@ impl Command {
                 | CaCommand::Uninstall { json, .. },
             ) => *json,
             Command::Clients(c) => match c {
-                ClientsCommand::Create(a) => a.json,
+                ClientsCommand::Create { fields, .. } | ClientsCommand::Update { fields, .. } => {
+                    fields.json
+                }
                 ClientsCommand::List { json }
                 | ClientsCommand::Show { json, .. }
+                | ClientsCommand::RotateSecret { json, .. }
                 | ClientsCommand::Delete { json, .. } => *json,
             },
             Command::Users(u) => match u {
                 UsersCommand::Create { json, .. }
                 | UsersCommand::List { json }
+                | UsersCommand::Update { json, .. }
                 | UsersCommand::Delete { json, .. } => *json,
             },
+            Command::Tokens(t) => t.json(),
+            Command::Env { json } => *json,
             Command::Import { json, .. } => *json,
             _ => false,
         }
@@ -364,13 +432,14 @@ pub fn main() -> i32 {
     crate::mem::tune_malloc();
     let cli = Cli::parse();
     let json = cli.command.json();
-    let serving = matches!(cli.command, Command::Serve(_));
+    let serving = matches!(cli.command, Command::Serve(_) | Command::Exec(_));
     if serving {
         crate::fsutil::raise_open_files_limit();
     } else {
         restore_sigpipe();
     }
-    init_tracing(serving);
+    // Around a command, the provider's own log keeps to warnings: the output is the command's.
+    init_tracing(serving && !matches!(cli.command, Command::Exec(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -381,6 +450,16 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    if let Command::Exec(args) = cli.command {
+        let dir = cli.data_dir.clone();
+        return match runtime.block_on(exec::exec(dir, *args)) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => 0,
         Err(e) => {
@@ -438,6 +517,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Ca(cmd) => ca(&dir, cmd).await,
         Command::Clients(cmd) => clients(&dir, cmd).await,
         Command::Users(cmd) => users(&dir, cmd).await,
+        Command::Tokens(cmd) => manage::tokens(&dir, cmd).await,
+        Command::Env { json } => exec::env(&dir, json).await,
+        Command::Exec(_) => Err(Error::Other("exec runs from main".into())),
         Command::Export { out, format } => {
             let core = Core::open(&dir).await?;
             let seed = core.export().await?;
@@ -491,13 +573,18 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let opening = async {
         let core = Core::open(dir).await?;
         if let Some(seed) = &args.seed {
-            let summary = core.import(SeedFile::read(seed)?).await?;
-            tracing::info!(
-                file = %seed.display(),
-                clients = summary.clients_created + summary.clients_updated,
-                users = summary.users_created + summary.users_updated,
-                "applied seed"
-            );
+            match core.import_seed_file(seed).await? {
+                Some(summary) => tracing::info!(
+                    file = %seed.display(),
+                    clients = summary.clients_created + summary.clients_updated,
+                    users = summary.users_created + summary.users_updated,
+                    "applied seed"
+                ),
+                None => tracing::info!(
+                    file = %seed.display(),
+                    "seed unchanged since it was applied, and nothing changed the records since"
+                ),
+            }
         }
         Ok(core)
     };
@@ -519,6 +606,15 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let provider = Provider::open_and_start(dir, now, opening, &options).await?;
     tracing::info!(addr = %provider.addr, data_dir = %dir.display(), "listening");
+    if let Err(e) = exec::record_running(dir, &provider.issuer) {
+        tracing::warn!(error = %e, "cannot record the running provider for `authdesk env`");
+    }
+    if let Some(path) = &args.ready_file
+        && let Err(e) =
+            crate::fsutil::write_atomic(path, format!("{}\n", provider.issuer).as_bytes(), false)
+    {
+        tracing::warn!(error = %e, path = %path.display(), "cannot write the ready file");
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "issuer {}", provider.issuer);
@@ -526,6 +622,10 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     }
     shutdown.await;
     tracing::info!("shutting down");
+    exec::forget_running(dir);
+    if let Some(path) = &args.ready_file {
+        let _ = std::fs::remove_file(path);
+    }
     provider.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
@@ -844,13 +944,43 @@ fn print_client(c: &Client) {
 async fn clients(dir: &Path, cmd: ClientsCommand) -> Result<()> {
     let core = Core::open(dir).await?;
     match cmd {
-        ClientsCommand::Create(args) => {
-            let json = args.json;
-            let client = core.create_client((*args).into_input()?).await?;
+        ClientsCommand::Create { name, fields } => {
+            let json = fields.json;
+            let client = core
+                .create_client((*fields).into_input(Some(name))?)
+                .await?;
             if json {
                 print_json(&client)
             } else {
                 print_client(&client);
+                Ok(())
+            }
+        }
+        ClientsCommand::Update {
+            target,
+            name,
+            fields,
+        } => {
+            let json = fields.json;
+            let client = core
+                .update_client(&target, manage::update_input(name, *fields)?)
+                .await?;
+            if json {
+                print_json(&client)
+            } else {
+                print_client(&client);
+                Ok(())
+            }
+        }
+        ClientsCommand::RotateSecret { client_id, json } => {
+            let client = core.regenerate_client_secret(&client_id).await?;
+            if json {
+                print_json(&client)
+            } else {
+                println!(
+                    "client_secret: {}",
+                    client.client_secret.as_deref().unwrap_or("")
+                );
                 Ok(())
             }
         }
@@ -898,6 +1028,15 @@ async fn clients(dir: &Path, cmd: ClientsCommand) -> Result<()> {
     }
 }
 
+fn parse_claims(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::invalid(
+            "claims",
+            format!("not valid JSON ({e}); e.g. '{{\"name\":\"Carol\"}}'"),
+        )
+    })
+}
+
 fn print_user(u: &User) {
     println!("username: {}", u.username);
     println!("sub:      {}", u.sub);
@@ -918,16 +1057,7 @@ async fn users(dir: &Path, cmd: UsersCommand) -> Result<()> {
             sub,
             json,
         } => {
-            let claims = claims
-                .map(|c| {
-                    serde_json::from_str(&c).map_err(|e| {
-                        Error::invalid(
-                            "claims",
-                            format!("not valid JSON ({e}); e.g. '{{\"name\":\"Carol\"}}'"),
-                        )
-                    })
-                })
-                .transpose()?;
+            let claims = claims.as_deref().map(parse_claims).transpose()?;
             let user = core
                 .create_user(UserInput {
                     username: Some(username),
@@ -960,6 +1090,28 @@ async fn users(dir: &Path, cmd: UsersCommand) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        UsersCommand::Update {
+            username,
+            rename,
+            password,
+            claims,
+            json,
+        } => {
+            let input = UserInput {
+                username: rename,
+                sub: None,
+                password,
+                password_hash: None,
+                claims: claims.as_deref().map(parse_claims).transpose()?,
+            };
+            let user = core.update_user(&username, input).await?;
+            if json {
+                print_json(&user)
+            } else {
+                print_user(&user);
+                Ok(())
+            }
         }
         UsersCommand::Delete { username, json } => {
             core.delete_user(&username).await?;

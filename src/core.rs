@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sha2::Digest;
+
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
 use crate::events::{EventBus, ProviderEvent};
@@ -120,11 +122,16 @@ impl RecordCache {
     }
 }
 
+/// The argon2 hash of the default personas' documented password, `password`, made
+/// once: hashing it at every first start cost two argon2 runs on the way to the first
+/// answer, for a password that is no secret.
+const DEFAULT_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$77DtCBVDJy56ZA/8Z2TyJA$vh9RypAubl676xa5xebMhr5Y/nYnAI1OPio1qU0o7dM";
+
 /// The personas a fresh provider starts with.
 fn default_users() -> Vec<UserInput> {
     let user = |username: &str, name: &str| UserInput {
         username: Some(username.into()),
-        password: Some("password".into()),
+        password_hash: Some(DEFAULT_PASSWORD_HASH.into()),
         claims: Some(serde_json::json!({
             "name": name,
             "email": format!("{username}@example.com"),
@@ -775,17 +782,24 @@ impl Core {
     }
 
     /// Forgets a persona's consent to a client and revokes what it granted, so the
-    /// next sign-in asks again ("revoke all grants of a user for a client").
-    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<()> {
+    /// next sign-in asks again ("revoke all grants of a user for a client"). Works
+    /// whether or not a consent was remembered (a password or device grant leaves none);
+    /// `NotFound` only when there was neither a consent nor a live grant. Returns the
+    /// number of tokens revoked.
+    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<u64> {
         let sub = self.get_user(username).await?.sub;
-        if !flows::revoke_consent(self.store.pool(), &sub, client_id, self.now()).await? {
+        self.get_client(client_id).await?;
+        let (consent, tokens) =
+            flows::revoke_consent(self.store.pool(), &sub, client_id, self.now()).await?;
+        // Whatever was revoked, the cached token rows must follow.
+        self.tokens_revoked(None);
+        if !consent && tokens == 0 {
             return Err(Error::NotFound {
-                what: "consent",
+                what: "consent or live grant",
                 id: format!("{username} → {client_id}"),
             });
         }
-        self.tokens_revoked(None);
-        Ok(())
+        Ok(tokens)
     }
 
     /// The request log, newest first.
@@ -841,6 +855,35 @@ impl Core {
 
     /// Applies a seed file idempotently. Every entry is validated before anything is
     /// written, so a bad file changes nothing.
+    /// Applies the seed file at `path` (`serve --seed`), unless this very file was
+    /// applied last and nothing changed the records since (the revision counter is
+    /// where it was then): a restart then hashes no persona's password again. Returns
+    /// `None` when it skipped.
+    pub async fn import_seed_file(&self, path: &Path) -> Result<Option<ImportSummary>> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let digest = hex::encode(sha2::Sha256::digest(&bytes));
+        let applied: Option<(String, i64)> = sqlx::query_as(
+            "SELECT a.value, CAST(b.value AS INTEGER) FROM meta a, meta b WHERE a.key = 'seed_sha256' AND b.key = 'seed_revision'",
+        )
+        .fetch_optional(self.store.pool())
+        .await?;
+        let revision = self.store.revision().await?;
+        if applied.is_some_and(|(d, r)| d == digest && r == revision) {
+            return Ok(None);
+        }
+        let summary = self.import(SeedFile::read(path)?).await?;
+        let revision = self.store.revision().await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('seed_sha256', ?), ('seed_revision', ?)",
+        )
+        .bind(&digest)
+        .bind(revision.to_string())
+        .execute(self.store.pool())
+        .await?;
+        Ok(Some(summary))
+    }
+
     pub async fn import(&self, seed: SeedFile) -> Result<ImportSummary> {
         let at = |kind: &str, i: usize, name: Option<&str>, e: Error| -> Error {
             let label = match name {
@@ -992,6 +1035,39 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn default_personas_sign_in_with_the_documented_password() {
+        assert!(crate::password::verify(DEFAULT_PASSWORD_HASH, "password"));
+        assert!(!crate::password::verify(DEFAULT_PASSWORD_HASH, "Password"));
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_seed_is_not_applied_again_unless_the_records_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path()).await.unwrap();
+        let seed = dir.path().join("seed.yaml");
+        std::fs::write(
+            &seed,
+            "users:\n  - username: carol\n    password: carols-pass\n",
+        )
+        .unwrap();
+        assert!(core.import_seed_file(&seed).await.unwrap().is_some());
+        // A restart with the same file: nothing to do (no password hashed again).
+        assert!(core.import_seed_file(&seed).await.unwrap().is_none());
+        // Records changed since (carol deleted in the window): applied again.
+        core.delete_user("carol").await.unwrap();
+        assert!(core.import_seed_file(&seed).await.unwrap().is_some());
+        assert!(core.get_user("carol").await.is_ok());
+        assert!(core.import_seed_file(&seed).await.unwrap().is_none());
+        // The file changed: applied again.
+        std::fs::write(
+            &seed,
+            "users:\n  - username: carol\n    password: new-pass\n",
+        )
+        .unwrap();
+        assert!(core.import_seed_file(&seed).await.unwrap().is_some());
+    }
 
     #[tokio::test]
     async fn first_start_seeds_alice_bob_and_scopes_once() {

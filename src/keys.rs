@@ -3,8 +3,15 @@
 //! The provider holds one RS256 key (OpenID Connect's required algorithm) and one
 //! ES256 key, generated on first start and persisted in SQLite. Parsed `ring` key
 //! pairs are kept in memory so signing a token never re-parses a key.
+//!
+//! A first start does not wait for the RSA key (a second of CPU on a small machine):
+//! [`KeySet::open`] generates it in the background, and what needs it awaits
+//! [`KeySet::ready`] — an id_token, the JWKS. A key is used only once it is stored, so
+//! nothing is ever signed by a key that a crash could lose.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::watch;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -187,49 +194,138 @@ fn thumbprint(jwk: &Value) -> String {
 /// The provider's signing keys, one per algorithm.
 #[derive(Debug, Clone)]
 pub struct KeySet {
-    keys: Arc<Vec<SigningKey>>,
+    slots: Arc<Vec<Slot>>,
+}
+
+/// One algorithm's key: set once, when it is stored (or its generation failed).
+#[derive(Debug)]
+struct Slot {
+    alg: SigningAlg,
+    key: OnceLock<std::result::Result<SigningKey, String>>,
+    done: watch::Sender<bool>,
+}
+
+impl Slot {
+    fn new(alg: SigningAlg) -> Self {
+        Slot {
+            alg,
+            key: OnceLock::new(),
+            done: watch::channel(false).0,
+        }
+    }
+
+    fn set(&self, key: std::result::Result<SigningKey, String>) {
+        let _ = self.key.set(key);
+        self.done.send_replace(true);
+    }
+}
+
+/// Generates and stores a key for `alg`.
+async fn generate(store: &Store, alg: SigningAlg, now: i64) -> Result<SigningKey> {
+    let pkcs8 = tokio::task::spawn_blocking(move || SigningKey::generate_pkcs8(alg))
+        .await
+        .map_err(keys_err)??;
+    let key = SigningKey::from_pkcs8(alg, &pkcs8)?;
+    store.insert_signing_key(&key.kid, alg, &pkcs8, now).await?;
+    tracing::info!(kid = %key.kid, %alg, "generated a signing key");
+    Ok(key)
+}
+
+fn stored_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<SigningKey> {
+    SigningKey::from_pkcs8(alg, pkcs8).map_err(|e| {
+        Error::Keys(format!(
+            "the stored {alg} signing key is unreadable ({e}); delete it with `sqlite3 authdesk.db \"DELETE FROM signing_keys WHERE alg='{alg}'\"` to generate a new one"
+        ))
+    })
 }
 
 impl KeySet {
     /// Loads the active keys, generating (and persisting) one for each algorithm that
-    /// has none yet.
+    /// has none yet; returns once every key is there.
     pub async fn load_or_create(store: &Store, now: i64) -> Result<Self> {
-        let mut keys = Vec::new();
+        let keys = Self::open(store, now).await?;
         for alg in SigningAlg::ALL {
-            let stored = store.active_signing_key_at_open(*alg).await?;
-            let key = match stored {
-                Some(pkcs8) => SigningKey::from_pkcs8(*alg, &pkcs8).map_err(|e| {
-                    Error::Keys(format!(
-                        "the stored {alg} signing key is unreadable ({e}); delete it with `sqlite3 authdesk.db \"DELETE FROM signing_keys WHERE alg='{alg}'\"` to generate a new one"
-                    ))
-                })?,
-                None => {
-                    let alg = *alg;
-                    let pkcs8 = tokio::task::spawn_blocking(move || SigningKey::generate_pkcs8(alg))
-                        .await
-                        .map_err(keys_err)??;
-                    let key = SigningKey::from_pkcs8(alg, &pkcs8)?;
-                    store.insert_signing_key(&key.kid, alg, &pkcs8, now).await?;
-                    tracing::info!(kid = %key.kid, %alg, "generated a signing key");
-                    key
-                }
-            };
-            keys.push(key);
+            keys.ready(*alg).await?;
         }
-        Ok(KeySet {
-            keys: Arc::new(keys),
-        })
+        Ok(keys)
     }
 
-    pub fn get(&self, alg: SigningAlg) -> Result<&SigningKey> {
-        self.keys
+    /// Loads the active keys; a missing ES256 key is generated at once (milliseconds),
+    /// a missing RS256 key in the background (see [`KeySet::ready`]).
+    pub async fn open(store: &Store, now: i64) -> Result<Self> {
+        let slots: Vec<Slot> = SigningAlg::ALL.iter().map(|a| Slot::new(*a)).collect();
+        let mut missing = Vec::new();
+        for slot in &slots {
+            match store.active_signing_key_at_open(slot.alg).await? {
+                Some(pkcs8) => slot.set(Ok(stored_key(slot.alg, &pkcs8)?)),
+                None if slot.alg == SigningAlg::Rs256 => missing.push(slot.alg),
+                None => slot.set(Ok(generate(store, slot.alg, now).await?)),
+            }
+        }
+        let keys = KeySet {
+            slots: Arc::new(slots),
+        };
+        for alg in missing {
+            let (keys, store) = (keys.clone(), store.clone());
+            tokio::spawn(async move {
+                let made = generate(&store, alg, now).await.map_err(|e| {
+                    tracing::error!(error = %e, %alg, "cannot generate a signing key");
+                    e.to_string()
+                });
+                if let Some(slot) = keys.slot(alg) {
+                    slot.set(made);
+                }
+            });
+        }
+        Ok(keys)
+    }
+
+    fn slot(&self, alg: SigningAlg) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.alg == alg)
+    }
+
+    /// Waits until the key of `alg` is there (generated and stored).
+    pub async fn ready(&self, alg: SigningAlg) -> Result<()> {
+        let slot = self
+            .slot(alg)
+            .ok_or_else(|| Error::Keys(format!("no {alg} key")))?;
+        if slot.key.get().is_none() {
+            let mut done = slot.done.subscribe();
+            done.wait_for(|d| *d)
+                .await
+                .map_err(|_| Error::Keys(format!("the {alg} key was never made")))?;
+        }
+        self.get(alg).map(drop)
+    }
+
+    /// Waits for every key (the JWKS publishes them all).
+    pub async fn ready_all(&self) -> Result<()> {
+        for alg in SigningAlg::ALL {
+            self.ready(*alg).await?;
+        }
+        Ok(())
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &SigningKey> {
+        self.slots
             .iter()
-            .find(|k| k.alg == alg)
-            .ok_or_else(|| Error::Keys(format!("no {alg} key")))
+            .filter_map(|s| s.key.get().and_then(|k| k.as_ref().ok()))
+    }
+
+    /// The key of `alg`, once it is there ([`KeySet::ready`] waits for it).
+    pub fn get(&self, alg: SigningAlg) -> Result<&SigningKey> {
+        match self.slot(alg).map(|s| s.key.get()) {
+            Some(Some(Ok(k))) => Ok(k),
+            Some(Some(Err(e))) => Err(Error::Keys(format!("the {alg} key could not be made: {e}"))),
+            Some(None) => Err(Error::Keys(format!(
+                "the {alg} key is still being generated"
+            ))),
+            None => Err(Error::Keys(format!("no {alg} key"))),
+        }
     }
 
     pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.kid == kid)
+        self.keys().find(|k| k.kid == kid)
     }
 
     /// The claims of a compact JWS that one of these keys signed (found by its `kid`,
@@ -249,7 +345,7 @@ impl KeySet {
         let h: Header = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
         let key = match &h.kid {
             Some(kid) => self.by_kid(kid)?,
-            None => self.keys.iter().find(|k| k.alg.as_str() == h.alg)?,
+            None => self.keys().find(|k| k.alg.as_str() == h.alg)?,
         };
         if h.alg != key.alg.as_str() {
             return None;
@@ -262,12 +358,15 @@ impl KeySet {
     }
 
     /// The JWK Set published at the JWKS endpoint.
+    /// The JWK Set published at the JWKS endpoint: the keys that are there (await
+    /// [`KeySet::ready_all`] first to publish every one).
     pub fn jwks(&self) -> Value {
-        json!({"keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
+        json!({"keys": self.keys().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
     }
 
+    /// Every algorithm this set signs with (a key being generated included).
     pub fn algs(&self) -> Vec<&'static str> {
-        self.keys.iter().map(|k| k.alg.as_str()).collect()
+        self.slots.iter().map(|s| s.alg.as_str()).collect()
     }
 }
 
@@ -275,15 +374,37 @@ impl KeySet {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_first_open_makes_the_rsa_key_in_the_background_and_stores_it_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let keys = KeySet::open(&store, 1_700_000_000).await.unwrap();
+        // ES256 (access tokens) is there at once; RS256 may still be on its way, and
+        // then get() says so instead of failing later.
+        assert!(keys.get(SigningAlg::Es256).is_ok());
+        if let Err(e) = keys.get(SigningAlg::Rs256) {
+            assert!(e.to_string().contains("still being generated"), "{e}");
+        }
+        assert_eq!(keys.algs(), vec!["RS256", "ES256"]);
+        keys.ready_all().await.unwrap();
+        let kid = keys.get(SigningAlg::Rs256).unwrap().kid.clone();
+        assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
+        // Ready means stored: a second open finds the same key and makes none.
+        let again = KeySet::open(&store, 1_700_000_001).await.unwrap();
+        assert_eq!(again.get(SigningAlg::Rs256).unwrap().kid, kid);
+    }
+
     #[test]
     fn only_jws_signed_by_the_set_verify() {
         let keys = KeySet {
-            keys: Arc::new(
+            slots: Arc::new(
                 SigningAlg::ALL
                     .iter()
                     .map(|alg| {
                         let pkcs8 = SigningKey::generate_pkcs8(*alg).unwrap();
-                        SigningKey::from_pkcs8(*alg, &pkcs8).unwrap()
+                        let slot = Slot::new(*alg);
+                        slot.set(Ok(SigningKey::from_pkcs8(*alg, &pkcs8).unwrap()));
+                        slot
                     })
                     .collect(),
             ),

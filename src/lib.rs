@@ -1,22 +1,34 @@
 //! Authdesk: a local OAuth 2.0 / OpenID Connect provider.
 //!
-//! A map of the crate, following a request through it:
+//! A map of the crate, following a request through it (dependencies point downward
+//! only: model, error, clock, keys, tls, events, log → store → core → oauth → http →
+//! server → cli; `scripts/check-layers.sh` checks it):
 //!
 //! - [`server`] binds the listener (the caller owns it and the shutdown signal) and
 //!   serves HTTPS with the certificates of [`tls`] (a local CA made on first start).
-//! - [`http`] is the axum router: handlers extract and answer, nothing more.
-//! - [`oauth`] holds the protocol: each endpoint's operation opens a transaction, reads
-//!   the clock once ([`clock`]), decides through pure functions and commits; its
-//!   [`oauth::OAuthError`] is the one error shape of every OAuth endpoint.
-//! - [`core`] is the record-keeping shared by the CLI, the HTTP layer and the desktop
-//!   shell (clients, users, scopes, import/export), over [`store`] (SQLite via sqlx,
-//!   migrations in `migrations/`; hot writes go through the group writer,
-//!   [`store::writer`]). Records and their validation are in [`model`].
-//! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what happens
-//!   for the window; [`log`] is the request log's shape.
+//! - [`http`] is the axum adapter: one router per concern; each handler extracts the
+//!   parameters, the `Authorization` header's value and cookies, calls one operation
+//!   of [`oauth`], logs, and answers (JSON, a redirect or a page). It decides nothing
+//!   and never touches the store.
+//! - [`oauth`] is the provider: every protocol decision, with the shared
+//!   [`oauth::Context`] (core, keys, config, pending consents, log). Authorization
+//!   ([`oauth::authorize`], [`oauth::consent`], [`oauth::session`]), the token
+//!   endpoint's pipeline with one module per grant (each a pure `check(…, now)` and an
+//!   operation that commits once, refusals that must persist included), client
+//!   authentication, issuing, resources, device, logout, registration, discovery. Its
+//!   [`oauth::OAuthError`] is the one error shape of every OAuth endpoint. It never
+//!   names axum or `http`.
+//! - [`core`] is the record-keeping shared by the CLI, the protocol and the desktop
+//!   shell (clients, users, scopes, tokens, import/export, caches), over [`store`]
+//!   (SQLite via sqlx, one module per table, migrations in `migrations/`; hot writes
+//!   go through the group writer, [`store::writer`]). Records and their validation are
+//!   in [`model`]; time comes from [`clock`].
+//! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what
+//!   happens (the window listens) and defines the request log's entries, which [`log`]
+//!   stores.
 //! - [`trust`] puts the CA into the machine's trust stores and takes it out again
 //!   (`authdesk ca install|uninstall|status`, the window's Certificates view).
-//! - [`cli`] is the `authdesk` command.
+//! - [`cli`] is the `authdesk` command; [`snippets`] the client configuration snippets.
 
 pub mod cli;
 pub mod clock;

@@ -115,6 +115,15 @@ wire_enum!(
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
 pub const DEFAULT_ID_TOKEN_TTL: i64 = 3600;
+/// Authorization codes live this long unless the client says otherwise (RFC 6749
+/// §4.1.2 recommends at most 10 minutes).
+pub const DEFAULT_CODE_TTL: i64 = 120;
+/// The longest authorization-code lifetime a client may choose.
+pub const MAX_CODE_TTL: i64 = 600;
+
+fn default_code_ttl() -> i64 {
+    DEFAULT_CODE_TTL
+}
 /// The longest lifetime a client may set, in seconds: ten years (more is a typo).
 pub const MAX_TTL: i64 = 10 * 365 * 24 * 3600;
 
@@ -146,6 +155,10 @@ pub struct Client {
     pub refresh_token_ttl: i64,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub id_token_ttl: i64,
+    /// Authorization-code lifetime, seconds (clients stored before it existed: 120).
+    #[serde(default = "default_code_ttl")]
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub code_ttl: i64,
     pub id_token_signed_response_alg: SigningAlg,
     /// Skip the consent page: every request is approved as the chosen (or hinted) persona.
     pub auto_approve: bool,
@@ -205,6 +218,8 @@ pub struct ClientInput {
     pub refresh_token_ttl: Option<i64>,
     #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub id_token_ttl: Option<i64>,
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
+    pub code_ttl: Option<i64>,
     pub id_token_signed_response_alg: Option<SigningAlg>,
     pub auto_approve: Option<bool>,
     pub tags: Option<Vec<String>>,
@@ -231,6 +246,7 @@ impl From<&Client> for ClientInput {
             access_token_ttl: Some(c.access_token_ttl),
             refresh_token_ttl: Some(c.refresh_token_ttl),
             id_token_ttl: Some(c.id_token_ttl),
+            code_ttl: Some(c.code_ttl),
             id_token_signed_response_alg: Some(c.id_token_signed_response_alg),
             auto_approve: Some(c.auto_approve),
             tags: Some(c.tags.clone()),
@@ -620,6 +636,18 @@ impl ClientInput {
                 .or(base.as_ref().map(|c| c.id_token_ttl))
                 .unwrap_or(DEFAULT_ID_TOKEN_TTL),
         )?;
+        let code_ttl = self
+            .code_ttl
+            .or(base.as_ref().map(|c| c.code_ttl))
+            .unwrap_or(DEFAULT_CODE_TTL);
+        if !(1..=MAX_CODE_TTL).contains(&code_ttl) {
+            return Err(field(
+                "code_ttl",
+                format!(
+                    "{code_ttl} is not an authorization-code lifetime between 1 and {MAX_CODE_TTL} seconds (RFC 6749 section 4.1.2 recommends at most 10 minutes)"
+                ),
+            ));
+        }
         let mut tags: Vec<String> = dedup(
             self.tags
                 .or(base.as_ref().map(|c| c.tags.clone()))
@@ -657,6 +685,7 @@ impl ClientInput {
             access_token_ttl,
             refresh_token_ttl,
             id_token_ttl,
+            code_ttl,
             id_token_signed_response_alg: self
                 .id_token_signed_response_alg
                 .or(base.as_ref().map(|c| c.id_token_signed_response_alg))

@@ -227,7 +227,11 @@ pub async fn revoke_consent(
     username: String,
     client_id: String,
 ) -> Result<(), ErrorPayload> {
-    ipc(shell.core().revoke_consent(&username, &client_id).await)
+    ipc(shell
+        .core()
+        .revoke_consent(&username, &client_id)
+        .await
+        .map(drop))
 }
 
 // ---- requests and consent ----

@@ -7,8 +7,8 @@
 use std::ops::RangeInclusive;
 
 use authdesk::model::{
-    DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_ID_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, DEFAULT_SCOPES,
-    MAX_IDENTIFIER_LEN, MAX_TTL, RESERVED_CLAIMS,
+    DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_ID_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL,
+    DEFAULT_SCOPES, MAX_CODE_TTL, MAX_IDENTIFIER_LEN, MAX_TTL, RESERVED_CLAIMS,
 };
 use serde::Serialize;
 
@@ -44,6 +44,9 @@ pub struct Limits {
     pub default_access_token_ttl: u32,
     pub default_refresh_token_ttl: u32,
     pub default_id_token_ttl: u32,
+    /// An authorization code's lifetime (seconds), and the default.
+    pub code_ttl: Bounds,
+    pub default_code_ttl: u32,
     /// The longest client id or username.
     pub max_identifier_len: u32,
     /// Entries the request log keeps.
@@ -71,6 +74,11 @@ impl Limits {
             default_access_token_ttl: whole(DEFAULT_ACCESS_TOKEN_TTL),
             default_refresh_token_ttl: whole(DEFAULT_REFRESH_TOKEN_TTL),
             default_id_token_ttl: whole(DEFAULT_ID_TOKEN_TTL),
+            code_ttl: Bounds {
+                min: 1,
+                max: whole(MAX_CODE_TTL),
+            },
+            default_code_ttl: whole(DEFAULT_CODE_TTL),
             max_identifier_len: u32::try_from(MAX_IDENTIFIER_LEN).unwrap_or(u32::MAX),
             log_max_entries: (&LOG_MAX_ENTRIES).into(),
             log_max_age_days: (&LOG_MAX_AGE_DAYS).into(),

@@ -513,19 +513,15 @@ fn a_token_opens_while_the_provider_is_not_running() {
     let client = t.ok("create_client", json!({ "input": input }));
     // A token, issued as the token endpoint would.
     let shell = t.app.state::<Arc<Shell>>().inner().clone();
-    let state = tauri::async_runtime::block_on(shell.app_state()).unwrap();
+    let ctx = tauri::async_runtime::block_on(shell.provider_context()).unwrap();
     let form = format!(
         "grant_type=client_credentials&client_id=web-app&client_secret={}",
         client["client_secret"].as_str().unwrap()
     );
     let params = authdesk::oauth::params::Params::parse(form.as_bytes()).unwrap();
-    tauri::async_runtime::block_on(authdesk::oauth::token::token(
-        &state,
-        &tauri::http::HeaderMap::new(),
-        &params,
-    ))
-    .map_err(|(e, _)| e.description)
-    .unwrap();
+    tauri::async_runtime::block_on(authdesk::oauth::token::token(&ctx, None, &params))
+        .map_err(|(e, _)| e.description)
+        .unwrap();
     let id = t.ok("list_tokens", json!({ "filter": {} }))[0]["id"]
         .as_str()
         .unwrap()

@@ -20,8 +20,8 @@ use crate::events::{PendingConsent, ProviderEvent, RequestStatus};
 use crate::model::{Client, ResponseType, Timestamp, User, random_token};
 use crate::store::flows::{self, CodeRow, GrantRow, hash_secret};
 
-/// Authorization codes live this long (RFC 6749 §4.1.2 recommends at most 10 minutes).
-pub const CODE_TTL: i64 = 120;
+/// Authorization codes live this long unless their client says otherwise.
+pub const CODE_TTL: i64 = crate::model::DEFAULT_CODE_TTL;
 /// A request waiting for consent is dropped after this long.
 pub const PENDING_TTL: i64 = 15 * 60;
 
@@ -199,7 +199,7 @@ async fn complete(
                         .as_ref()
                         .map(|c| Value::Object(c.clone()).to_string()),
                     created_at: now,
-                    expires_at: now + CODE_TTL,
+                    expires_at: now + req.client.code_ttl,
                     used_at: None,
                 },
             ));

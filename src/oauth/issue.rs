@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::context::Context;
 use super::error::OAuthError;
-use super::mint::{Mint, TokenResponse, id_token, mint};
-use crate::model::{Client, GrantType, Timestamp, User};
+use super::mint::{ACCESS_TOKEN_ALG, Mint, TokenResponse, id_token, mint};
+use crate::model::{Client, GrantType, Timestamp, TokenFormat, User};
 use crate::store::flows::{self, GrantRow, TokenRow};
 use crate::store::writer::boxed;
 
@@ -107,6 +107,14 @@ impl Context {
         what: &Issue<'_>,
         now: Timestamp,
     ) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
+        if what.client.access_token_format == TokenFormat::Jwt {
+            self.keys.ready(ACCESS_TOKEN_ALG).await?;
+        }
+        if what.id_token {
+            self.keys
+                .ready(what.client.id_token_signed_response_alg)
+                .await?;
+        }
         let defs = self.scope_defs(what.user).await?;
         mint(&self.keys, &defs, &what.mint_args(&self.config.issuer, now))
     }
@@ -122,6 +130,9 @@ impl Context {
         let user = what
             .user
             .ok_or_else(|| OAuthError::server_error("an id_token needs a user"))?;
+        self.keys
+            .ready(what.client.id_token_signed_response_alg)
+            .await?;
         let defs = self.scope_defs(Some(user)).await?;
         id_token(
             &self.keys,

@@ -110,7 +110,7 @@ pub async fn revoke_consent(
     sub: &str,
     client_id: &str,
     now: Timestamp,
-) -> Result<bool> {
+) -> Result<(bool, u64)> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let n = sqlx::query("DELETE FROM consents WHERE sub = ? AND client_id = ?")
         .bind(sub)
@@ -125,9 +125,10 @@ pub async fn revoke_consent(
     .bind(client_id)
     .fetch_all(&mut *tx)
     .await?;
-    for g in grants {
-        revoke_grant(&mut tx, &g, now, "consent revoked").await?;
+    let mut tokens = 0;
+    for g in &grants {
+        tokens += revoke_grant(&mut tx, g, now, "consent revoked").await?;
     }
     tx.commit().await?;
-    Ok(n == 1)
+    Ok((n == 1, tokens))
 }

@@ -3,9 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Sandbox, assert_mentions, parse_json};
-
-const REDIRECT: &str = "http://127.0.0.1:8080/callback";
+use crate::support::{REDIRECT, Sandbox, assert_mentions, parse_json};
 
 #[test]
 fn clients_create_list_show_delete_in_json() {

@@ -1,12 +1,17 @@
 //! Authdesk's integration tests, in one binary (each extra test file is another slow
-//! link). Every test uses real parts: a provider on port 0 over a temporary data
-//! directory, HTTPS through the CA it generated (and nothing else), a real SQLite file,
-//! and the `authdesk` binary as scripts run it. No test touches the user's real data
-//! directory: processes get `--data-dir` and a temporary HOME and XDG directories.
+//! link), on one harness: [`support`]. Every test uses real parts: the provider started
+//! in-process on port 0 ([`support::TestProvider`]) over a temporary data directory (a
+//! copy of a template made once per run, or an empty one for a first start), HTTPS
+//! through the CA it generated (and nothing else), a real SQLite file, a manual clock
+//! the test moves instead of sleeping; and the `authdesk` binary as scripts run it
+//! ([`support::Sandbox`]). No test touches the user's real data directory: processes get
+//! `--data-dir` and a temporary HOME and XDG directories.
 //!
 //! - [`provider`]: discovery, JWKS, the certificate chain, restarts, file permissions.
 //! - [`cli_serve`]: `authdesk serve`: readiness line, signals, seeds, start-up failures.
 //! - [`cli_ca`]: `authdesk ca export` in every format.
+//! - [`cli_ci`]: `authdesk exec`, `serve --ready-file`, `authdesk env`, and the
+//!   management of clients, users and tokens from the command line.
 //! - [`cli_trust`]: `authdesk ca install|uninstall|status` with real stores built for
 //!   the test (Debian system store, NSS, a JDK's cacerts) and the clients that read
 //!   them (curl, headless Chromium, Java).
@@ -20,6 +25,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod cli_ca;
+mod cli_ci;
 mod cli_records;
 mod cli_serve;
 mod cli_trust;

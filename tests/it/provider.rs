@@ -1,5 +1,7 @@
-//! The provider started in-process on port 0: discovery, JWKS, the TLS chain, what a
-//! restart keeps, and the permissions of what it writes.
+//! The provider started in-process on port 0 as `serve` starts without flags:
+//! discovery, JWKS, the TLS chain, what a restart keeps, the permissions of what a first
+//! start writes, a launch whose database is slow or fails, and changes made by another
+//! process.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +15,8 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::support::{
-    Sandbox, client_trusting, error_chain, get_json, mode, pem_certificates, provider_ca_pem,
-    start_provider, start_provider_with,
+    DataDir, REDIRECT, TestProvider, client_trusting, error_chain, get_json, mode,
+    pem_certificates, trusting,
 };
 
 const DISCOVERY: &str = "/.well-known/openid-configuration";
@@ -30,16 +32,16 @@ fn strings(v: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_documents_name_the_issuer_jwks_algorithms_and_default_scopes() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let provider = &tp.provider;
     assert_eq!(
         provider.issuer,
         format!("https://localhost:{}", provider.addr.port())
     );
-    let client = client_trusting(&provider_ca_pem(&provider));
+    let client = &tp.http;
 
     for path in [DISCOVERY, AS_METADATA] {
-        let doc = get_json(&client, &format!("{}{path}", provider.issuer)).await;
+        let doc = get_json(client, &format!("{}{path}", provider.issuer)).await;
         assert_eq!(doc["issuer"], json!(provider.issuer), "{path}: issuer");
         let jwks_uri = doc["jwks_uri"]
             .as_str()
@@ -49,7 +51,7 @@ async fn discovery_documents_name_the_issuer_jwks_algorithms_and_default_scopes(
             "{path}: jwks_uri {jwks_uri} is not under the issuer"
         );
         // The advertised JWKS is served where the document says.
-        let jwks = get_json(&client, jwks_uri).await;
+        let jwks = get_json(client, jwks_uri).await;
         assert!(
             !jwks["keys"].as_array().expect("keys").is_empty(),
             "{path}: empty JWKS"
@@ -68,14 +70,14 @@ async fn discovery_documents_name_the_issuer_jwks_algorithms_and_default_scopes(
             );
         }
     }
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_apps_may_call_the_api_endpoints_from_any_origin_but_not_the_pages() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
-    let client = client_trusting(&provider_ca_pem(&provider));
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let provider = &tp.provider;
+    let client = &tp.http;
     let origin = "http://localhost:5173";
     let preflight = |path: &str| {
         client
@@ -153,7 +155,7 @@ async fn browser_apps_may_call_the_api_endpoints_from_any_origin_but_not_the_pag
         let r = preflight(path).await.expect("preflight");
         assert_eq!(header(&r, "access-control-allow-origin"), None, "{path}");
     }
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 /// RFC 7638: SHA-256 of the required members, lexicographically ordered, no whitespace.
@@ -188,10 +190,10 @@ fn b64url_bytes(jwk: &Value, member: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_has_one_rs256_and_one_es256_key_whose_kids_are_their_thumbprints() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
-    let client = client_trusting(&provider_ca_pem(&provider));
-    let jwks = get_json(&client, &format!("{}/jwks", provider.issuer)).await;
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let provider = &tp.provider;
+    let client = &tp.http;
+    let jwks = get_json(client, &format!("{}/jwks", provider.issuer)).await;
     let keys = jwks["keys"].as_array().expect("keys array");
 
     let kids: std::collections::HashSet<&str> = keys
@@ -236,16 +238,16 @@ async fn jwks_has_one_rs256_and_one_es256_key_whose_kids_are_their_thumbprints()
             "the JWKS publishes a private key: {key}"
         );
     }
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_jwks_verifies_what_the_provider_keys_sign() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
-    let client = client_trusting(&provider_ca_pem(&provider));
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let provider = &tp.provider;
+    let client = &tp.http;
     let jwks: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_value(get_json(&client, &format!("{}/jwks", provider.issuer)).await)
+        serde_json::from_value(get_json(client, &format!("{}/jwks", provider.issuer)).await)
             .expect("a JWK Set");
 
     for (alg, jwt_alg) in [
@@ -271,21 +273,21 @@ async fn published_jwks_verifies_what_the_provider_keys_sign() {
             });
         assert_eq!(data.claims["sub"], "alice");
     }
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_chain_is_valid_for_localhost_and_127_0_0_1() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
-    let client = client_trusting(&provider_ca_pem(&provider));
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let provider = &tp.provider;
+    let client = &tp.http;
     let port = provider.addr.port();
 
     for origin in [
         format!("https://localhost:{port}"),
         format!("https://127.0.0.1:{port}"),
     ] {
-        let doc = get_json(&client, &format!("{origin}{DISCOVERY}")).await;
+        let doc = get_json(client, &format!("{origin}{DISCOVERY}")).await;
         // The issuer stays https://localhost:PORT whatever name the client used.
         assert_eq!(doc["issuer"], json!(provider.issuer), "via {origin}");
     }
@@ -318,19 +320,19 @@ async fn certificate_chain_is_valid_for_localhost_and_127_0_0_1() {
             "{expected} is not in the server certificate's SANs {names:?}"
         );
     }
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_not_trusting_the_ca_cannot_connect() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let provider = &tp.provider;
     let url = format!("{}{DISCOVERY}", provider.issuer);
 
     // A client with no roots at all, and one that trusts another Authdesk's CA.
-    let other_dir = sandbox.file("other");
-    let other =
-        TlsMaterial::load_or_create(&other_dir, &[], provider.core().now()).expect("another CA");
+    let other_dir = DataDir::empty();
+    let other = TlsMaterial::load_or_create(other_dir.path(), &[], provider.core().now())
+        .expect("another CA");
     assert_ne!(other.ca_pem, provider.tls.ca_pem);
     let no_roots = reqwest::Client::builder()
         .tls_built_in_root_certs(false)
@@ -352,43 +354,38 @@ async fn client_not_trusting_the_ca_cannot_connect() {
     }
 
     // The same request succeeds when the CA is trusted, so the failures above are TLS's.
-    get_json(&client_trusting(&provider_ca_pem(&provider)), &url).await;
-    provider.shutdown().await.expect("clean shutdown");
+    get_json(&client_trusting(&tp.ca), &url).await;
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_on_the_https_port_is_not_served() {
-    let sandbox = Sandbox::new();
-    let provider = start_provider(&sandbox.data_dir()).await;
-    let url = format!("http://127.0.0.1:{}{DISCOVERY}", provider.addr.port());
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let url = format!("http://127.0.0.1:{}{DISCOVERY}", tp.provider.addr.port());
     let res = reqwest::Client::new().get(&url).send().await;
     assert!(
         !res.as_ref().is_ok_and(|r| r.status().is_success()),
         "plain HTTP got a successful answer: {res:?}"
     );
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuer_override_is_advertised_and_covered_by_the_certificate() {
-    let sandbox = Sandbox::new();
-    let core = Core::open(&sandbox.data_dir()).await.expect("open");
+    // A first start: the certificate is made for the override's host.
     let options = ServeOptions {
         issuer_override: Some("https://host.docker.internal:9443/".parse().expect("url")),
         ..Default::default()
     };
-    let provider = start_provider_with(core, options).await;
+    let tp = TestProvider::start_in(DataDir::empty(), options).await;
+    let provider = &tp.provider;
     assert_eq!(
         provider.issuer, "https://host.docker.internal:9443",
         "no trailing slash"
     );
 
     // Reach the provider by that name, as a container would.
-    let client = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&provider_ca_pem(&provider)).expect("CA"),
-        )
+    let client = trusting(&tp.ca)
         .resolve("host.docker.internal", provider.addr)
         .build()
         .expect("client");
@@ -401,11 +398,11 @@ async fn issuer_override_is_advertised_and_covered_by_the_certificate() {
     assert_eq!(doc["jwks_uri"], "https://host.docker.internal:9443/jwks");
     // localhost keeps working with the same certificate.
     get_json(
-        &client_trusting(&provider_ca_pem(&provider)),
+        &client_trusting(&tp.ca),
         &format!("https://localhost:{}{DISCOVERY}", provider.addr.port()),
     )
     .await;
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 async fn jwks_kids(client: &reqwest::Client, issuer: &str) -> Vec<String> {
@@ -422,24 +419,21 @@ async fn jwks_kids(client: &reqwest::Client, issuer: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_ca_keys_clients_and_users() {
-    let sandbox = Sandbox::new();
-    let dir = sandbox.data_dir();
-
-    let first = start_provider(&dir).await;
-    let ca_pem = provider_ca_pem(&first);
-    let server_pem = first.tls.server_pem.clone();
+    let first = TestProvider::start_with(ServeOptions::default()).await;
+    let ca_pem = first.ca.clone();
+    let server_pem = first.provider.tls.server_pem.clone();
     let client = client_trusting(&ca_pem);
     let kids = jwks_kids(&client, &first.issuer).await;
     assert_eq!(kids.len(), 2);
-    first.shutdown().await.expect("clean shutdown");
+    let dir = first.stop().await;
 
     // Between runs, as the CLI or the window would.
-    let core = Core::open(&dir).await.expect("reopen");
+    let core = Core::open(dir.path()).await.expect("reopen");
     let created = core
         .create_client(ClientInput {
             client_id: Some("restart-app".into()),
             name: Some("Restart app".into()),
-            redirect_uris: Some(vec!["http://127.0.0.1:8080/callback".into()]),
+            redirect_uris: Some(vec![REDIRECT.into()]),
             ..Default::default()
         })
         .await
@@ -455,14 +449,10 @@ async fn restart_keeps_ca_keys_clients_and_users() {
         .expect("create user");
     core.store.close().await;
 
-    let second = start_provider(&dir).await;
+    let second = TestProvider::start_in(dir, ServeOptions::default()).await;
+    assert_eq!(second.ca, ca_pem, "the CA changed across a restart");
     assert_eq!(
-        provider_ca_pem(&second),
-        ca_pem,
-        "the CA changed across a restart"
-    );
-    assert_eq!(
-        second.tls.server_pem, server_pem,
+        second.provider.tls.server_pem, server_pem,
         "a valid server certificate was re-issued"
     );
     // A client that trusted the first run's CA still reaches the second run.
@@ -494,17 +484,17 @@ async fn restart_keeps_ca_keys_clients_and_users() {
         ["alice", "bob", "carol"],
         "default personas re-seeded or lost"
     );
-    second.shutdown().await.expect("clean shutdown");
+    second.stop().await;
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_and_database_are_owner_only() {
-    let sandbox = Sandbox::new();
-    let dir = sandbox.data_dir();
-    let provider = start_provider(&dir).await;
+    // What a first start writes, not a copy of the template.
+    let tp = TestProvider::start_in(DataDir::empty(), ServeOptions::default()).await;
+    let dir = tp.data_dir();
 
-    assert_eq!(mode(&dir), 0o700, "data directory");
+    assert_eq!(mode(dir), 0o700, "data directory");
     assert_eq!(mode(&dir.join("tls")), 0o700, "tls/");
     assert_eq!(mode(&dir.join("tls/ca-key.pem")), 0o600, "tls/ca-key.pem");
     assert_eq!(
@@ -522,7 +512,7 @@ async fn keys_and_database_are_owner_only() {
     // The certificates themselves are public.
     let ca = std::fs::read(dir.join("tls/ca.pem")).expect("ca.pem");
     assert_eq!(pem_certificates(&ca).len(), 1);
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 /// A provider launched with [`Provider::open_and_start_on`] whose core opens only when
@@ -536,13 +526,12 @@ struct Launch {
     port: u16,
 }
 
-async fn launch_with_a_held_open(request: &'static str) -> (Sandbox, Launch) {
-    let sandbox = Sandbox::new();
-    let dir = sandbox.data_dir();
-    // An earlier start made the certificates, as on every start but the first.
-    let first = start_provider(&dir).await;
-    let ca = provider_ca_pem(&first);
-    first.shutdown().await.expect("stop the first start");
+async fn launch_with_a_held_open(request: &'static str) -> (DataDir, Launch) {
+    // An earlier start made the certificates, as on every start but the first: the
+    // template is what it left.
+    let data = DataDir::from_template();
+    let dir = data.path().to_path_buf();
+    let ca = std::fs::read(dir.join("tls/ca.pem")).expect("the earlier start's CA");
 
     let listener = authdesk::server::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
     let port = listener.local_addr().unwrap().port();
@@ -602,7 +591,7 @@ async fn launch_with_a_held_open(request: &'static str) -> (Sandbox, Launch) {
         String::from_utf8_lossy(&out).into_owned()
     });
     (
-        sandbox,
+        data,
         Launch {
             release,
             starting,
@@ -617,7 +606,7 @@ const DISCOVERY_REQUEST: &str = "GET /.well-known/openid-configuration HTTP/1.1\
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_completes_tls_handshakes_while_the_database_opens_and_answers_after() {
-    let (_sandbox, launch) = launch_with_a_held_open(DISCOVERY_REQUEST).await;
+    let (_data, launch) = launch_with_a_held_open(DISCOVERY_REQUEST).await;
     // The handshake completes although the core has not even started to open.
     launch
         .handshaken
@@ -640,7 +629,7 @@ async fn a_launch_completes_tls_handshakes_while_the_database_opens_and_answers_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_whose_database_fails_returns_the_error_and_stops_listening() {
-    let (_sandbox, launch) = launch_with_a_held_open(DISCOVERY_REQUEST).await;
+    let (_data, launch) = launch_with_a_held_open(DISCOVERY_REQUEST).await;
     launch
         .handshaken
         .await
@@ -675,12 +664,10 @@ async fn a_launch_whose_database_fails_returns_the_error_and_stops_listening() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_right_after_a_request_still_stores_its_log_entry() {
-    let sandbox = Sandbox::new();
-    let dir = sandbox.data_dir();
-    let provider = start_provider(&dir).await;
-    let http = client_trusting(&provider_ca_pem(&provider));
-    let answer = http
-        .post(format!("{}/token", provider.issuer))
+    let tp = TestProvider::start_with(ServeOptions::default()).await;
+    let answer = tp
+        .http
+        .post(tp.url("/token"))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", "nobody"),
@@ -689,10 +676,10 @@ async fn a_stop_right_after_a_request_still_stores_its_log_entry() {
         .await
         .expect("token request");
     assert_eq!(answer.status(), reqwest::StatusCode::UNAUTHORIZED);
-    drop(http);
-    // At once: the log gathers entries for a moment before it writes them.
-    provider.shutdown().await.expect("clean shutdown");
-    let core = Core::open(&dir).await.expect("reopen");
+    // At once (the client goes first): the log gathers entries for a moment before it
+    // writes them.
+    let dir = tp.stop().await;
+    let core = Core::open(dir.path()).await.expect("reopen");
     let entries = authdesk::log::list(core.store.pool(), None, None, 10)
         .await
         .expect("read the log");
@@ -708,16 +695,16 @@ async fn a_stop_right_after_a_request_still_stores_its_log_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_changed_by_another_process_are_announced_once() {
     use authdesk::events::ProviderEvent;
-    let sandbox = Sandbox::new();
-    let dir = sandbox.data_dir();
+    let data = DataDir::empty();
+    let dir = data.path();
     // A first start seeds the defaults; the core under test opens after it.
-    Core::open(&dir)
+    Core::open(dir)
         .await
         .expect("first start")
         .store
         .close()
         .await;
-    let core = Core::open(&dir).await.expect("open");
+    let core = Core::open(dir).await.expect("open");
     let mut events = core.events.subscribe();
     assert!(
         !core.follow_other_processes().await.expect("check"),
@@ -734,7 +721,7 @@ async fn records_changed_by_another_process_are_announced_once() {
         !core.follow_other_processes().await.expect("check"),
         "its own change was taken for another process's"
     );
-    let other = Core::open(&dir).await.expect("a second process's view");
+    let other = Core::open(dir).await.expect("a second process's view");
     other
         .create_user(UserInput {
             username: Some("dora".into()),
@@ -767,11 +754,10 @@ async fn records_changed_by_another_process_are_announced_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_read_at_start_follows_a_deletion_by_another_process() {
-    let sandbox = Sandbox::new();
-    let dir = sandbox.data_dir();
+    let data = DataDir::from_template();
     let secret = "a-secret-of-at-least-thirty-two-bytes!!";
     // The client exists before the provider starts, so the start reads it.
-    let core = Core::open(&dir).await.expect("open");
+    let core = Core::open(data.path()).await.expect("open");
     core.create_client(ClientInput {
         client_id: Some("ci".into()),
         name: Some("CI".into()),
@@ -785,10 +771,10 @@ async fn a_client_read_at_start_follows_a_deletion_by_another_process() {
     .expect("create client");
     core.store.close().await;
 
-    let provider = start_provider(&dir).await;
-    let http = client_trusting(&provider_ca_pem(&provider));
+    let tp = TestProvider::start_in(data, ServeOptions::default()).await;
     let token = || {
-        http.post(format!("{}/token", provider.issuer))
+        tp.http
+            .post(tp.url("/token"))
             .basic_auth("ci", Some(secret))
             .form(&[("grant_type", "client_credentials")])
             .send()
@@ -796,7 +782,9 @@ async fn a_client_read_at_start_follows_a_deletion_by_another_process() {
     let first = token().await.expect("token request");
     assert_eq!(first.status(), reqwest::StatusCode::OK);
 
-    let other = Core::open(&dir).await.expect("a second process's view");
+    let other = Core::open(tp.data_dir())
+        .await
+        .expect("a second process's view");
     other
         .delete_client("ci")
         .await
@@ -818,5 +806,5 @@ async fn a_client_read_at_start_follows_a_deletion_by_another_process() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

@@ -56,6 +56,7 @@ function client(now: number, c: Partial<Client> & Pick<Client, "client_id" | "na
     access_token_ttl: 3600,
     refresh_token_ttl: 2592000,
     id_token_ttl: 3600,
+    code_ttl: 120,
     id_token_signed_response_alg: "RS256",
     auto_approve: false,
     tags: [],

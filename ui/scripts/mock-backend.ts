@@ -102,6 +102,7 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       access_token_ttl: input.access_token_ttl ?? base?.access_token_ttl ?? LIMITS.default_access_token_ttl,
       refresh_token_ttl: input.refresh_token_ttl ?? base?.refresh_token_ttl ?? LIMITS.default_refresh_token_ttl,
       id_token_ttl: input.id_token_ttl ?? base?.id_token_ttl ?? LIMITS.default_id_token_ttl,
+      code_ttl: input.code_ttl ?? base?.code_ttl ?? LIMITS.default_code_ttl,
       id_token_signed_response_alg: input.id_token_signed_response_alg ?? base?.id_token_signed_response_alg ?? "RS256",
       auto_approve: input.auto_approve ?? base?.auto_approve ?? false,
       tags: [...(input.tags ?? base?.tags ?? [])].sort(),

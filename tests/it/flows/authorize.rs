@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 
-use super::harness::{
-    Auth, Pkce, REDIRECT, Reply, Setup, TestProvider, hidden_input, html_text, location,
-    public_client, query_of, web_client,
+use crate::support::{
+    Auth, Pkce, REDIRECT, Reply, TestProvider, asking_consent, assert_redirect_error, get_json,
+    hidden_input, public_client, query_of, web_client,
 };
 
 fn base<'a>(client_id: &'a str, pkce: &'a Pkce) -> Vec<(&'a str, &'a str)> {
@@ -35,16 +35,9 @@ fn with<'a>(
 }
 
 /// The parameters of a redirect to REDIRECT (query or fragment).
-fn redirected(res: &reqwest::Response) -> HashMap<String, String> {
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let url = location(res);
-    assert!(url.as_str().starts_with(REDIRECT), "{url}");
-    match url.fragment() {
-        Some(f) => url::form_urlencoded::parse(f.as_bytes())
-            .into_owned()
-            .collect(),
-        None => query_of(&url),
-    }
+fn redirected(res: &Reply) -> HashMap<String, String> {
+    assert_eq!(res.status, StatusCode::FOUND, "{}", res.text);
+    res.redirect_params()
 }
 
 #[tokio::test]
@@ -52,15 +45,7 @@ async fn every_authorization_response_carries_the_issuer() {
     let tp = TestProvider::start().await;
     tp.add_client(web_client("web", "web-secret")).await;
     let pkce = Pkce::new();
-    let doc = Reply::read(
-        tp.http
-            .get(tp.url("/.well-known/openid-configuration"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .ok();
+    let doc = get_json(&tp.http, &tp.url("/.well-known/openid-configuration")).await;
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["issuer"], tp.issuer.as_str());
 
@@ -80,11 +65,11 @@ async fn every_authorization_response_carries_the_issuer() {
     let res = tp
         .authorize(&with(base("web", &pkce), &[("response_mode", "form_post")]))
         .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let page = html_text(&res.text().await.unwrap());
+    assert_eq!(res.status, StatusCode::OK);
+    let page = res.html_text();
     assert!(page.contains(&format!("action=\"{REDIRECT}\"")), "{page}");
-    assert_eq!(hidden_input(&page, "iss"), tp.issuer);
-    assert!(!hidden_input(&page, "code").is_empty());
+    assert_eq!(hidden_input(&res.text, "iss"), tp.issuer);
+    assert!(!hidden_input(&res.text, "code").is_empty());
 
     // Errors sent back to the client.
     for (extra, error) in [
@@ -97,25 +82,18 @@ async fn every_authorization_response_carries_the_issuer() {
         (&[("prompt", "sideways")][..], "invalid_request"),
     ] {
         let p = redirected(&tp.authorize(&with(base("web", &pkce), extra)).await);
-        assert_eq!(p["error"], error, "{extra:?}");
-        assert_eq!(p["iss"], tp.issuer, "{extra:?}");
-        assert_eq!(p["state"], "xyz", "{extra:?}");
+        assert_redirect_error(&p, error, "xyz", &tp.issuer);
     }
 
     // Without auto-approve, prompt=none cannot be satisfied: login_required, with iss.
-    let manual = TestProvider::start_with(Setup {
-        auto_approve: None,
-        ..Default::default()
-    })
-    .await;
+    let manual = TestProvider::start_with(asking_consent()).await;
     manual.add_client(web_client("web", "web-secret")).await;
     let p = redirected(
         &manual
             .authorize(&with(base("web", &pkce), &[("prompt", "none")]))
             .await,
     );
-    assert_eq!(p["error"], "login_required");
-    assert_eq!(p["iss"], manual.issuer);
+    assert_redirect_error(&p, "login_required", "xyz", &manual.issuer);
 }
 
 #[tokio::test]
@@ -130,8 +108,8 @@ async fn public_client_loopback_redirect_may_use_another_port() {
             &[("redirect_uri", other_port)],
         ))
         .await;
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let url = location(&res);
+    assert_eq!(res.status, StatusCode::FOUND);
+    let url = res.location();
     assert_eq!(url.port(), Some(51234), "{url}");
     assert_eq!(url.path(), "/callback");
     let params = query_of(&url);
@@ -157,8 +135,8 @@ async fn public_client_loopback_redirect_may_use_another_port() {
         let res = tp
             .authorize(&with(base("native", &pkce), &[("redirect_uri", uri)]))
             .await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
-        assert!(res.headers().get(LOCATION).is_none(), "{uri}");
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(res.headers.get(LOCATION).is_none(), "{uri}");
     }
 }
 
@@ -173,9 +151,9 @@ async fn confidential_client_loopback_redirect_port_must_match() {
             &[("redirect_uri", "http://127.0.0.1:51234/callback")],
         ))
         .await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.headers().get(LOCATION).is_none());
-    let page = html_text(&res.text().await.unwrap());
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.headers.get(LOCATION).is_none());
+    let page = res.html_text();
     assert!(
         page.contains("http://127.0.0.1:51234/callback is not registered"),
         "{page}"

@@ -3,12 +3,14 @@
 use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 
-use super::harness::{Auth, Reply, TestProvider, assert_mentions, web_client};
+use crate::support::{
+    Auth, Reply, TestProvider, assert_mentions_any_case, service_client, web_client,
+};
 
 const RESOURCES: [&str; 2] = ["/userinfo", "/api/me"];
 
 /// An access token for alice with `openid email`, and the client's credentials.
-async fn alice_token(tp: &TestProvider) -> (String, Auth) {
+async fn alice_token(tp: &TestProvider) -> (String, Auth<'static>) {
     tp.add_client(web_client("web", "web-secret")).await;
     let auth = Auth::basic("web", "web-secret");
     let code = tp.code("web", &[("scope", "openid email")]).await;
@@ -34,7 +36,7 @@ fn assert_invalid_token(reply: &Reply, cause: &str) {
     let challenge = reply.header(WWW_AUTHENTICATE.as_str());
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    assert_mentions(challenge, &[cause]);
+    assert_mentions_any_case(challenge, &[cause]);
     assert_eq!(reply.body["error"], "invalid_token");
 }
 
@@ -119,8 +121,7 @@ async fn request_without_a_token_gets_a_bare_bearer_challenge() {
 #[tokio::test]
 async fn userinfo_needs_an_openid_access_token() {
     let tp = TestProvider::start().await;
-    tp.add_client(super::harness::service_client("svc", "svc-secret"))
-        .await;
+    tp.add_client(service_client("svc", "svc-secret")).await;
     let service = tp
         .token(
             &[("grant_type", "client_credentials"), ("scope", "api.read")],
@@ -137,7 +138,7 @@ async fn userinfo_needs_an_openid_access_token() {
         challenge.contains("error=\"insufficient_scope\""),
         "{challenge}"
     );
-    assert_mentions(challenge, &["openid"]);
+    assert_mentions_any_case(challenge, &["openid"]);
 
     // A refresh token is not an access token.
     tp.add_client(web_client("web", "web-secret")).await;

@@ -10,7 +10,7 @@ use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::harness::{Auth, Reply, TestProvider, jwt_claims, service_client};
+use crate::support::{Auth, Reply, TestProvider, jwt_claims, service_client};
 use authdesk::model::{AuthMethod, ClientInput, random_token};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -1,24 +1,18 @@
 //! The consent page (no auto-approve) and the window's decisions on pending requests.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use serde_json::Value;
 
-use super::harness::{
-    Auth, Code, Pkce, REDIRECT, Setup, TestProvider, hidden_input, html_text, jwt_claims, location,
-    query_of, web_client,
+use crate::support::{
+    Auth, Code, Pkce, REDIRECT, Reply, TestProvider, asking_consent, assert_redirect_error,
+    jwt_claims, redirect_params, web_client,
 };
 use authdesk::model::{ClientInput, UserInput};
 
 /// A provider that asks for consent, with the client "web" named "Acme Dashboard".
 async fn manual_provider() -> TestProvider {
-    let tp = TestProvider::start_with(Setup {
-        auto_approve: None,
-        ..Default::default()
-    })
-    .await;
+    let tp = TestProvider::start_with(asking_consent()).await;
     tp.add_client(ClientInput {
         name: Some("Acme Dashboard".into()),
         ..web_client("web", "web-secret")
@@ -42,36 +36,21 @@ async fn open_consent(tp: &TestProvider) -> (String, String, String, Pkce) {
             ("code_challenge_method", "S256"),
         ])
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "the consent page is shown");
-    let csp = res.headers()[CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap()
-        .to_string();
+    assert_eq!(res.status, StatusCode::OK, "the consent page is shown");
+    let csp = res.header(CONTENT_SECURITY_POLICY.as_str());
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(
-        res.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let page = html_text(&res.text().await.unwrap());
-    let request_id = hidden_input(&page, "request_id");
-    let csrf = hidden_input(&page, "csrf");
-    (page, request_id, csrf, pkce)
+    assert!(res.header(CONTENT_TYPE.as_str()).starts_with("text/html"));
+    let form = res.consent();
+    (res.html_text(), form.request_id, form.csrf, pkce)
 }
 
-async fn decide(tp: &TestProvider, form: &[(&str, &str)]) -> reqwest::Response {
-    tp.http
-        .post(tp.url("/authorize/decision"))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+async fn decide(tp: &TestProvider, form: &[(&str, &str)]) -> Reply {
+    tp.post_form("/authorize/decision", form, &Auth::None).await
 }
 
 /// Exchanges the code of `redirect` and returns the id_token's claims.
 async fn id_token_of(tp: &TestProvider, redirect: &str, pkce: &Pkce) -> Value {
-    let params = query_of(&url::Url::parse(redirect).unwrap());
+    let params = redirect_params(redirect);
     assert_eq!(params["state"], "consent-state");
     assert_eq!(params["iss"], tp.issuer);
     let code = Code {
@@ -80,16 +59,6 @@ async fn id_token_of(tp: &TestProvider, redirect: &str, pkce: &Pkce) -> Value {
     };
     let body = tp.exchange(&code, &Auth::basic("web", "web-secret")).await;
     jwt_claims(body["id_token"].as_str().expect("an id_token"))
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("gave up waiting until {what}"));
 }
 
 #[tokio::test]
@@ -122,8 +91,8 @@ async fn consent_page_shows_client_and_personas_and_approving_as_bob_signs_in_bo
         ],
     )
     .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let claims = id_token_of(&tp, location(&res).as_str(), &pkce).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let claims = id_token_of(&tp, res.location().as_str(), &pkce).await;
     assert_eq!(claims["sub"], tp.sub_of("bob").await.as_str());
     assert_eq!(claims["email"], "bob@example.com");
     assert!(tp.provider.context.pending_consents().is_empty());
@@ -138,8 +107,8 @@ async fn consent_page_shows_client_and_personas_and_approving_as_bob_signs_in_bo
         ],
     )
     .await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    assert!(again.headers().get(reqwest::header::LOCATION).is_none());
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.headers.get(reqwest::header::LOCATION).is_none());
 }
 
 #[tokio::test]
@@ -155,14 +124,13 @@ async fn denying_on_the_consent_page_sends_access_denied_with_state_and_iss() {
         ],
     )
     .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let url = location(&res);
-    assert!(url.as_str().starts_with(REDIRECT), "{url}");
-    let params = query_of(&url);
-    assert_eq!(params["error"], "access_denied");
-    assert_eq!(params["state"], "consent-state");
-    assert_eq!(params["iss"], tp.issuer);
-    assert!(!params.contains_key("code"));
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_redirect_error(
+        &res.redirect_params(),
+        "access_denied",
+        "consent-state",
+        &tp.issuer,
+    );
 }
 
 #[tokio::test]
@@ -179,9 +147,9 @@ async fn decision_without_the_pages_csrf_token_is_refused_and_stays_pending() {
         ],
     )
     .await;
-    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    assert!(forged.headers().get(reqwest::header::LOCATION).is_none());
-    assert!(html_text(&forged.text().await.unwrap()).contains("CSRF"));
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert!(forged.headers.get(reqwest::header::LOCATION).is_none());
+    assert!(forged.html_text().contains("CSRF"));
     assert_eq!(tp.provider.context.pending_consents().len(), 1);
 
     let res = decide(
@@ -194,7 +162,7 @@ async fn decision_without_the_pages_csrf_token_is_refused_and_stays_pending() {
         ],
     )
     .await;
-    let claims = id_token_of(&tp, location(&res).as_str(), &pkce).await;
+    let claims = id_token_of(&tp, res.location().as_str(), &pkce).await;
     assert_eq!(claims["sub"], tp.sub_of("alice").await.as_str());
 }
 
@@ -215,18 +183,7 @@ async fn window_approval_reaches_the_waiting_page() {
         assert_eq!(res.headers()["cache-control"], "no-store");
         res.json::<Value>().await.unwrap()
     });
-    let entry = tp
-        .provider
-        .context
-        .pending
-        .list(tp.now())
-        .into_iter()
-        .find(|p| p.id == request_id)
-        .expect("the request is pending");
-    wait_until("the page's poll waits", || {
-        entry.outcome.receiver_count() > 0
-    })
-    .await;
+    tp.until_the_page_waits(&request_id).await;
     tp.provider
         .context
         .decide_consent(&request_id, true, Some("bob".into()))
@@ -289,11 +246,11 @@ async fn auto_approving_client_signs_in_the_hinted_persona() {
         ])
         .await;
     assert_eq!(
-        res.status(),
+        res.status,
         StatusCode::FOUND,
         "an auto-approve client skips the page"
     );
-    let params = query_of(&location(&res));
+    let params = res.redirect_params();
     let code = Code {
         code: params["code"].clone(),
         verifier: pkce.verifier,
@@ -332,8 +289,8 @@ async fn automatic_approval_follows_a_persona_deleted_and_created_again() {
                 ("code_challenge_method", "S256"),
             ])
             .await;
-        assert_eq!(res.status(), StatusCode::FOUND);
-        let params = query_of(&location(&res));
+        assert_eq!(res.status, StatusCode::FOUND);
+        let params = res.redirect_params();
         match params.get("code") {
             Some(code) => {
                 let code = Code {
@@ -383,10 +340,10 @@ async fn expired_consent_request_can_no_longer_be_approved() {
     )
     .await;
     assert_eq!(
-        res.status(),
+        res.status,
         StatusCode::BAD_REQUEST,
         "an expired request was approved: {:?}",
-        res.headers().get(reqwest::header::LOCATION)
+        res.headers.get(reqwest::header::LOCATION)
     );
-    assert!(html_text(&res.text().await.unwrap()).contains("no longer pending"));
+    assert!(res.html_text().contains("no longer pending"));
 }

@@ -4,7 +4,9 @@
 use authdesk::model::{ClientInput, ClientType, GrantType};
 use reqwest::StatusCode;
 
-use super::harness::{Auth, Setup, TestProvider};
+use crate::support::{
+    Auth, REDIRECT, Reply, TestProvider, asking_consent, get_json, hidden_input, jwt_claims,
+};
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -19,27 +21,25 @@ async fn device_client(tp: &TestProvider) {
     .await;
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("hidden field present") + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
+/// The verification page for `user_code`, as typed.
+async fn device_page(tp: &TestProvider, user_code: &str) -> Reply {
+    let url = tp.url(&format!("/device?user_code={user_code}"));
+    Reply::read(tp.http.get(url).send().await.unwrap()).await
+}
+
+/// The page's CSRF cookie, as a `Cookie` header sends it back (`name=value`).
+fn csrf_cookie(page: &Reply) -> String {
+    let set_cookie = page
+        .set_cookie("authdesk_device_csrf")
+        .expect("csrf cookie");
+    set_cookie.split(';').next().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn device_flow_polls_pending_then_issues_tokens_once_approved_on_the_page() {
-    let tp = TestProvider::start_with(Setup {
-        auto_approve: None,
-        ..Default::default()
-    })
-    .await;
+    let tp = TestProvider::start_with(asking_consent()).await;
     device_client(&tp).await;
-    let disco = tp
-        .http
-        .get(tp.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
-    let disco: serde_json::Value = disco.json().await.unwrap();
+    let disco = get_json(&tp.http, &tp.url("/.well-known/openid-configuration")).await;
     assert_eq!(
         disco["device_authorization_endpoint"],
         tp.url("/device_authorization")
@@ -82,23 +82,11 @@ async fn device_flow_polls_pending_then_issues_tokens_once_approved_on_the_page(
 
     // The user types the code (any case, without the dash) and approves as bob.
     let typed = user_code.replace('-', "").to_lowercase();
-    let page = tp
-        .http
-        .get(tp.url(&format!("/device?user_code={typed}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let cookie = page
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("csrf cookie")
-        .to_string();
-    let html = page.text().await.unwrap();
-    assert!(html.contains("Living-room TV"));
-    let csrf = hidden(&html, "csrf");
+    let page = device_page(&tp, &typed).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = csrf_cookie(&page);
+    assert!(page.text.contains("Living-room TV"));
+    let csrf = hidden_input(&page.text, "csrf");
     // Without the cookie the decision is refused.
     let forged = tp
         .http
@@ -138,15 +126,7 @@ async fn device_flow_polls_pending_then_issues_tokens_once_approved_on_the_page(
         .ok();
     assert!(tokens["access_token"].is_string());
     assert!(tokens["refresh_token"].is_string());
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let payload = id_token.split('.').nth(1).unwrap();
-    use base64::Engine;
-    let claims: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(claims["sub"], tp.sub_of("bob").await);
 
     // Single use.
@@ -162,29 +142,14 @@ async fn device_flow_polls_pending_then_issues_tokens_once_approved_on_the_page(
 
 #[tokio::test]
 async fn denied_and_expired_device_requests_say_so() {
-    let tp = TestProvider::start_with(Setup {
-        auto_approve: None,
-        ..Default::default()
-    })
-    .await;
+    let tp = TestProvider::start_with(asking_consent()).await;
     device_client(&tp).await;
     let auth = Auth::public("tv");
     let start = tp.post_form("/device_authorization", &[], &auth).await.ok();
     let user_code = start["user_code"].as_str().unwrap().to_string();
-    let page = tp
-        .http
-        .get(tp.url(&format!("/device?user_code={user_code}")))
-        .send()
-        .await
-        .unwrap();
-    let cookie = page.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    let page = device_page(&tp, &user_code).await;
+    let cookie = csrf_cookie(&page);
+    let csrf = hidden_input(&page.text, "csrf");
     tp.http
         .post(tp.url("/device"))
         .header(reqwest::header::COOKIE, &cookie)
@@ -217,7 +182,7 @@ async fn a_client_without_the_device_grant_is_refused() {
     tp.add_client(ClientInput {
         client_id: Some("web".into()),
         name: Some("Web".into()),
-        redirect_uris: Some(vec!["http://127.0.0.1:9/cb".into()]),
+        redirect_uris: Some(vec![REDIRECT.into()]),
         client_secret: Some("s3cret".into()),
         ..Default::default()
     })
@@ -230,4 +195,29 @@ async fn a_client_without_the_device_grant_is_refused() {
         "unauthorized_client",
         &["device_code"],
     );
+}
+
+#[tokio::test]
+async fn the_page_of_a_device_approved_automatically_says_it_can_continue() {
+    // TestProvider::start approves every request as alice (serve --auto-approve alice).
+    let tp = TestProvider::start().await;
+    device_client(&tp).await;
+    let res = tp
+        .post_form(
+            "/device_authorization",
+            &[("scope", "openid")],
+            &Auth::public("tv"),
+        )
+        .await
+        .ok();
+    let complete = res["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = tp.http.get(&complete).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Device connected"), "{text}");
+    assert!(text.contains("approved for alice"), "{text}");
+    assert!(!text.contains("already used"), "{text}");
 }

@@ -5,7 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::harness::{Auth, Setup, TestProvider, basic, location, public_client, query_of};
+use crate::support::{
+    Auth, Pkce, REDIRECT, TestProvider, asking_consent, basic, error_chain, public_client,
+    query_of, web_client,
+};
 use authdesk::model::ClientInput;
 
 const LOOPBACK: &str = "http://127.0.0.1:9999/cb";
@@ -18,7 +21,7 @@ async fn a_redirect_uri_with_userinfo_gets_the_error_page_and_no_redirect() {
         ..public_client("native")
     })
     .await;
-    let pkce = super::harness::Pkce::new();
+    let pkce = Pkce::new();
     for given in [
         "http://evil@127.0.0.1:9999/cb",
         "http://evil@127.0.0.1:1234/cb",
@@ -36,12 +39,9 @@ async fn a_redirect_uri_with_userinfo_gets_the_error_page_and_no_redirect() {
                 ("code_challenge_method", "S256"),
             ])
             .await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{given}");
-        assert!(
-            res.headers().get("location").is_none(),
-            "{given} redirected"
-        );
-        let page = res.text().await.unwrap();
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{given}");
+        assert!(res.headers.get("location").is_none(), "{given} redirected");
+        let page = &res.text;
         assert!(page.contains("is not registered"), "{given}: {page}");
     }
     // The same URI without userinfo (any loopback port) still signs in.
@@ -56,8 +56,8 @@ async fn a_redirect_uri_with_userinfo_gets_the_error_page_and_no_redirect() {
             ("code_challenge_method", "S256"),
         ])
         .await;
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let to = location(&res);
+    assert_eq!(res.status, StatusCode::FOUND);
+    let to = res.location();
     assert_eq!(to.port(), Some(4242));
     assert!(query_of(&to).contains_key("code"));
 }
@@ -116,12 +116,7 @@ async fn refusals_before_the_body_is_read_reach_http1_and_http2_clients() {
                 .body(json_body.clone())
                 .send()
                 .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "http2={http2} attempt {attempt}: {}",
-                        crate::support::error_chain(&e)
-                    )
-                });
+                .unwrap_or_else(|e| panic!("http2={http2} attempt {attempt}: {}", error_chain(&e)));
             if http2 {
                 assert_eq!(res.version(), reqwest::Version::HTTP_2);
             }
@@ -143,9 +138,7 @@ async fn refusals_before_the_body_is_read_reach_http1_and_http2_clients() {
                 .body(too_big.clone())
                 .send()
                 .await
-                .unwrap_or_else(|e| {
-                    panic!("http2={http2} {path}: {}", crate::support::error_chain(&e))
-                });
+                .unwrap_or_else(|e| panic!("http2={http2} {path}: {}", error_chain(&e)));
             assert_eq!(
                 res.status(),
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -210,28 +203,23 @@ async fn curl_over_http2_receives_the_refusal_of_a_json_body() {
 
 #[tokio::test]
 async fn a_database_error_is_a_server_error_not_a_page_without_personas() {
-    let tp = TestProvider::start_with(Setup {
-        auto_approve: None,
-        ..Default::default()
-    })
-    .await;
-    tp.add_client(super::harness::web_client("web", "web-secret"))
-        .await;
-    let pkce = super::harness::Pkce::new();
+    let tp = TestProvider::start_with(asking_consent()).await;
+    tp.add_client(web_client("web", "web-secret")).await;
+    let pkce = Pkce::new();
     tp.core().store.pool().close().await;
     let res = tp
         .authorize(&[
             ("response_type", "code"),
             ("client_id", "web"),
-            ("redirect_uri", super::harness::REDIRECT),
+            ("redirect_uri", REDIRECT),
             ("scope", "openid"),
             ("state", "s"),
             ("code_challenge", &pkce.challenge),
             ("code_challenge_method", "S256"),
         ])
         .await;
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let page = res.text().await.unwrap();
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let page = &res.text;
     assert!(page.contains("server_error"), "{page}");
     assert!(
         page.contains("could not read or write its database"),

@@ -1,8 +1,8 @@
 //! The OAuth 2.0 / OpenID Connect flows, end to end: each test starts the real
-//! provider ([`harness::TestProvider`]: port 0, its own temporary data directory,
-//! HTTPS through that directory's CA and nothing else, a manual clock) and drives it
-//! with a real client — the `openidconnect` and `oauth2` crates where a client library
-//! would be used, raw HTTP where the wire format itself is under test.
+//! provider ([`crate::support::TestProvider`], approving as alice unless the test asks
+//! for the consent page) and drives it with a real client — the `openidconnect` and
+//! `oauth2` crates where a client library would be used, raw HTTP where the wire format
+//! itself is under test.
 //!
 //! A test marked `#[ignore = "BUG: ..."]` shows a defect of the provider; it fails
 //! until the provider is fixed, then the marker goes.
@@ -16,9 +16,8 @@
 //! - [`registration`]: RFC 7591 dynamic client registration.
 //! - [`authorize`]: RFC 9207 `iss` and RFC 8252 loopback redirects.
 //! - [`consent`]: the consent page and the window's decisions.
-
-// clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! - [`device`]: RFC 8628 device authorization.
+//! - [`hardening`]: what probing the provider from outside found, each fixed.
 
 mod authorize;
 mod bearer;
@@ -26,7 +25,6 @@ mod client_auth;
 mod consent;
 mod device;
 mod hardening;
-mod harness;
 mod oidc;
 mod refusals;
 mod registration;

@@ -9,7 +9,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
-use super::harness::{REDIRECT, TestProvider, location, query_of, web_client};
+use crate::support::{REDIRECT, Reply, TestProvider, web_client};
 use authdesk::model::{ClientInput, SigningAlg};
 
 /// Runs discovery and a code flow with PKCE and a nonce; checks the id_token with the
@@ -42,11 +42,9 @@ async fn sign_in_and_verify(
         .add_scope(Scope::new("email".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let res = tp.http.get(auth_url).send().await.unwrap();
-    assert_eq!(res.status(), reqwest::StatusCode::FOUND);
-    let redirect = location(&res);
-    assert!(redirect.as_str().starts_with(REDIRECT), "{redirect}");
-    let params = query_of(&redirect);
+    let res = Reply::read(tp.http.get(auth_url).send().await.unwrap()).await;
+    assert_eq!(res.status, reqwest::StatusCode::FOUND);
+    let params = res.redirect_params();
     assert_eq!(params["state"], *csrf.secret());
     assert_eq!(params["iss"], tp.issuer);
 

@@ -1,11 +1,13 @@
 //! RFC 7591 dynamic client registration.
 
+use authdesk::config::ServeOptions;
 use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
 use serde_json::{Value, json};
 
-use super::harness::{
-    Auth, REDIRECT, Reply, Setup, TestProvider, assert_mentions, assert_rfc6749_text,
+use crate::support::{
+    Auth, REDIRECT, Reply, TestProvider, assert_mentions_any_case, assert_rfc6749_text,
+    auto_approving, get_json,
 };
 
 async fn register(tp: &TestProvider, metadata: Value) -> Reply {
@@ -20,13 +22,7 @@ async fn register(tp: &TestProvider, metadata: Value) -> Reply {
 }
 
 async fn discovery(tp: &TestProvider) -> Value {
-    let res = tp
-        .http
-        .get(tp.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
-    Reply::read(res).await.ok()
+    get_json(&tp.http, &tp.url("/.well-known/openid-configuration")).await
 }
 
 #[tokio::test]
@@ -120,8 +116,7 @@ async fn registration_with_auth_method_none_gives_a_public_client() {
             ("redirect_uri", REDIRECT),
         ])
         .await;
-    let url = super::harness::location(&res);
-    assert_eq!(super::harness::query_of(&url)["error"], "invalid_request");
+    assert_eq!(res.redirect_params()["error"], "invalid_request");
     let code = tp.code(id, &[]).await;
     tp.exchange(&code, &Auth::public(id)).await;
 }
@@ -165,15 +160,15 @@ async fn registration_error_descriptions_are_ascii() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.body["error"], "invalid_redirect_uri");
     let d = reply.str("error_description");
-    assert_mentions(d, &["fragment"]);
+    assert_mentions_any_case(d, &["fragment"]);
     assert_rfc6749_text(d);
 }
 
 #[tokio::test]
 async fn closed_registration_is_refused_and_not_advertised() {
-    let tp = TestProvider::start_with(Setup {
+    let tp = TestProvider::start_with(ServeOptions {
         registration_open: false,
-        ..Default::default()
+        ..auto_approving("alice")
     })
     .await;
     let doc = discovery(&tp).await;
@@ -184,7 +179,7 @@ async fn closed_registration_is_refused_and_not_advertised() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_mentions(
+    assert_mentions_any_case(
         reply.str("error_description"),
         &["registration is turned off"],
     );

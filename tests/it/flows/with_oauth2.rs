@@ -9,9 +9,8 @@ use oauth2::{
 };
 use reqwest::StatusCode;
 
-use super::harness::{
-    Auth, REDIRECT, TestProvider, jwt_claims, location, public_client, query_of, service_client,
-    web_client,
+use crate::support::{
+    Auth, REDIRECT, Reply, TestProvider, jwt_claims, public_client, service_client, web_client,
 };
 use authdesk::model::{ClientInput, ClientType, GrantType};
 
@@ -43,9 +42,9 @@ async fn code_flow(
         .add_scopes(scopes.iter().map(|s| Scope::new(s.to_string())))
         .set_pkce_challenge(challenge)
         .url();
-    let res = tp.http.get(url).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let params = query_of(&location(&res));
+    let res = Reply::read(tp.http.get(url).send().await.unwrap()).await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    let params = res.redirect_params();
     assert_eq!(params["state"], *csrf.secret());
     c.exchange_code(AuthorizationCode::new(params["code"].clone()))
         .set_pkce_verifier(verifier)

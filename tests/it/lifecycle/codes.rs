@@ -5,43 +5,48 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::harness::{Authz, Lab, SCOPES, SECRET, str_of};
+use super::{CLIENT, CLIENT_AUTH, SCOPES};
+use crate::support::{Authz, REDIRECT, str_of};
 
 #[tokio::test]
 async fn a_code_issued_before_a_restart_is_exchanged_once_after_it() {
-    let lab = Lab::start().await;
-    let authz = Authz::new(SCOPES);
-    let code = lab.browser().sign_in("alice", &authz).await;
-    let lab = lab.restart().await;
+    let tp = super::provider().await;
+    let authz = Authz::new(CLIENT, SCOPES);
+    let code = tp.browser().sign_in("alice", &authz).await;
+    let tp = tp.restart().await;
 
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
     assert_eq!(
         claims["nonce"],
         json!(authz.nonce),
         "the code's nonce: {claims}"
     );
-    assert_eq!(claims["sub"], json!(lab.sub_of("alice").await));
+    assert_eq!(claims["sub"], json!(tp.sub_of("alice").await));
 
-    let (status, body) = lab
-        .post_as_client(
-            "/token",
-            SECRET,
+    let replay = tp
+        .token(
             &[
                 ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", super::harness::REDIRECT_URI),
-                ("code_verifier", &authz.verifier),
+                ("code", &code.code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &code.verifier),
             ],
+            &CLIENT_AUTH,
         )
         .await;
+    let (status, body) = (replay.status, replay.body);
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant");
     assert!(
         str_of(&body, "error_description").contains("already used"),
         "{body}"
     );
-    let access = lab.introspect(str_of(&tokens, "access_token")).await;
+    let access = tp
+        .introspect(str_of(&tokens, "access_token"), &CLIENT_AUTH)
+        .await;
     assert_eq!(
         access,
         json!({"active": false}),

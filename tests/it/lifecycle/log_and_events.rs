@@ -7,14 +7,15 @@ use authdesk::events::{RequestEntry, RequestStatus};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::harness::{Authz, CLIENT, Lab, REDIRECT_URI, SCOPES, stored_entries, str_of};
+use super::{CLIENT, CLIENT_AUTH, SCOPES};
+use crate::support::{Auth, Authz, REDIRECT, str_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_restart() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let mut events = tp.events();
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let mut entries: Vec<RequestEntry> = Vec::new();
 
     // The browser arrives: received, then pending on the page and in the window.
@@ -37,7 +38,7 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
     };
     assert_eq!(consent.request_id, form.request_id);
     assert_eq!(consent.client_id, CLIENT);
-    assert_eq!(consent.redirect_uri, REDIRECT_URI);
+    assert_eq!(consent.redirect_uri, REDIRECT);
     assert_eq!(consent.scopes, ["openid", "profile", "offline_access"]);
     let pending = events
         .request("authorize", RequestStatus::PendingConsent)
@@ -66,7 +67,7 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
     entries.push(approved);
 
     // The code exchange, then everything a client does with its tokens.
-    let tokens = lab.exchange(&code, &authz).await;
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
     let exchanged = events.request("token", RequestStatus::Completed).await;
     assert_eq!(exchanged.client_id.as_deref(), Some(CLIENT));
     assert_eq!(exchanged.detail["grant_type"], json!("authorization_code"));
@@ -76,14 +77,14 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
     let issued: Vec<String> = serde_json::from_value(exchanged.detail["tokens"].clone())
         .unwrap_or_else(|e| panic!("no token ids in {:?}: {e}", exchanged.detail));
     assert_eq!(issued.len(), 2, "{issued:?}");
-    let found = lab
+    let found = tp
         .core()
         .find_token(str_of(&tokens, "access_token"))
         .await
         .expect("find")
         .expect("stored");
     assert_eq!(found.id, issued[0]);
-    let found = lab
+    let found = tp
         .core()
         .find_token(str_of(&tokens, "refresh_token"))
         .await
@@ -91,9 +92,9 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
         .expect("stored");
     assert_eq!(found.id, issued[1]);
     let logged_code = exchanged.params.get("code").expect("code in the log");
-    assert_ne!(logged_code, &code, "the log shows the code in clear");
+    assert_ne!(logged_code, &code.code, "the log shows the code in clear");
     assert!(
-        !exchanged.params.values().any(|v| v == &authz.verifier),
+        !exchanged.params.values().any(|v| v == &authz.pkce.verifier),
         "the log shows the PKCE verifier: {:?}",
         exchanged.params
     );
@@ -105,26 +106,33 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
     entries.push(exchanged);
 
     let refresh_token = str_of(&tokens, "refresh_token");
-    let refreshed = lab
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ])
-        .await;
+    let refreshed = tp
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+            &CLIENT_AUTH,
+        )
+        .await
+        .ok();
     let entry = events.request("token", RequestStatus::Completed).await;
     assert_eq!(entry.detail["grant_type"], json!("refresh_token"));
     entries.push(entry);
 
     let access_token = str_of(&refreshed, "access_token");
-    assert_eq!(lab.introspect(access_token).await["active"], json!(true));
+    assert_eq!(
+        tp.introspect(access_token, &CLIENT_AUTH).await["active"],
+        json!(true)
+    );
     let entry = events.request("introspect", RequestStatus::Completed).await;
     assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
     assert_eq!(entry.detail["active"], json!(true));
     entries.push(entry);
 
-    let userinfo = lab
-        .backchannel()
-        .get(lab.url("/userinfo"))
+    let userinfo = tp
+        .http
+        .get(tp.url("/userinfo"))
         .bearer_auth(access_token)
         .send()
         .await
@@ -136,13 +144,14 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
     entries.push(entry);
 
     let new_refresh = str_of(&refreshed, "refresh_token");
-    let (status, body) = lab
-        .post_as_client(
+    let revoked = tp
+        .post_form(
             "/revoke",
-            super::harness::SECRET,
             &[("token", new_refresh), ("token_type_hint", "refresh_token")],
+            &CLIENT_AUTH,
         )
         .await;
+    let (status, body) = (revoked.status, revoked.body);
     assert_eq!(status, StatusCode::OK, "{body}");
     let entry = events.request("revoke", RequestStatus::Completed).await;
     assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
@@ -151,15 +160,15 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
 
     // The stored log has exactly what was published, and keeps it across a restart.
     let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-    assert_eq!(lab.stored_entries(&ids).await, entries);
-    let lab = lab.restart().await;
+    assert_eq!(tp.stored_entries(&ids).await, entries);
+    let tp = tp.restart().await;
     assert_eq!(
-        stored_entries(lab.core(), &ids).await,
+        tp.stored_entries(&ids).await,
         entries,
         "the request log after a restart"
     );
     // Newest first, as the window lists it.
-    let listed = lab
+    let listed = tp
         .core()
         .list_requests(Some(CLIENT), None, 100)
         .await
@@ -171,30 +180,30 @@ async fn each_step_of_a_page_sign_in_emits_its_event_and_is_stored_across_a_rest
         .collect();
     let expected: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(order, expected, "the log is not newest first");
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unregistered_redirect_uri_is_refused_on_a_page_and_logged_with_its_cause() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
-    let browser = lab.browser();
+    let tp = super::provider().await;
+    let mut events = tp.events();
+    let browser = tp.browser();
     let evil = "https://evil.example/callback";
-    let url = Authz::new(SCOPES).url(lab.issuer()).replace(
-        &url::form_urlencoded::byte_serialize(REDIRECT_URI.as_bytes()).collect::<String>(),
+    let url = Authz::new(CLIENT, SCOPES).url(&tp.issuer).replace(
+        &url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
         &url::form_urlencoded::byte_serialize(evil.as_bytes()).collect::<String>(),
     );
     assert!(url.contains("evil.example"), "{url}");
     let answer = browser.get(&url).await;
     answer.assert_page(StatusCode::BAD_REQUEST);
-    assert!(answer.text().contains(evil), "{}", answer.body);
+    assert!(answer.html_text().contains(evil), "{}", answer.text);
 
     let entry = events.request("authorize", RequestStatus::Rejected).await;
     assert_eq!(entry.client_id.as_deref(), Some(CLIENT));
     assert_eq!(entry.error.as_deref(), Some("invalid_request"));
     let cause = entry.error_description.clone().unwrap_or_default();
     assert!(
-        cause.contains(evil) && cause.contains("not registered") && cause.contains(REDIRECT_URI),
+        cause.contains(evil) && cause.contains("not registered") && cause.contains(REDIRECT),
         "the cause should name the URI and what is registered: {cause}"
     );
     assert!(
@@ -204,34 +213,34 @@ async fn an_unregistered_redirect_uri_is_refused_on_a_page_and_logged_with_its_c
             .all(|e| !matches!(e, ProviderEvent::ConsentPending { .. })),
         "a refused request must not wait for consent"
     );
-    assert!(lab.provider.context.pending_consents().is_empty());
+    assert!(tp.provider.context.pending_consents().is_empty());
     assert_eq!(
-        lab.stored_entries(std::slice::from_ref(&entry.id)).await,
+        tp.stored_entries(std::slice::from_ref(&entry.id)).await,
         [entry]
     );
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_client_secret_is_refused_and_logged_with_its_cause() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let code = browser.sign_in("alice", &authz).await;
-    let mut events = lab.events();
+    let mut events = tp.events();
 
-    let (status, body) = lab
-        .post_as_client(
-            "/token",
-            "not-the-secret",
+    let refused = tp
+        .token(
             &[
                 ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &authz.verifier),
+                ("code", &code.code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &code.verifier),
             ],
+            &Auth::basic(CLIENT, "not-the-secret"),
         )
         .await;
+    let (status, body) = (refused.status, refused.body);
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], json!("invalid_client"));
 
@@ -248,14 +257,14 @@ async fn a_wrong_client_secret_is_refused_and_logged_with_its_cause() {
         "{entry:?}"
     );
     assert_eq!(
-        lab.stored_entries(std::slice::from_ref(&entry.id)).await,
+        tp.stored_entries(std::slice::from_ref(&entry.id)).await,
         [entry]
     );
 
     // The code was not spent by the refused attempt.
-    let tokens = lab.exchange(&code, &authz).await;
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
     assert!(tokens["access_token"].is_string(), "{tokens}");
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 /// The window filters the request log by client; a client whose secret is wrong must
@@ -263,8 +272,8 @@ async fn a_wrong_client_secret_is_refused_and_logged_with_its_cause() {
 /// only in the Authorization header.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_basic_authentication_is_logged_under_the_client_it_named() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
+    let tp = super::provider().await;
+    let mut events = tp.events();
     let mut ids = Vec::new();
     let mut logged_as = Vec::new();
     for (path, kind, form) in [
@@ -276,7 +285,10 @@ async fn a_failed_basic_authentication_is_logged_under_the_client_it_named() {
         ("/introspect", "introspect", vec![("token", "x")]),
         ("/revoke", "revoke", vec![("token", "x")]),
     ] {
-        let (status, body) = lab.post_as_client(path, "not-the-secret", &form).await;
+        let refused = tp
+            .post_form(path, &form, &Auth::basic(CLIENT, "not-the-secret"))
+            .await;
+        let (status, body) = (refused.status, refused.body);
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
         let entry = events.request(kind, RequestStatus::Rejected).await;
         assert_eq!(entry.error.as_deref(), Some("invalid_client"), "{path}");
@@ -292,12 +304,12 @@ async fn a_failed_basic_authentication_is_logged_under_the_client_it_named() {
         ],
         "the client each failure is logged under"
     );
-    lab.stored_entries(&ids).await;
-    let listed = lab
+    tp.stored_entries(&ids).await;
+    let listed = tp
         .core()
         .list_requests(Some(CLIENT), Some(RequestStatus::Rejected), 100)
         .await
         .expect("list requests");
     assert_eq!(listed.len(), 3, "{listed:?}");
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

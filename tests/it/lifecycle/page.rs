@@ -6,16 +6,15 @@ use authdesk::events::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::harness::{Authz, CLIENT, Lab, SCOPES, assert_error_response, code_of, str_of};
+use super::{CLIENT, CLIENT_AUTH, SCOPES};
+use crate::support::{Authz, REDIRECT, assert_redirect_error, code_of, str_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consent_page_cannot_be_framed_and_allows_only_its_own_scripts_and_form() {
-    let lab = Lab::start().await;
-    let answer = lab.browser().authorize(&Authz::new(SCOPES)).await;
+    let tp = super::provider().await;
+    let answer = tp.browser().authorize(&Authz::new(CLIENT, SCOPES)).await;
     answer.assert_page(StatusCode::OK);
-    let csp = answer
-        .header("content-security-policy")
-        .unwrap_or_else(|| panic!("no CSP on the consent page: {:?}", answer.headers));
+    let csp = answer.header("content-security-policy");
     let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
     for d in [
         "frame-ancestors 'none'",
@@ -26,7 +25,7 @@ async fn the_consent_page_cannot_be_framed_and_allows_only_its_own_scripts_and_f
     }
     // The form posts to the provider and its answer redirects to the client: exactly
     // those two origins (Chromium applies form-action to the redirect too).
-    let redirect_origin = url::Url::parse(super::harness::REDIRECT_URI)
+    let redirect_origin = url::Url::parse(REDIRECT)
         .unwrap()
         .origin()
         .ascii_serialization();
@@ -44,28 +43,31 @@ async fn the_consent_page_cannot_be_framed_and_allows_only_its_own_scripts_and_f
         .and_then(|n| n.strip_suffix('\''))
         .unwrap_or_else(|| panic!("script-src is not a nonce: {script_src}"));
     assert!(
-        answer.body.contains(&format!("<script nonce=\"{nonce}\">")),
+        answer.text.contains(&format!("<script nonce=\"{nonce}\">")),
         "the page's script does not carry the CSP nonce"
     );
-    assert_eq!(answer.header("x-frame-options"), Some("DENY"));
-    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
-    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert_eq!(answer.header("x-frame-options"), "DENY");
+    assert_eq!(answer.header("x-content-type-options"), "nosniff");
+    assert_eq!(answer.header("cache-control"), "no-store");
 
     // Each page gets a fresh nonce.
-    let again = lab.browser().authorize(&Authz::new(SCOPES)).await;
-    assert_ne!(again.header("content-security-policy"), Some(csp));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    let again = tp.browser().authorize(&Authz::new(CLIENT, SCOPES)).await;
+    assert_ne!(again.header("content-security-policy"), csp);
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_without_the_right_csrf_token_is_refused_on_a_page() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
-    let decision = lab.url("/authorize/decision");
+    let decision = tp.url("/authorize/decision");
     let request_id = form.request_id.as_str();
-    let other = browser.authorize(&Authz::new(SCOPES)).await.consent();
+    let other = browser
+        .authorize(&Authz::new(CLIENT, SCOPES))
+        .await
+        .consent();
 
     for (what, fields) in [
         (
@@ -98,9 +100,9 @@ async fn a_decision_without_the_right_csrf_token_is_refused_on_a_page() {
         let answer = browser.post_form(&decision, &fields).await;
         answer.assert_page(StatusCode::BAD_REQUEST);
         assert!(
-            answer.body.contains("CSRF"),
+            answer.text.contains("CSRF"),
             "{what}: the page should name the CSRF token:\n{}",
-            answer.body
+            answer.text
         );
         assert!(
             browser.session_cookie().is_none(),
@@ -109,7 +111,7 @@ async fn a_decision_without_the_right_csrf_token_is_refused_on_a_page() {
     }
     // The request is still pending, and the real form still works.
     assert!(
-        lab.provider
+        tp.provider
             .context
             .pending_consents()
             .iter()
@@ -117,15 +119,18 @@ async fn a_decision_without_the_right_csrf_token_is_refused_on_a_page() {
         "a refused decision dropped the pending request"
     );
     let code = browser.approve_as(&form, "bob", &authz).await;
-    assert!(!code.is_empty());
-    lab.provider.shutdown().await.expect("clean shutdown");
+    assert!(!code.code.is_empty());
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_hint_preselects_the_persona() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let plain = browser.authorize(&Authz::new(SCOPES)).await.consent();
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let plain = browser
+        .authorize(&Authz::new(CLIENT, SCOPES))
+        .await
+        .consent();
     assert!(
         plain.personas.iter().any(|p| p == "alice") && plain.personas.iter().any(|p| p == "bob"),
         "{:?}",
@@ -137,7 +142,7 @@ async fn login_hint_preselects_the_persona() {
     // Hint the persona that is not preselected by default.
     let other = if first == "bob" { "alice" } else { "bob" };
     let hinted = browser
-        .authorize(&Authz::new(SCOPES).with("login_hint", other))
+        .authorize(&Authz::new(CLIENT, SCOPES).with("login_hint", other))
         .await
         .consent();
     assert_eq!(
@@ -154,18 +159,18 @@ async fn login_hint_preselects_the_persona() {
 
     // An unknown hint falls back to the first persona rather than checking nothing.
     let unknown = browser
-        .authorize(&Authz::new(SCOPES).with("login_hint", "nobody"))
+        .authorize(&Authz::new(CLIENT, SCOPES).with("login_hint", "nobody"))
         .await
         .consent();
     assert_eq!(unknown.checked.as_ref(), Some(&first));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_claims_override_is_refused_on_a_page_and_the_request_stays_pending() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new("openid profile email");
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, "openid profile email");
     let form = browser.authorize(&authz).await.consent();
     for (claims, cause) in [
         ("{\"email\": ", "not valid"),
@@ -184,13 +189,13 @@ async fn an_invalid_claims_override_is_refused_on_a_page_and_the_request_stays_p
             .await;
         answer.assert_page(StatusCode::BAD_REQUEST);
         assert!(
-            answer.text().contains("claims override") && answer.text().contains(cause),
+            answer.html_text().contains("claims override") && answer.html_text().contains(cause),
             "claims {claims}: the page should say why ({cause}):\n{}",
-            answer.body
+            answer.text
         );
     }
     assert!(
-        lab.provider
+        tp.provider
             .context
             .pending_consents()
             .iter()
@@ -208,20 +213,22 @@ async fn an_invalid_claims_override_is_refused_on_a_page_and_the_request_stays_p
             ],
         )
         .await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    let code = code_of(&answer.redirect_params(), &authz, lab.issuer());
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
-    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text);
+    let code = code_of(&answer.redirect_params(), &authz, &tp.issuer);
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
+    assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
     assert_eq!(claims["email"], json!("bob@override.example"));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_claims_override_appears_in_the_id_token_of_that_sign_in_only() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new("openid profile email");
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, "openid profile email");
     let form = browser.authorize(&authz).await.consent();
     let answer = browser
         .decide(
@@ -236,10 +243,12 @@ async fn a_valid_claims_override_appears_in_the_id_token_of_that_sign_in_only() 
             ],
         )
         .await;
-    let code = code_of(&answer.redirect_params(), &authz, lab.issuer());
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
-    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
+    let code = code_of(&answer.redirect_params(), &authz, &tp.issuer);
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
+    assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
     assert_eq!(claims["nonce"], json!(authz.nonce));
     assert_eq!(claims["name"], json!("Robert Override"));
     assert_eq!(claims["email"], json!("robert@override.example"));
@@ -247,29 +256,31 @@ async fn a_valid_claims_override_appears_in_the_id_token_of_that_sign_in_only() 
 
     // The persona itself is unchanged: the next sign-in (with a fresh browser, so the
     // page is shown) carries bob's own claims.
-    let authz = Authz::new("openid profile email");
-    let code = lab.browser().sign_in("bob", &authz).await;
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
+    let authz = Authz::new(CLIENT, "openid profile email");
+    let code = tp.browser().sign_in("bob", &authz).await;
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
     assert_eq!(claims["name"], json!("Bob Example"));
     assert_eq!(claims["email"], json!("bob@example.com"));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denying_on_the_page_returns_access_denied_with_state_and_iss() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let mut events = tp.events();
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
     let answer = browser.decide(&form, &[("action", "deny")]).await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    let description = assert_error_response(
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text);
+    let description = assert_redirect_error(
         &answer.redirect_params(),
         "access_denied",
-        &authz,
-        lab.issuer(),
+        &authz.state,
+        &tp.issuer,
     );
     assert!(description.contains("denied"), "{description}");
     assert!(
@@ -282,49 +293,49 @@ async fn denying_on_the_page_returns_access_denied_with_state_and_iss() {
     assert_eq!(denied.error.as_deref(), Some("access_denied"));
     assert_eq!(denied.detail["decided_by"], json!("page"));
     assert!(
-        lab.core()
+        tp.core()
             .list_consents(Some("bob"))
             .await
             .expect("consents")
             .is_empty(),
         "a denial was remembered as consent"
     );
-    assert!(lab.provider.context.pending_consents().is_empty());
-    lab.provider.shutdown().await.expect("clean shutdown");
+    assert!(tp.provider.context.pending_consents().is_empty());
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_request_to_authorize_starts_nothing() {
-    let lab = Lab::start().await;
-    let authz = Authz::new(SCOPES);
-    let answer = lab
-        .backchannel()
-        .head(authz.url(lab.issuer()))
+    let tp = super::provider().await;
+    let authz = Authz::new(CLIENT, SCOPES);
+    let answer = tp
+        .http
+        .head(authz.url(&tp.issuer))
         .send()
         .await
         .expect("HEAD /authorize");
     assert_eq!(answer.status(), StatusCode::OK);
     assert!(
-        lab.provider.context.pending_consents().is_empty(),
+        tp.provider.context.pending_consents().is_empty(),
         "a HEAD request waits for consent in the window"
     );
     // The same URL in a browser does.
-    lab.browser().authorize(&authz).await.consent();
-    assert_eq!(lab.provider.context.pending_consents().len(), 1);
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.browser().authorize(&authz).await.consent();
+    assert_eq!(tp.provider.context.pending_consents().len(), 1);
+    tp.stop().await;
 }
 
 /// A request waits for consent for `PENDING_TTL` (15 minutes); after that the window
 /// no longer lists it and the page says it expired instead of issuing a code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_request_can_no_longer_be_approved() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
-    lab.clock.advance(authdesk::oauth::consent::PENDING_TTL + 1);
+    tp.clock.advance(authdesk::oauth::consent::PENDING_TTL + 1);
     assert!(
-        lab.provider.context.pending_consents().is_empty(),
+        tp.provider.context.pending_consents().is_empty(),
         "the window still lists an expired request"
     );
     let answer = browser
@@ -332,9 +343,9 @@ async fn an_expired_request_can_no_longer_be_approved() {
         .await;
     answer.assert_page(StatusCode::BAD_REQUEST);
     assert!(
-        answer.text().contains("no longer pending"),
+        answer.html_text().contains("no longer pending"),
         "{}",
-        answer.body
+        answer.text
     );
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

@@ -2,88 +2,66 @@
 //! while it waits, the page's long-poll (`GET /authorize/wait`) carries the outcome and
 //! the session to the browser, and only the first decision counts.
 
-use std::time::Duration;
-
 use authdesk::events::ProviderEvent;
 use authdesk::events::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::harness::{
-    Authz, Browser, CLIENT, EVENT_TIMEOUT, Lab, REDIRECT_URI, SCOPES, assert_error_response,
-    code_of, redirect_params, str_of,
+use super::{CLIENT, CLIENT_AUTH, SCOPES};
+use crate::support::{
+    Authz, Browser, EVENT_TIMEOUT, REDIRECT, Reply, TestProvider, assert_redirect_error, code_of,
+    redirect_params, str_of,
 };
 
 /// Starts the page's long-poll for `request_id` and returns once the provider is
 /// waiting on it for this request (so a decision cannot slip in before it).
 async fn start_waiting(
-    lab: &Lab,
+    tp: &TestProvider,
     browser: &Browser,
     request_id: &str,
-) -> tokio::task::JoinHandle<super::harness::Answer> {
-    let url = lab.url(&format!("/authorize/wait?request_id={request_id}"));
+) -> tokio::task::JoinHandle<Reply> {
+    let url = tp.url(&format!("/authorize/wait?request_id={request_id}"));
     let b = browser.clone();
     let task = tokio::spawn(async move { b.get(&url).await });
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    loop {
-        let pending = lab
-            .provider
-            .context
-            .pending
-            .get(request_id, lab.provider.core().now())
-            .unwrap_or_else(|| panic!("{request_id} is not pending"));
-        if pending.outcome.receiver_count() > 0 {
-            return task;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the long-poll for {request_id} did not start within {EVENT_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tp.until_the_page_waits(request_id).await;
+    task
 }
 
 /// The JSON answer of a finished long-poll.
-async fn waited(task: tokio::task::JoinHandle<super::harness::Answer>) -> (Value, Option<String>) {
+async fn waited(task: tokio::task::JoinHandle<Reply>) -> (Value, Option<String>) {
     let answer = tokio::time::timeout(EVENT_TIMEOUT, task)
         .await
         .expect("the long-poll answers once decided")
         .expect("long-poll task");
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert_eq!(answer.header("cache-control"), Some("no-store"));
-    let cookie = answer
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("authdesk_session="))
-        .map(String::from);
-    let body = serde_json::from_str(&answer.body)
-        .unwrap_or_else(|e| panic!("the long-poll answer is not JSON ({e}): {}", answer.body));
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.header("cache-control"), "no-store");
+    let cookie = answer.set_cookie("authdesk_session").map(String::from);
+    let body = serde_json::from_str(&answer.text)
+        .unwrap_or_else(|e| panic!("the long-poll answer is not JSON ({e}): {}", answer.text));
     (body, cookie)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let mut events = tp.events();
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
 
-    let listed = lab.provider.context.pending_consents();
+    let listed = tp.provider.context.pending_consents();
     let [pending] = listed.as_slice() else {
         panic!("one pending request expected: {listed:?}")
     };
     assert_eq!(pending.request_id, form.request_id);
     assert_eq!(pending.client_id, CLIENT);
     assert_eq!(pending.client_name, "Lifecycle web app");
-    assert_eq!(pending.redirect_uri, REDIRECT_URI);
+    assert_eq!(pending.redirect_uri, REDIRECT);
     assert_eq!(pending.scopes, ["openid", "profile", "offline_access"]);
     assert_eq!(pending.login_hint, None);
 
-    let poll = start_waiting(&lab, &browser, &form.request_id).await;
-    lab.provider
+    let poll = start_waiting(&tp, &browser, &form.request_id).await;
+    tp.provider
         .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await
@@ -94,7 +72,7 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
     let code = code_of(
         &redirect_params(str_of(&body, "redirect")),
         &authz,
-        lab.issuer(),
+        &tp.issuer,
     );
     let cookie = cookie.unwrap_or_else(|| panic!("the long-poll did not sign the page in"));
     for attribute in ["HttpOnly", "Secure", "SameSite=None", "Path=/"] {
@@ -117,34 +95,38 @@ async fn a_window_approval_completes_the_waiting_page_and_signs_the_browser_in()
             approved: true
         }
     );
-    assert!(lab.provider.context.pending_consents().is_empty());
+    assert!(tp.provider.context.pending_consents().is_empty());
 
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
-    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
+    assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
     assert_eq!(claims["nonce"], json!(authz.nonce));
 
     // The session the window handed over answers the next request silently.
-    let again = Authz::new(SCOPES).with("prompt", "none");
+    let again = Authz::new(CLIENT, SCOPES).with("prompt", "none");
     let silent = browser.authorize(&again).await;
-    assert_eq!(silent.status, StatusCode::FOUND, "{}", silent.body);
-    let code = code_of(&silent.redirect_params(), &again, lab.issuer());
-    let tokens = lab.exchange(&code, &again).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
-    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    assert_eq!(silent.status, StatusCode::FOUND, "{}", silent.text);
+    let code = code_of(&silent.redirect_params(), &again, &tp.issuer);
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
+    assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_approval_without_a_name_uses_the_login_hint() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES).with("login_hint", "bob");
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES).with("login_hint", "bob");
     let form = browser.authorize(&authz).await.consent();
-    let listed = lab.provider.context.pending_consents();
+    let listed = tp.provider.context.pending_consents();
     assert_eq!(listed[0].login_hint.as_deref(), Some("bob"));
-    let poll = start_waiting(&lab, &browser, &form.request_id).await;
-    lab.provider
+    let poll = start_waiting(&tp, &browser, &form.request_id).await;
+    tp.provider
         .context
         .decide_consent(&form.request_id, true, None)
         .await
@@ -153,34 +135,36 @@ async fn a_window_approval_without_a_name_uses_the_login_hint() {
     let code = code_of(
         &redirect_params(str_of(&body, "redirect")),
         &authz,
-        lab.issuer(),
+        &tp.issuer,
     );
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
-    assert_eq!(claims["sub"], json!(lab.sub_of("bob").await));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
+    assert_eq!(claims["sub"], json!(tp.sub_of("bob").await));
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_denial_sends_the_waiting_page_back_with_access_denied() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let mut events = tp.events();
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
-    let poll = start_waiting(&lab, &browser, &form.request_id).await;
-    lab.provider
+    let poll = start_waiting(&tp, &browser, &form.request_id).await;
+    tp.provider
         .context
         .decide_consent(&form.request_id, false, None)
         .await
         .expect("the window denies");
     let (body, cookie) = waited(poll).await;
     assert_eq!(body["done"], json!(true), "{body}");
-    assert_error_response(
+    assert_redirect_error(
         &redirect_params(str_of(&body, "redirect")),
         "access_denied",
-        &authz,
-        lab.issuer(),
+        &authz.state,
+        &tp.issuer,
     );
     assert_eq!(cookie, None, "a denial signed the page in");
     let denied = events.request("authorize", RequestStatus::Denied).await;
@@ -197,18 +181,18 @@ async fn a_window_denial_sends_the_waiting_page_back_with_access_denied() {
             approved: false
         }
     );
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_again() {
-    let lab = Lab::start().await;
-    let mut events = lab.events();
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let mut events = tp.events();
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
-    let poll = start_waiting(&lab, &browser, &form.request_id).await;
-    lab.provider
+    let poll = start_waiting(&tp, &browser, &form.request_id).await;
+    tp.provider
         .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await
@@ -217,10 +201,10 @@ async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_agai
     let code = code_of(
         &redirect_params(str_of(&body, "redirect")),
         &authz,
-        lab.issuer(),
+        &tp.issuer,
     );
 
-    let second = lab
+    let second = tp
         .provider
         .context
         .decide_consent(&form.request_id, false, None)
@@ -231,10 +215,14 @@ async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_agai
     );
     let page = browser.decide(&form, &[("action", "deny")]).await;
     page.assert_page(StatusCode::BAD_REQUEST);
-    assert!(page.text().contains("no longer pending"), "{}", page.body);
+    assert!(
+        page.html_text().contains("no longer pending"),
+        "{}",
+        page.text
+    );
 
     // The first decision's code still works; one approval was logged, no denial.
-    let tokens = lab.exchange(&code, &authz).await;
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
     assert!(tokens["access_token"].is_string());
     events.request("token", RequestStatus::Completed).await;
     let decisions = events.all_so_far();
@@ -251,17 +239,17 @@ async fn after_a_window_decision_neither_the_window_nor_the_page_can_decide_agai
         )),
         "the second decision had an effect: {decisions:#?}"
     );
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_page_decision_the_window_cannot_decide_and_the_long_poll_follows() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
     // The page's own long-poll is waiting while the form is submitted.
-    let poll = start_waiting(&lab, &browser, &form.request_id).await;
+    let poll = start_waiting(&tp, &browser, &form.request_id).await;
     let code = browser.approve_as(&form, "alice", &authz).await;
     let (body, _) = waited(poll).await;
     assert_eq!(body["done"], json!(true), "{body}");
@@ -269,12 +257,12 @@ async fn after_a_page_decision_the_window_cannot_decide_and_the_long_poll_follow
         code_of(
             &redirect_params(str_of(&body, "redirect")),
             &authz,
-            lab.issuer()
+            &tp.issuer
         ),
         code,
         "the long-poll and the form answer differ"
     );
-    let late = lab
+    let late = tp
         .provider
         .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
@@ -283,34 +271,36 @@ async fn after_a_page_decision_the_window_cannot_decide_and_the_long_poll_follow
         matches!(late, Err(authdesk::Error::NotFound { .. })),
         "a window decision after the page's: {late:?}"
     );
-    let tokens = lab.exchange(&code, &authz).await;
-    let claims = lab.id_token_claims(str_of(&tokens, "id_token")).await;
-    assert_eq!(claims["sub"], json!(lab.sub_of("alice").await));
-    lab.provider.shutdown().await.expect("clean shutdown");
+    let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+    let claims = tp
+        .id_token_claims(str_of(&tokens, "id_token"), CLIENT)
+        .await;
+    assert_eq!(claims["sub"], json!(tp.sub_of("alice").await));
+    tp.stop().await;
 }
 
 /// The page polls again 200 ms after each 25 s long-poll, and starts polling only once
 /// it has loaded; a window decision taken in such a gap must still reach it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_decision_taken_between_two_polls_still_reaches_the_page() {
-    let lab = Lab::start().await;
-    let browser = lab.browser();
-    let authz = Authz::new(SCOPES);
+    let tp = super::provider().await;
+    let browser = tp.browser();
+    let authz = Authz::new(CLIENT, SCOPES);
     let form = browser.authorize(&authz).await.consent();
-    lab.provider
+    tp.provider
         .context
         .decide_consent(&form.request_id, true, Some("bob".into()))
         .await
         .expect("the window approves");
     let answer = browser
-        .get(&lab.url(&format!("/authorize/wait?request_id={}", form.request_id)))
+        .get(&tp.url(&format!("/authorize/wait?request_id={}", form.request_id)))
         .await;
-    let body: Value = serde_json::from_str(&answer.body).expect("JSON");
+    let body: Value = serde_json::from_str(&answer.text).expect("JSON");
     assert_eq!(body["done"], json!(true), "{body}");
     code_of(
         &redirect_params(str_of(&body, "redirect")),
         &authz,
-        lab.issuer(),
+        &tp.issuer,
     );
-    lab.provider.shutdown().await.expect("clean shutdown");
+    tp.stop().await;
 }

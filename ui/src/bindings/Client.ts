@@ -26,7 +26,11 @@ require_pkce: boolean,
 /**
  * Accept the `plain` PKCE method (S256 is always accepted).
  */
-allow_plain_pkce: boolean, access_token_format: TokenFormat, access_token_ttl: number, refresh_token_ttl: number, id_token_ttl: number, id_token_signed_response_alg: SigningAlg, 
+allow_plain_pkce: boolean, access_token_format: TokenFormat, access_token_ttl: number, refresh_token_ttl: number, id_token_ttl: number, 
+/**
+ * Authorization-code lifetime, seconds (clients stored before it existed: 120).
+ */
+code_ttl: number, id_token_signed_response_alg: SigningAlg, 
 /**
  * Skip the consent page: every request is approved as the chosen (or hinted) persona.
  */

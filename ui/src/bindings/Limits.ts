@@ -15,6 +15,10 @@ ttl: Bounds,
  */
 default_access_token_ttl: number, default_refresh_token_ttl: number, default_id_token_ttl: number, 
 /**
+ * An authorization code's lifetime (seconds), and the default.
+ */
+code_ttl: Bounds, default_code_ttl: number, 
+/**
  * The longest client id or username.
  */
 max_identifier_len: number, 
@@ -46,6 +50,11 @@ export const LIMITS: Limits = {
   "default_access_token_ttl": 3600,
   "default_refresh_token_ttl": 2592000,
   "default_id_token_ttl": 3600,
+  "code_ttl": {
+    "min": 1,
+    "max": 600
+  },
+  "default_code_ttl": 120,
   "max_identifier_len": 200,
   "log_max_entries": {
     "min": 100,

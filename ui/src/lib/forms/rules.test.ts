@@ -6,6 +6,7 @@ import {
   isLoopbackHost,
   parseClaims,
   validateClientId,
+  validateCodeTtl,
   validateLogMaxAgeDays,
   validateLogMaxEntries,
   validateRedirectUri,
@@ -204,5 +205,18 @@ describe("collectErrors", () => {
   it("keeps the messages of the rules that failed", () => {
     expect(collectErrors({ a: null, b: "bad", c: "" })).toEqual({ b: "bad" });
     expect(collectErrors({})).toEqual({});
+  });
+});
+
+describe("validateCodeTtl", () => {
+  it("accepts 1 to the core's maximum and refuses the rest", () => {
+    expect(LIMITS.code_ttl).toEqual({ min: 1, max: 600 });
+    expect(validateCodeTtl(LIMITS.default_code_ttl)).toBeNull();
+    expect(validateCodeTtl(1)).toBeNull();
+    expect(validateCodeTtl(600)).toBeNull();
+    expect(validateCodeTtl(601)).toMatch(/between 1 and 600 seconds/);
+    expect(validateCodeTtl(0)).toMatch(/between 1 and 600 seconds/);
+    expect(validateCodeTtl(1.5)).toMatch(/between 1 and 600 seconds/);
+    expect(validateCodeTtl(null)).toMatch(/enter a lifetime/);
   });
 });

@@ -41,6 +41,13 @@ export function validateTtl(v: number | null | undefined): string | null {
   return null;
 }
 
+/** An authorization code's lifetime in whole seconds, within the core's bounds. */
+export function validateCodeTtl(v: number | null | undefined): string | null {
+  const { min, max } = LIMITS.code_ttl;
+  if (v === null || v === undefined || Number.isNaN(v)) return "enter a lifetime in seconds";
+  return isWhole(v) && v >= min && v <= max ? null : `an authorization code lives between ${min} and ${max} seconds`;
+}
+
 /** How many entries the request log keeps. */
 export function validateLogMaxEntries(v: number | null | undefined): string | null {
   const { min, max } = LIMITS.log_max_entries;

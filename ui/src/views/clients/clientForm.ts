@@ -25,6 +25,7 @@ import {
   validateRedirectUris,
   validateResponseTypes,
   validateScopes,
+  validateCodeTtl,
   validateTtl,
   validateUriLines,
 } from "../../lib/forms/rules";
@@ -77,6 +78,7 @@ export interface ClientForm {
   access_token_ttl: number | null;
   refresh_token_ttl: number | null;
   id_token_ttl: number | null;
+  code_ttl: number | null;
   id_token_signed_response_alg: SigningAlg;
   auto_approve: boolean;
   /** Comma-separated. */
@@ -105,6 +107,7 @@ export function newClientForm(): ClientForm {
     access_token_ttl: LIMITS.default_access_token_ttl,
     refresh_token_ttl: LIMITS.default_refresh_token_ttl,
     id_token_ttl: LIMITS.default_id_token_ttl,
+    code_ttl: LIMITS.default_code_ttl,
     id_token_signed_response_alg: "RS256",
     auto_approve: false,
     tags: "",
@@ -129,6 +132,7 @@ export function clientToForm(c: Client): ClientForm {
     access_token_ttl: c.access_token_ttl,
     refresh_token_ttl: c.refresh_token_ttl,
     id_token_ttl: c.id_token_ttl,
+    code_ttl: c.code_ttl,
     id_token_signed_response_alg: c.id_token_signed_response_alg,
     auto_approve: c.auto_approve,
     tags: c.tags.join(", "),
@@ -192,6 +196,7 @@ export function validateClientForm(form: ClientForm, opts: { isNew: boolean }): 
     access_token_ttl: validateTtl(form.access_token_ttl),
     refresh_token_ttl: validateTtl(form.refresh_token_ttl),
     id_token_ttl: validateTtl(form.id_token_ttl),
+    code_ttl: validateCodeTtl(form.code_ttl),
   });
 }
 
@@ -212,6 +217,7 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
     access_token_ttl: form.access_token_ttl ?? LIMITS.default_access_token_ttl,
     refresh_token_ttl: form.refresh_token_ttl ?? LIMITS.default_refresh_token_ttl,
     id_token_ttl: form.id_token_ttl ?? LIMITS.default_id_token_ttl,
+    code_ttl: form.code_ttl ?? LIMITS.default_code_ttl,
     id_token_signed_response_alg: form.id_token_signed_response_alg,
     auto_approve: form.auto_approve,
     tags: parseTags(form.tags),

@@ -1,19 +1,17 @@
-//! What every integration test needs: a sandbox (temporary data directory and home),
-//! the `authdesk` binary run against it, a provider started in-process on port 0, and
-//! an HTTPS client that trusts only the provider's own CA.
+//! The `authdesk` binary as scripts run it: a [`Sandbox`] (temporary data directory
+//! and HOME), one-shot commands ([`Run`]) and `authdesk serve` as a child process
+//! ([`Served`]).
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use authdesk::config::ServeOptions;
-use authdesk::server::{Provider, bind};
-use authdesk::{Core, tls::ExportFormat};
 use serde_json::Value;
+
+use super::get_json_blocking;
 
 /// How long a provider may take to print its issuer line: generous, because the first
 /// start generates a CA and an RSA key on a small, busy machine. Exceeding it fails the
@@ -417,106 +415,4 @@ impl Drop for Served {
             let _ = self.child.wait();
         }
     }
-}
-
-/// An HTTPS client that trusts only `ca_pem`: no built-in roots, no invalid certificates.
-pub fn client_trusting(ca_pem: &[u8]) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(ca_pem).expect("CA PEM parses");
-    reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .build()
-        .expect("HTTPS client")
-}
-
-/// GETs `url`, expecting `200` and a JSON body.
-pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    let res = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {}", error_chain(&e)));
-    assert_eq!(res.status(), reqwest::StatusCode::OK, "GET {url}");
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        content_type.starts_with("application/json")
-            || content_type.starts_with("application/jwk-set+json"),
-        "GET {url}: content-type {content_type:?}"
-    );
-    res.json()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: body is not JSON: {e}"))
-}
-
-/// [`get_json`] for tests without an async runtime (on a thread of its own, so it works
-/// from anywhere).
-pub fn get_json_blocking(ca_pem: &[u8], url: &str) -> Value {
-    let ca_pem = ca_pem.to_vec();
-    let url = url.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async { get_json(&client_trusting(&ca_pem), &url).await })
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
-
-/// An error with its sources, for assertion messages.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// Starts a provider in-process on `127.0.0.1:0` over the data directory `dir`.
-pub async fn start_provider(dir: &Path) -> Provider {
-    let core = Core::open(dir).await.expect("open the data directory");
-    start_provider_with(core, ServeOptions::default()).await
-}
-
-/// Starts a provider in-process on `127.0.0.1:0` with `options` (its port is ignored).
-pub async fn start_provider_with(core: Core, options: ServeOptions) -> Provider {
-    let listener = bind(SocketAddr::new(options.bind, 0)).expect("bind port 0");
-    let options = ServeOptions { port: 0, ..options };
-    Provider::start_on(core, &options, listener)
-        .await
-        .expect("start the provider")
-}
-
-/// The CA of a running provider, PEM.
-pub fn provider_ca_pem(provider: &Provider) -> Vec<u8> {
-    provider
-        .tls
-        .export(ExportFormat::Pem)
-        .expect("export the CA as PEM")
-}
-
-/// Every certificate of a PEM file, DER.
-pub fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
-    rustls_pemfile::certs(&mut &pem[..])
-        .map(|c| c.expect("PEM certificate").to_vec())
-        .collect()
-}
-
-#[cfg(unix)]
-pub fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
 }

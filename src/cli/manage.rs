@@ -1,0 +1,247 @@
+//! `authdesk tokens …` and the parts of `clients update` that differ from `create`:
+//! what the window can do with tokens, from the command line. Every command works while
+//! `serve` (or the desktop app) runs on the same data directory: the running provider
+//! follows the database's revision counter.
+
+use std::path::Path;
+
+use clap::Subcommand;
+
+use super::{ClientArgs, fmt_time, print_json};
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::model::ClientInput;
+use crate::store::flows::{TokenFilter, TokenKind, TokenState, TokenSummary};
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// List tokens, newest first.
+    List {
+        /// Only this client's tokens.
+        #[arg(long = "client", value_name = "CLIENT_ID")]
+        client_id: Option<String>,
+        /// Only this persona's tokens.
+        #[arg(long = "user", value_name = "USERNAME")]
+        username: Option<String>,
+        /// access_token or refresh_token.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<TokenKind>,
+        /// active, expired or revoked.
+        #[arg(long, value_parser = parse_state)]
+        state: Option<TokenState>,
+        /// At most this many (default 500).
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one token: what it is, where it stands, and its value.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one token (a refresh token revokes its whole grant), or every token of a
+    /// client, of a persona, or of one persona at one client (with --client and --user).
+    Revoke {
+        /// The token's id (from `tokens list`).
+        id: Option<String>,
+        #[arg(long = "client", value_name = "CLIENT_ID")]
+        client_id: Option<String>,
+        #[arg(long = "user", value_name = "USERNAME")]
+        username: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a token's expiry to now, so a client's refresh logic can be exercised.
+    Expire {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl TokensCommand {
+    pub fn json(&self) -> bool {
+        match self {
+            TokensCommand::List { json, .. }
+            | TokensCommand::Show { json, .. }
+            | TokensCommand::Revoke { json, .. }
+            | TokensCommand::Expire { json, .. } => *json,
+        }
+    }
+}
+
+fn parse_kind(s: &str) -> std::result::Result<TokenKind, String> {
+    match s {
+        "access_token" | "access" => Ok(TokenKind::AccessToken),
+        "refresh_token" | "refresh" => Ok(TokenKind::RefreshToken),
+        other => Err(format!(
+            "'{other}' is not a token kind; use access_token or refresh_token"
+        )),
+    }
+}
+
+fn parse_state(s: &str) -> std::result::Result<TokenState, String> {
+    match s {
+        "active" => Ok(TokenState::Active),
+        "expired" => Ok(TokenState::Expired),
+        "revoked" => Ok(TokenState::Revoked),
+        other => Err(format!(
+            "'{other}' is not a token state; use active, expired or revoked"
+        )),
+    }
+}
+
+/// `clients update`: only the options given change.
+pub fn update_input(name: Option<String>, fields: ClientArgs) -> Result<ClientInput> {
+    if fields.client_id.is_some() {
+        return Err(Error::invalid(
+            "client_id",
+            "a client's id cannot change (tokens and consents refer to it); create a new client instead",
+        ));
+    }
+    fields.into_input(name)
+}
+
+fn state_name(s: TokenState) -> &'static str {
+    match s {
+        TokenState::Active => "active",
+        TokenState::Expired => "expired",
+        TokenState::Revoked => "revoked",
+    }
+}
+
+fn print_summary(t: &TokenSummary) {
+    println!("id:        {}", t.id);
+    println!("kind:      {}", t.kind.as_str());
+    println!("state:     {}", state_name(t.state));
+    println!("client:    {}", t.client_id);
+    if let Some(u) = t.username.as_deref().or(t.sub.as_deref()) {
+        println!("user:      {u}");
+    }
+    println!("scopes:    {}", t.scopes.join(" "));
+    println!("issued:    {}", fmt_time(t.issued_at));
+    println!("expires:   {}", fmt_time(t.expires_at));
+    if let Some(r) = t.revoked_at {
+        println!("revoked:   {}", fmt_time(r));
+    }
+    if let Some(g) = &t.grant_id {
+        println!("grant:     {g}");
+    }
+}
+
+pub async fn tokens(dir: &Path, cmd: TokensCommand) -> Result<()> {
+    let core = Core::open(dir).await?;
+    match cmd {
+        TokensCommand::List {
+            client_id,
+            username,
+            kind,
+            state,
+            limit,
+            json,
+        } => {
+            if let Some(c) = &client_id {
+                core.get_client(c).await?;
+            }
+            if let Some(u) = &username {
+                core.get_user(u).await?;
+            }
+            let filter = TokenFilter {
+                client_id,
+                username,
+                kind,
+                state,
+                limit,
+            };
+            let list = core.list_tokens(filter).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no tokens match");
+                return Ok(());
+            }
+            println!(
+                "{:<28} {:<14} {:<8} {:<20} {:<16} EXPIRES",
+                "ID", "KIND", "STATE", "CLIENT", "USER"
+            );
+            for t in list {
+                println!(
+                    "{:<28} {:<14} {:<8} {:<20} {:<16} {}",
+                    t.id,
+                    t.kind.as_str(),
+                    state_name(t.state),
+                    t.client_id,
+                    t.username.as_deref().unwrap_or("-"),
+                    fmt_time(t.expires_at)
+                );
+            }
+            Ok(())
+        }
+        TokensCommand::Show { id, json } => {
+            let (summary, value) = core.get_token(&id).await?;
+            if json {
+                return print_json(&serde_json::json!({"token": summary, "value": value}));
+            }
+            print_summary(&summary);
+            if let Some(v) = value {
+                println!("value:     {v}");
+            }
+            Ok(())
+        }
+        TokensCommand::Revoke {
+            id,
+            client_id,
+            username,
+            json,
+        } => {
+            let (what, n) = match (id, client_id, username) {
+                (Some(id), None, None) => {
+                    core.revoke_token(&id).await?;
+                    (format!("token {id}"), 1)
+                }
+                (None, Some(c), Some(u)) => {
+                    let n = core.revoke_consent(&u, &c).await?;
+                    (format!("the tokens of {u} at client {c}"), n)
+                }
+                (None, Some(c), None) => (
+                    format!("the tokens of client {c}"),
+                    core.revoke_client_tokens(&c).await?,
+                ),
+                (None, None, Some(u)) => (
+                    format!("the tokens of {u}"),
+                    core.revoke_user_tokens(&u).await?,
+                ),
+                (None, None, None) => {
+                    return Err(Error::invalid(
+                        "id",
+                        "say what to revoke: a token id, --client ID, --user NAME, or both --client and --user",
+                    ));
+                }
+                (Some(_), _, _) => {
+                    return Err(Error::invalid(
+                        "id",
+                        "give a token id, or --client / --user, not both",
+                    ));
+                }
+            };
+            if json {
+                print_json(&serde_json::json!({"revoked": n}))
+            } else {
+                println!("revoked {what} ({n} token(s))");
+                Ok(())
+            }
+        }
+        TokensCommand::Expire { id, json } => {
+            let summary = core.expire_token(&id).await?;
+            if json {
+                print_json(&summary)
+            } else {
+                println!("token {id} now expired at {}", fmt_time(summary.expires_at));
+                Ok(())
+            }
+        }
+    }
+}
