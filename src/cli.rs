@@ -145,7 +145,12 @@ pub enum CaCommand {
     /// those named), replacing an older Authdesk CA. The system store needs root.
     Install {
         /// Stores to change, comma-separated: system, nss (Chromium, Firefox), java.
-        #[arg(long = "store", value_enum, value_delimiter = ',', value_name = "STORE,...")]
+        #[arg(
+            long = "store",
+            value_enum,
+            value_delimiter = ',',
+            value_name = "STORE,..."
+        )]
         stores: Vec<TrustStore>,
         #[arg(long)]
         json: bool,
@@ -154,7 +159,12 @@ pub enum CaCommand {
     /// certificates with an Authdesk CA's fingerprint are removed.
     Uninstall {
         /// Stores to change, comma-separated: system, nss, java.
-        #[arg(long = "store", value_enum, value_delimiter = ',', value_name = "STORE,...")]
+        #[arg(
+            long = "store",
+            value_enum,
+            value_delimiter = ',',
+            value_name = "STORE,..."
+        )]
         stores: Vec<TrustStore>,
         #[arg(long)]
         json: bool,

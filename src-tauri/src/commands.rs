@@ -12,9 +12,7 @@ use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
 use authdesk::store::flows::{Consent, TokenFilter, TokenSummary};
 use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
-use authdesk::trust::{
-    self, CaCert, Elevation, TrustEnv, TrustReport, TrustStatus, TrustStore,
-};
+use authdesk::trust::{self, CaCert, Elevation, TrustEnv, TrustReport, TrustStatus, TrustStore};
 use tauri::State;
 
 use crate::settings::{SaveSettingsResult, Settings};

@@ -664,8 +664,7 @@ fn the_system_store_is_installed_and_removed_through_the_privilege_prompt() {
     let removed = t.ok("uninstall_trust", json!({ "store": "system" }));
     assert_eq!(removed["changes"][0]["outcome"], "removed");
     assert_eq!(
-        removed["changes"][0]["removed"][0],
-        status["ca_sha256"],
+        removed["changes"][0]["removed"][0], status["ca_sha256"],
         "{removed}"
     );
     assert_eq!(removed["status"]["stores"][0]["state"], "not_trusted");

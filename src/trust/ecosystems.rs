@@ -5,8 +5,7 @@
 
 use super::exec::quote;
 use super::{
-    CaCert, EcosystemStatus, Found, StoreStatus, TrustEnv, TrustState, TrustStore,
-    certificates_in,
+    CaCert, EcosystemStatus, Found, StoreStatus, TrustEnv, TrustState, TrustStore, certificates_in,
 };
 
 /// Whether the file `path` holds the CA.
@@ -90,13 +89,7 @@ pub fn status(ca: &CaCert, env: &TrustEnv, stores: &[StoreStatus]) -> Vec<Ecosys
         quote(&ca.path.to_string_lossy())
     );
     let node = match var("NODE_EXTRA_CA_CERTS") {
-        Some(set) => from_var(
-            "node",
-            "Node.js",
-            "NODE_EXTRA_CA_CERTS",
-            &set,
-            ca_line,
-        ),
+        Some(set) => from_var("node", "Node.js", "NODE_EXTRA_CA_CERTS", &set, ca_line),
         None => EcosystemStatus {
             id: "node".into(),
             name: "Node.js".into(),
@@ -111,8 +104,8 @@ pub fn status(ca: &CaCert, env: &TrustEnv, stores: &[StoreStatus]) -> Vec<Ecosys
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
     use super::super::status as trust_status;
+    use super::super::testing::*;
     use super::*;
 
     #[test]
@@ -155,6 +148,10 @@ mod tests {
         assert_eq!(node.state, TrustState::Trusted);
         assert_eq!(node.action, "");
         assert_eq!(st.ecosystems[0].state, TrustState::NotTrusted);
-        assert!(st.ecosystems[0].uses.starts_with(&other.display().to_string()));
+        assert!(
+            st.ecosystems[0]
+                .uses
+                .starts_with(&other.display().to_string())
+        );
     }
 }

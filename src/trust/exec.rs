@@ -224,7 +224,9 @@ impl Plan {
             // pkexec: 126 when the person dismissed the prompt, 127 when not authorised.
             Some(126) | Some(127) => Err(Error::Trust {
                 code: "cancelled",
-                message: "not authorised: the privilege prompt was dismissed or refused; nothing changed".into(),
+                message:
+                    "not authorised: the privilege prompt was dismissed or refused; nothing changed"
+                        .into(),
             }),
             _ => Err(Error::Trust {
                 code: "failed",
@@ -282,7 +284,9 @@ fn last_line(stderr: &[u8], stdout: &[u8]) -> String {
 /// directories when `sbin`.
 pub fn find_tool(path: &[PathBuf], name: &str, sbin: bool) -> Option<PathBuf> {
     let extra = if sbin {
-        ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from).to_vec()
+        ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+            .map(PathBuf::from)
+            .to_vec()
     } else {
         Vec::new()
     };

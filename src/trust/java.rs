@@ -134,7 +134,8 @@ pub fn inspect(ca: &CaCert, env: &TrustEnv) -> StoreInspection {
         title: "Java (cacerts)".into(),
         locations,
         blocker: None,
-        absent: "no JDK found (JAVA_HOME, /usr/lib/jvm/*); for a JDK elsewhere set JAVA_HOME".into(),
+        absent: "no JDK found (JAVA_HOME, /usr/lib/jvm/*); for a JDK elsewhere set JAVA_HOME"
+            .into(),
     }
 }
 

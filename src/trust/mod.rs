@@ -40,7 +40,17 @@ use exec::Plan;
 
 /// A store `authdesk ca install` can change.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
@@ -491,17 +501,16 @@ fn plan_blocker(plan: &Plan, what: &str, env: &TrustEnv, elevation: Elevation) -
         Elevation::Prompt => None,
         Elevation::Sudo => Some(Error::Trust {
             code: "needs_root",
-            message: format!("{what} needs root; run: {}", plan.sudo_command()),
+            message: format!(
+                "{what} needs root (not writable by this user); run: {}",
+                plan.sudo_command()
+            ),
         }),
     }
 }
 
 fn store_status(insp: &StoreInspection, env: &TrustEnv) -> StoreStatus {
-    let state = if insp.blocker.is_some() && insp.locations.is_empty() {
-        TrustState::Unknown
-    } else {
-        aggregate(&insp.locations)
-    };
+    let state = aggregate(&insp.locations);
     let commands = |pick: fn(&Inspected) -> &Plan| {
         insp.locations
             .iter()
@@ -736,7 +745,11 @@ fn clone_err(e: &Error) -> Error {
 }
 
 /// One line naming every problem with its fix, and the stores that could go alone.
-fn refusal(problems: &[(TrustStore, Error)], inspections: &[StoreInspection], explicit: bool) -> Error {
+fn refusal(
+    problems: &[(TrustStore, Error)],
+    inspections: &[StoreInspection],
+    explicit: bool,
+) -> Error {
     let code = problems.first().map_or("failed", |(_, e)| e.code());
     let mut message = format!(
         "nothing changed: {}",
@@ -748,9 +761,7 @@ fn refusal(problems: &[(TrustStore, Error)], inspections: &[StoreInspection], ex
     );
     let fine: Vec<&str> = inspections
         .iter()
-        .filter(|i| {
-            !i.locations.is_empty() && !problems.iter().any(|(s, _)| *s == i.store)
-        })
+        .filter(|i| !i.locations.is_empty() && !problems.iter().any(|(s, _)| *s == i.store))
         .map(|i| i.store.as_str())
         .collect();
     if !fine.is_empty() {
@@ -825,7 +836,11 @@ mod tests {
         assert_eq!(ca.classify(&ca.der), Found::Current);
         assert_eq!(ca.classify(&old.der), Found::Stale(old.fingerprint()));
         let server = TlsMaterial::load_or_create(&a.path().join("data"), &[], NOW).unwrap();
-        assert_eq!(ca.classify(&server.server_der), Found::Other, "a leaf is no CA");
+        assert_eq!(
+            ca.classify(&server.server_der),
+            Found::Other,
+            "a leaf is no CA"
+        );
         assert_eq!(ca.fingerprint().len(), 32 * 3 - 1);
         assert_eq!(ca.short_id().len(), 16);
     }
@@ -837,7 +852,10 @@ mod tests {
         let env = env(&dir.path().join("root"));
         let err = install(&ca, &env, Some(&[TrustStore::System]), Elevation::Sudo).unwrap_err();
         assert_eq!(err.code(), "no_store", "{err}");
-        assert!(err.to_string().starts_with("nothing changed: system: "), "{err}");
+        assert!(
+            err.to_string().starts_with("nothing changed: system: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -65,7 +65,10 @@ pub fn databases(env: &TrustEnv) -> Vec<NssDb> {
     for (name, dir) in [
         ("Chromium/Chrome", ".pki/nssdb"),
         ("Chromium (snap)", "snap/chromium/current/.pki/nssdb"),
-        ("Chromium (flatpak)", ".var/app/org.chromium.Chromium/.pki/nssdb"),
+        (
+            "Chromium (flatpak)",
+            ".var/app/org.chromium.Chromium/.pki/nssdb",
+        ),
         ("Chrome (flatpak)", ".var/app/com.google.Chrome/.pki/nssdb"),
     ] {
         out.push(NssDb {
@@ -77,7 +80,10 @@ pub fn databases(env: &TrustEnv) -> Vec<NssDb> {
         ("Firefox", ".mozilla/firefox"),
         ("Firefox", ".config/mozilla/firefox"),
         ("Firefox (snap)", "snap/firefox/common/.mozilla/firefox"),
-        ("Firefox (flatpak)", ".var/app/org.mozilla.firefox/.mozilla/firefox"),
+        (
+            "Firefox (flatpak)",
+            ".var/app/org.mozilla.firefox/.mozilla/firefox",
+        ),
     ] {
         let Ok(entries) = std::fs::read_dir(home.join(dir)) else {
             continue;
@@ -120,7 +126,8 @@ fn parse_listing(text: &str) -> Vec<(String, String)> {
             let nick = nick.trim();
             let flags_ok = trust.matches(',').count() == 2
                 && trust.chars().all(|c| c == ',' || c.is_ascii_alphabetic());
-            (flags_ok && !nick.is_empty() && !line.starts_with(' ')).then(|| (nick.to_string(), trust.to_string()))
+            (flags_ok && !nick.is_empty() && !line.starts_with(' '))
+                .then(|| (nick.to_string(), trust.to_string()))
         })
         .collect()
 }
@@ -433,7 +440,12 @@ mod tests {
         let spec = format!("sql:{}", db.display());
         run_checked(
             &certutil,
-            &["-N".into(), "-d".into(), spec.clone().into(), "--empty-password".into()],
+            &[
+                "-N".into(),
+                "-d".into(),
+                spec.clone().into(),
+                "--empty-password".into(),
+            ],
         )
         .unwrap();
         let mut env = env(dir.path());
@@ -443,13 +455,28 @@ mod tests {
         let ca = ca_in(dir.path());
 
         // Someone else's certificate, which stays through everything.
-        let other = crate::tls::TlsMaterial::load_or_create(&dir.path().join("o"), &[], NOW).unwrap();
+        let other =
+            crate::tls::TlsMaterial::load_or_create(&dir.path().join("o"), &[], NOW).unwrap();
         let other_pem = dir.path().join("other.pem");
         std::fs::write(&other_pem, &other.server_pem).unwrap();
         let certutil_args = |args: &[&str]| {
-            run_checked(&certutil, &args.iter().map(OsString::from).collect::<Vec<_>>()).unwrap()
+            run_checked(
+                &certutil,
+                &args.iter().map(OsString::from).collect::<Vec<_>>(),
+            )
+            .unwrap()
         };
-        certutil_args(&["-A", "-d", &spec, "-n", "corp peer", "-t", "P,,", "-i", &other_pem.to_string_lossy()]);
+        certutil_args(&[
+            "-A",
+            "-d",
+            &spec,
+            "-n",
+            "corp peer",
+            "-t",
+            "P,,",
+            "-i",
+            &other_pem.to_string_lossy(),
+        ]);
         let nick_list = || parse_listing(&certutil_args(&["-L", "-d", &spec]));
         let corp = ("corp peer".to_string(), "P,,".to_string());
 

@@ -44,9 +44,7 @@ fn detect(env: &TrustEnv) -> Option<SystemLayout> {
     }
     if env.under_root("/etc/pki/ca-trust/source/anchors").is_dir() {
         Some(SystemLayout::Fedora)
-    } else if env
-        .under_root("/usr/local/share/ca-certificates")
-        .is_dir()
+    } else if env.under_root("/usr/local/share/ca-certificates").is_dir()
         || env.under_root("/etc/ca-certificates.conf").is_file()
     {
         Some(SystemLayout::Debian)
@@ -506,7 +504,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "System store needs root; run: sudo sh -c 'install -m 0644 {} {}/authdesk-ca-{}.pem && {} extract'",
+                "System store needs root (not writable by this user); run: sudo sh -c 'install -m 0644 {} {}/authdesk-ca-{}.pem && {} extract'",
                 ca.path.display(),
                 layout.anchors.display(),
                 ca.short_id(),
@@ -514,9 +512,12 @@ mod tests {
             )
         );
         // The window asks instead; root itself on a store it cannot write is read-only.
-        assert!(super::super::plan_blocker(&plan, "System store", &env, Elevation::Prompt).is_none());
+        assert!(
+            super::super::plan_blocker(&plan, "System store", &env, Elevation::Prompt).is_none()
+        );
         env.is_root = true;
-        let err = super::super::plan_blocker(&plan, "System store", &env, Elevation::Prompt).unwrap();
+        let err =
+            super::super::plan_blocker(&plan, "System store", &env, Elevation::Prompt).unwrap();
         assert_eq!(err.code(), "read_only");
     }
 

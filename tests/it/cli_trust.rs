@@ -58,7 +58,11 @@ impl Stores {
     fn debian(sandbox: &Sandbox) -> Stores {
         let stores = Stores::new(sandbox);
         let root = &stores.root;
-        for d in ["usr/local/share/ca-certificates", "etc/ssl/certs", "usr/share"] {
+        for d in [
+            "usr/local/share/ca-certificates",
+            "etc/ssl/certs",
+            "usr/share",
+        ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         std::os::unix::fs::symlink(
@@ -172,7 +176,10 @@ fn ca_install_into_a_debian_system_store_lets_curl_reach_serve_without_cacert() 
     let out = stores
         .run(&sandbox, &["ca", "install", "--store", "system"])
         .success();
-    assert_mentions(&out, &["system", "System store (Debian/Ubuntu)", "installed"]);
+    assert_mentions(
+        &out,
+        &["system", "System store (Debian/Ubuntu)", "installed"],
+    );
     let ca = ca_der(&sandbox);
     let anchors = files_in(&stores.anchors());
     assert_eq!(anchors.len(), 1, "{anchors:?}");
@@ -261,14 +268,20 @@ fn a_ca_from_a_reset_data_directory_is_flagged_stale_and_replaced_on_install() {
     assert_mentions(&table, &["no, stale CA", "replaces the stale Authdesk CA"]);
 
     let out = stores.run(&sandbox, &["ca", "install"]).success();
-    assert_mentions(&out, &["removed a stale Authdesk CA", old.as_str().unwrap()]);
+    assert_mentions(
+        &out,
+        &["removed a stale Authdesk CA", old.as_str().unwrap()],
+    );
     let anchors = files_in(&stores.anchors());
     assert_eq!(anchors.len(), 1, "{anchors:?}");
     let bundle = pem_certificates(&read(&stores.bundle()));
     assert!(bundle.contains(&ca_der(&sandbox)));
     let status = stores.status(&sandbox);
     assert_eq!(status["stores"][0]["state"], "trusted");
-    assert_eq!(status["stores"][0]["locations"][0]["stale"], serde_json::json!([]));
+    assert_eq!(
+        status["stores"][0]["locations"][0]["stale"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -289,7 +302,10 @@ fn without_certutil_install_names_the_package_and_changes_no_store() {
         "--store system",
     ]);
     assert_eq!(run.status.code(), Some(1), "{line}");
-    assert!(files_in(&stores.anchors()).is_empty(), "the system store was changed");
+    assert!(
+        files_in(&stores.anchors()).is_empty(),
+        "the system store was changed"
+    );
     assert!(!stores.bundle().exists());
 
     let json = stores.run(&sandbox, &["ca", "install", "--store", "nss", "--json"]);
@@ -310,7 +326,11 @@ fn a_read_only_system_store_is_refused_even_for_root_and_nothing_changes() {
     let as_root = unsafe { libc::geteuid() } == 0;
     let mut cmd = Command::new("unshare");
     cmd.arg(if as_root { "-m" } else { "-rm" })
-        .args(["sh", "-c", "mount --bind -o ro \"$0\" \"$0\" && exec \"$@\""])
+        .args([
+            "sh",
+            "-c",
+            "mount --bind -o ro \"$0\" \"$0\" && exec \"$@\"",
+        ])
         .arg(&stores.root)
         .arg(env!("CARGO_BIN_EXE_authdesk"))
         .arg("--data-dir")
@@ -400,7 +420,11 @@ fn ca_status_is_a_table_of_stores_and_ecosystems_with_what_to_do() {
     };
     assert_mentions(
         &row("system"),
-        &["ca-certificates.crt", " no ", "authdesk ca install --store system"],
+        &[
+            "ca-certificates.crt",
+            " no ",
+            "authdesk ca install --store system",
+        ],
     );
     assert_mentions(&row("nss"), &["absent", "no NSS database found"]);
     assert_mentions(&row("java"), &["absent", "no JDK found"]);
@@ -466,7 +490,10 @@ fn chromium_load(sandbox: &Sandbox, profile: &str, url: &str) -> (String, String
         "--disable-component-update",
         "--disable-sync",
     ])
-    .arg(format!("--user-data-dir={}", sandbox.file(profile).display()))
+    .arg(format!(
+        "--user-data-dir={}",
+        sandbox.file(profile).display()
+    ))
     .args(["--dump-dom", url])
     .env("HOME", sandbox.home())
     .env("XDG_CONFIG_HOME", sandbox.home().join(".config"))
@@ -545,12 +572,23 @@ fn system_cacerts() -> PathBuf {
 /// The entries of a keystore, alias and certificate, sorted.
 fn keystore_entries(cacerts: &Path) -> Vec<String> {
     let out = Command::new("keytool")
-        .args(["-J-Duser.language=en", "-list", "-rfc", "-storepass", "changeit", "-keystore"])
+        .args([
+            "-J-Duser.language=en",
+            "-list",
+            "-rfc",
+            "-storepass",
+            "changeit",
+            "-keystore",
+        ])
         .arg(cacerts)
         .env("LC_ALL", "C")
         .output()
         .expect("keytool");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut entries: Vec<String> = text
         .split("Alias name: ")
@@ -590,10 +628,13 @@ fn java_fetch(sandbox: &Sandbox, truststore: &Path, url: &str) -> Output {
     let source = sandbox.file("Fetch.java");
     std::fs::write(&source, FETCH_JAVA).unwrap();
     let mut cmd = Command::new("java");
-    cmd.arg(format!("-Djavax.net.ssl.trustStore={}", truststore.display()))
-        .arg("-Djavax.net.ssl.trustStorePassword=changeit")
-        .arg(&source)
-        .arg(url);
+    cmd.arg(format!(
+        "-Djavax.net.ssl.trustStore={}",
+        truststore.display()
+    ))
+    .arg("-Djavax.net.ssl.trustStorePassword=changeit")
+    .arg(&source)
+    .arg(url);
     for v in TRUST_VARS {
         cmd.env_remove(v);
     }
@@ -615,7 +656,10 @@ fn ca_install_into_a_copy_of_cacerts_lets_java_connect_and_uninstall_removes_onl
     let served = sandbox.serve(&[]);
     let url = format!("{}/.well-known/openid-configuration", served.issuer);
     let refused = java_fetch(&sandbox, &cacerts, &url);
-    assert!(!refused.status.success(), "Java trusted the CA before it was installed");
+    assert!(
+        !refused.status.success(),
+        "Java trusted the CA before it was installed"
+    );
     assert_mentions(
         &String::from_utf8_lossy(&refused.stderr),
         &["PKIX path building failed"],
@@ -638,12 +682,19 @@ fn ca_install_into_a_copy_of_cacerts_lets_java_connect_and_uninstall_removes_onl
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(stdout.starts_with("200\n"), "{stdout}");
-    assert!(stdout.contains(&format!("\"issuer\":\"{}\"", served.issuer)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"issuer\":\"{}\"", served.issuer)),
+        "{stdout}"
+    );
 
     let out = stores
         .run(&sandbox, &["ca", "uninstall", "--store", "java"])
         .success();
     assert_mentions(&out, &["removed", "the Authdesk CA"]);
-    assert_eq!(keystore_entries(&cacerts), before, "uninstall removes exactly that alias");
+    assert_eq!(
+        keystore_entries(&cacerts),
+        before,
+        "uninstall removes exactly that alias"
+    );
     assert_eq!(stores.status(&sandbox)["stores"][2]["state"], "not_trusted");
 }

@@ -572,9 +572,7 @@ export function sampleTrust(fingerprint: string, caPath: string): TrustStatus {
         store: "nss",
         title: "NSS (Chromium, Chrome, Firefox)",
         state: "trusted",
-        locations: [
-          { name: "Chromium/Chrome", path: "/home/dev/.pki/nssdb", state: "trusted", stale: [], action: "" },
-        ],
+        locations: [{ name: "Chromium/Chrome", path: "/home/dev/.pki/nssdb", state: "trusted", stale: [], action: "" }],
         problem: null,
         needs_root: false,
         install_commands: [],

@@ -301,7 +301,8 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       case "uninstall_trust": {
         const install = cmd === "install_trust";
         const store = data.trust.stores.find((s) => s.store === args.store);
-        if (!store || store.locations.length === 0) fail("no_store", `${String(args.store)}: not found on this machine`);
+        if (!store || store.locations.length === 0)
+          fail("no_store", `${String(args.store)}: not found on this machine`);
         if (store.problem) fail("missing_tool", `nothing changed: ${store.store}: ${store.problem}`);
         const changes = store.locations.map((l) => {
           const had = l.state === "trusted";
