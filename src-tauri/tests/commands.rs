@@ -568,9 +568,9 @@ fn restart_keeps_the_records_and_serves_again() {
     t.ok("delete_user", json!({ "username": "carol" }));
 }
 
-/// A Debian-layout system store in `root`, owned by another user as `/etc` is, so the
-/// shell, told it is not root, needs the privilege prompt; and a stand-in for pkexec
-/// that logs its arguments and runs them.
+/// A Debian-layout system store in `root`, owned by root as `/etc` is, so the shell,
+/// told it is not root (it then needs a write bit a user would have), needs the
+/// privilege prompt; and a stand-in for pkexec that logs its arguments and runs them.
 fn debian_store_behind_a_prompt(dir: &Path) -> authdesk::trust::TrustEnv {
     let root = dir.join("root");
     for d in [
@@ -590,10 +590,6 @@ fn debian_store_behind_a_prompt(dir: &Path) -> authdesk::trust::TrustEnv {
     )
     .expect("Debian's ca-certificates package (scripts/test.sh installs it)");
     std::fs::write(root.join("etc/ca-certificates.conf"), format!("{public}\n")).unwrap();
-    #[cfg(unix)]
-    for d in ["usr/local/share/ca-certificates", "etc/ssl/certs"] {
-        std::os::unix::fs::chown(root.join(d), Some(65534), Some(65534)).unwrap();
-    }
     let prompt = dir.join("pkexec");
     std::fs::write(
         &prompt,
