@@ -75,6 +75,8 @@ mkdir -p "$WORK"/{data,home,xdg-data,xdg-config,xdg-cache,exports}
 export DISPLAY=:$DISPLAY_NUM
 export HOME=$WORK/home XDG_DATA_HOME=$WORK/xdg-data XDG_CONFIG_HOME=$WORK/xdg-config XDG_CACHE_HOME=$WORK/xdg-cache
 export AUTHDESK_DATA_DIR=$WORK/data AUTHDESK_EXPORT_DIR=$WORK/exports AUTHDESK_PORT=0
+# The Certificates view's trust stores: an empty root and no JDK, never the machine's.
+export AUTHDESK_TRUST_ROOT=$WORK/trust-root AUTHDESK_JAVA_HOMES=
 export AUTHDESK_APP=$APP_DIR/authdesk-desktop AUTHDESK_CLI=$CLI
 export SCREENSHOT_DIR=$ROOT/e2e/screenshots
 export RUST_LOG=${RUST_LOG:-info}

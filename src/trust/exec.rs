@@ -308,30 +308,31 @@ fn is_executable(p: &Path) -> bool {
     }
 }
 
-/// Whether this process can change `path` (a file, or a directory to create files in):
-/// tried for real, since permission bits say nothing to root on a read-only mount.
+/// Whether this process can change `path` (a file, or a directory to create files in),
+/// as the kernel would decide a write: permission bits for a user, and a read-only
+/// mount for anyone, root included. Nothing is written to find out.
 /// `as_user`: a root process acting as a user (tests of the privilege prompt) also
-/// needs the owner's or everyone's write bit, as a user would.
+/// needs a write bit a user would have.
 pub fn writable(path: &Path, as_user: bool) -> bool {
     if as_user && !user_may_write(path) {
         return false;
     }
-    if path.is_dir() {
-        let probe = path.join(format!(".authdesk-probe-{}", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-        {
-            Ok(_) => {
-                let _ = std::fs::remove_file(&probe);
-                true
-            }
-            Err(_) => false,
-        }
-    } else {
-        std::fs::OpenOptions::new().append(true).open(path).is_ok()
-    }
+    kernel_allows_write(path)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn kernel_allows_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path that outlives the call; access(2) only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn kernel_allows_write(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.permissions().readonly())
 }
 
 fn user_may_write(path: &Path) -> bool {
