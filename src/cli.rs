@@ -730,6 +730,7 @@ async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
             }
             Ok(())
         }
+        // Answered above, without the CA's key.
         CaCommand::Install { .. } | CaCommand::Uninstall { .. } | CaCommand::Status { .. } => {
             Ok(())
         }

@@ -45,11 +45,7 @@ fn jdk_homes(env: &TrustEnv) -> Vec<PathBuf> {
 pub fn cacerts_files(env: &TrustEnv) -> Vec<Cacerts> {
     let mut out: Vec<Cacerts> = Vec::new();
     for home in jdk_homes(env) {
-        let Some(file) = ["lib/security/cacerts", "jre/lib/security/cacerts"]
-            .iter()
-            .map(|p| home.join(p))
-            .find(|p| p.is_file())
-        else {
+        let Some(file) = cacerts_of(&home) else {
             continue;
         };
         let path = std::fs::canonicalize(&file).unwrap_or(file);
@@ -238,7 +234,7 @@ fn inspect_cacerts(ca: &CaCert, env: &TrustEnv, cacerts: &Cacerts) -> Inspected 
     }
 }
 
-/// The `cacerts` a JDK home uses, for tests and messages.
+/// The `cacerts` of a JDK home: `lib/security/` (9 and later) or `jre/lib/security/` (8).
 pub fn cacerts_of(home: &Path) -> Option<PathBuf> {
     ["lib/security/cacerts", "jre/lib/security/cacerts"]
         .iter()
