@@ -191,7 +191,30 @@ try {
     assert(file === path.join(EXPORT_DIR, "authdesk-ca.pem"), `exported to ${file}`);
     caPem = fs.readFileSync(file, "utf8");
     assert(caPem.includes("BEGIN CERTIFICATE"), "a PEM certificate");
+  });
+
+  await step("install the CA in the NSS database from the Certificates view, and remove it", async () => {
+    // HOME, AUTHDESK_TRUST_ROOT and AUTHDESK_JAVA_HOMES are the test's (scripts/desktop-e2e.sh).
+    const status = () =>
+      JSON.parse(execFileSync(CLI, ["ca", "status", "--json", "--data-dir", DATA_DIR], { encoding: "utf8" }));
+    const nss = await $t("trust-store-nss");
+    await browser.waitUntil(async () => (await nss.getAttribute("data-state")) === "not_trusted", {
+      timeout: 20_000,
+      timeoutMsg: "the NSS database is not listed as not trusted",
+    });
+    await (await $t("trust-install-nss")).click();
+    await browser.waitUntil(async () => (await nss.getAttribute("data-state")) === "trusted", {
+      timeout: 20_000,
+      timeoutMsg: "Install did not make the NSS database trust the CA",
+    });
+    assert(status().stores[1].state === "trusted", "the CLI sees the CA in the NSS database");
     await shot("certificates");
+    await (await $t("trust-remove-nss")).click();
+    await browser.waitUntil(async () => (await nss.getAttribute("data-state")) === "not_trusted", {
+      timeout: 20_000,
+      timeoutMsg: "Remove did not take the CA out",
+    });
+    assert(status().stores[1].state === "not_trusted", "the CLI sees it removed");
   });
 
   await step("a token is issued to the client over TLS trusting only the exported CA", async () => {

@@ -15,7 +15,8 @@ if [ -n "$found" ]; then
   failed=1
 fi
 lower=(src/store src/core.rs src/model.rs src/keys.rs src/tls.rs src/events.rs src/log.rs
-       src/error.rs src/clock.rs src/config.rs src/password.rs src/fsutil.rs src/mem.rs src/seed.rs)
+       src/error.rs src/clock.rs src/config.rs src/password.rs src/fsutil.rs src/mem.rs src/seed.rs
+       src/trust)
 found="$(code_lines 'crate::(oauth|http|server|cli)\b' "${lower[@]}")"
 if [ -n "$found" ]; then
   printf 'the layers below oauth/ must not name oauth, http, server or cli:\n%s\n' "$found" >&2

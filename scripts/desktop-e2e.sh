@@ -20,6 +20,7 @@ log() { printf '\n== %s\n' "$*"; }
 
 scripts/desktop-deps.sh
 source scripts/lib.sh
+ensure_debs libnss3-tools   # certutil, for the trust-store step
 
 log "building the UI and the app (front end embedded) and the CLI"
 ui_dist
@@ -75,6 +76,12 @@ mkdir -p "$WORK"/{data,home,xdg-data,xdg-config,xdg-cache,exports}
 export DISPLAY=:$DISPLAY_NUM
 export HOME=$WORK/home XDG_DATA_HOME=$WORK/xdg-data XDG_CONFIG_HOME=$WORK/xdg-config XDG_CACHE_HOME=$WORK/xdg-cache
 export AUTHDESK_DATA_DIR=$WORK/data AUTHDESK_EXPORT_DIR=$WORK/exports AUTHDESK_PORT=0
+# The Certificates view's trust stores, never the machine's: a Debian-layout system store
+# under a root of its own (empty), an NSS database in HOME (as Chromium makes it), no JDK.
+export AUTHDESK_TRUST_ROOT=$WORK/trust-root AUTHDESK_JAVA_HOMES=
+mkdir -p "$AUTHDESK_TRUST_ROOT"/{usr/local/share/ca-certificates,usr/share/ca-certificates,etc/ssl/certs} "$HOME/.pki/nssdb"
+: >"$AUTHDESK_TRUST_ROOT/etc/ca-certificates.conf"
+certutil -N -d "sql:$HOME/.pki/nssdb" --empty-password
 export AUTHDESK_APP=$APP_DIR/authdesk-desktop AUTHDESK_CLI=$CLI
 export SCREENSHOT_DIR=$ROOT/e2e/screenshots
 export RUST_LOG=${RUST_LOG:-info}

@@ -75,5 +75,8 @@ ui_dist() {
 
 # Packages the desktop app needs to build and run (see shared notes on Tauri/Linux).
 DESKTOP_BUILD_DEBS=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev)
-# Packages the tests need: a virtual display, WebKit's WebDriver, a browser, Python venvs.
-TEST_DEBS=(xvfb xauth dbus webkit2gtk-driver imagemagick xdotool chromium python3-venv curl)
+# Packages the tests need: a virtual display, WebKit's WebDriver, a browser, Python venvs;
+# and for the trust-store tests (`ca install`): the public roots and update-ca-certificates,
+# certutil, a JRE with keytool, setpriv and unshare.
+TEST_DEBS=(xvfb xauth dbus webkit2gtk-driver imagemagick xdotool chromium python3-venv curl
+           ca-certificates libnss3-tools default-jre-headless util-linux)

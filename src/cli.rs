@@ -23,6 +23,7 @@ use crate::model::{
 use crate::seed::{SeedFile, SeedFormat};
 use crate::server::Provider;
 use crate::tls::{ExportFormat, TlsMaterial};
+use crate::trust::{self, CaCert, TrustEnv, TrustStore};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -143,6 +144,39 @@ pub enum CaCommand {
     },
     /// Show the CA and server certificates.
     Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Trust the CA: put it into this machine's trust stores (every store found, or
+    /// those named), replacing an older Authdesk CA. The system store needs root.
+    Install {
+        /// Stores to change, comma-separated: system, nss (Chromium, Firefox), java.
+        #[arg(
+            long = "store",
+            value_enum,
+            value_delimiter = ',',
+            value_name = "STORE,..."
+        )]
+        stores: Vec<TrustStore>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take the CA (and older Authdesk CAs) back out of the trust stores; only
+    /// certificates with an Authdesk CA's fingerprint are removed.
+    Uninstall {
+        /// Stores to change, comma-separated: system, nss, java.
+        #[arg(
+            long = "store",
+            value_enum,
+            value_delimiter = ',',
+            value_name = "STORE,..."
+        )]
+        stores: Vec<TrustStore>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether each trust store and ecosystem trusts the CA, and what to do.
+    Status {
         #[arg(long)]
         json: bool,
     },
@@ -380,7 +414,12 @@ pub enum UsersCommand {
 impl Command {
     fn json(&self) -> bool {
         match self {
-            Command::Ca(CaCommand::Show { json }) => *json,
+            Command::Ca(
+                CaCommand::Show { json }
+                | CaCommand::Status { json }
+                | CaCommand::Install { json, .. }
+                | CaCommand::Uninstall { json, .. },
+            ) => *json,
             Command::Clients(c) => match c {
                 ClientsCommand::Create { fields, .. } | ClientsCommand::Update { fields, .. } => {
                     fields.json
@@ -640,6 +679,12 @@ pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 
 async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let cmd = match cmd {
+        CaCommand::Install { stores, json } => return ca_trust(dir, now, true, &stores, json),
+        CaCommand::Uninstall { stores, json } => return ca_trust(dir, now, false, &stores, json),
+        CaCommand::Status { json } => return ca_status(dir, now, json),
+        other => other,
+    };
     let material = TlsMaterial::load_or_create(dir, &[], now)?;
     match cmd {
         CaCommand::Export { out, format } => {
@@ -697,7 +742,140 @@ async fn ca(dir: &Path, cmd: CaCommand) -> Result<()> {
             }
             Ok(())
         }
+        // Answered above, without the CA's key.
+        CaCommand::Install { .. } | CaCommand::Uninstall { .. } | CaCommand::Status { .. } => {
+            Ok(())
+        }
     }
+}
+
+/// `ca install` / `ca uninstall`: all or nothing; the system store needs root, and
+/// without it the error gives the exact `sudo` command.
+fn ca_trust(
+    dir: &Path,
+    now: crate::model::Timestamp,
+    install: bool,
+    stores: &[TrustStore],
+    json: bool,
+) -> Result<()> {
+    let ca = CaCert::load(dir, now)?;
+    let env = TrustEnv::from_process();
+    let stores = (!stores.is_empty()).then_some(stores);
+    let report = if install {
+        trust::install(&ca, &env, stores, trust::Elevation::Sudo)?
+    } else {
+        trust::uninstall(&ca, &env, stores, trust::Elevation::Sudo)?
+    };
+    if json {
+        return print_json(&report);
+    }
+    if report.changes.is_empty() {
+        let why: Vec<String> = report
+            .status
+            .stores
+            .iter()
+            .filter_map(|s| s.problem.as_ref().map(|p| format!("{}: {p}", s.store)))
+            .collect();
+        println!(
+            "{}: no trust store found ({})",
+            if install {
+                "nothing to install into"
+            } else {
+                "nothing to remove"
+            },
+            why.join("; ")
+        );
+        return Ok(());
+    }
+    for c in &report.changes {
+        let what = match c.outcome {
+            trust::ChangeOutcome::Installed => "installed",
+            trust::ChangeOutcome::AlreadyTrusted => "already trusted, nothing changed",
+            trust::ChangeOutcome::Removed => "removed",
+            trust::ChangeOutcome::NothingToRemove => "not there, nothing removed",
+        };
+        println!("{:<7} {}: {what} ({})", c.store.as_str(), c.name, c.path);
+        for fp in &c.removed {
+            let which = if *fp == report.status.ca_sha256 {
+                "the Authdesk CA"
+            } else {
+                "a stale Authdesk CA"
+            };
+            println!("        removed {which} {fp}");
+        }
+    }
+    if install
+        && report
+            .changes
+            .iter()
+            .any(|c| c.outcome == trust::ChangeOutcome::Installed)
+    {
+        eprintln!("restart browsers and programs that were running to pick it up");
+    }
+    Ok(())
+}
+
+/// `ca status`: a table of store, where, trusted, what to do.
+fn ca_status(dir: &Path, now: crate::model::Timestamp, json: bool) -> Result<()> {
+    let ca = CaCert::load(dir, now)?;
+    let status = trust::status(&ca, &TrustEnv::from_process());
+    if json {
+        return print_json(&status);
+    }
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for s in &status.stores {
+        if s.locations.is_empty() {
+            rows.push([
+                s.store.to_string(),
+                s.title.clone(),
+                s.state.label().into(),
+                s.problem.clone().unwrap_or_default(),
+            ]);
+        }
+        for l in &s.locations {
+            let trusted = match (l.state, l.stale.is_empty()) {
+                (state, true) => state.label().to_string(),
+                (state, false) => format!("{}, stale CA", state.label()),
+            };
+            rows.push([
+                s.store.to_string(),
+                format!("{}: {}", l.name, l.path),
+                trusted,
+                if l.action.is_empty() {
+                    "-".into()
+                } else {
+                    l.action.clone()
+                },
+            ]);
+        }
+    }
+    for e in &status.ecosystems {
+        rows.push([
+            e.id.clone(),
+            format!("{}: {}", e.name, e.uses),
+            e.state.label().into(),
+            if e.action.is_empty() {
+                "-".into()
+            } else {
+                e.action.clone()
+            },
+        ]);
+    }
+    println!("CA {} ({})", status.ca_sha256, status.ca_path);
+    let head = ["STORE", "WHERE", "TRUSTED", "WHAT TO DO"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = std::io::stdout().lock();
+    for r in std::iter::once(head.map(str::to_string)).chain(rows) {
+        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]);
+    }
+    Ok(())
 }
 
 fn describe(format: ExportFormat) -> &'static str {

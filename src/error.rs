@@ -33,6 +33,10 @@ pub enum Error {
     /// outside the HTTP layer (the window, the CLI).
     #[error("{code}: {message}")]
     Protocol { code: &'static str, message: String },
+    /// A trust store cannot be changed as asked (`code`: `needs_root`, `read_only`,
+    /// `missing_tool`, `no_store`, `cancelled`, `failed`); the message says what to do.
+    #[error("{message}")]
+    Trust { code: &'static str, message: String },
     #[error("{0}")]
     Other(String),
 }
@@ -64,7 +68,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Tls(_) => "tls",
             Error::Keys(_) => "keys",
-            Error::Protocol { code, .. } => code,
+            Error::Protocol { code, .. } | Error::Trust { code, .. } => code,
             Error::Other(_) => "error",
         }
     }

@@ -28,6 +28,8 @@
 //! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what
 //!   happens (the window listens) and defines the request log's entries, which [`log`]
 //!   stores.
+//! - [`trust`] puts the CA into the machine's trust stores and takes it out again
+//!   (`authdesk ca install|uninstall|status`, the window's Certificates view).
 //! - [`cli`] is the `authdesk` command; [`snippets`] the client configuration snippets.
 
 pub mod cli;
@@ -51,6 +53,7 @@ pub mod server;
 pub mod snippets;
 pub mod store;
 pub mod tls;
+pub mod trust;
 
 pub use crate::core::Core;
 pub use crate::error::{Error, Result};

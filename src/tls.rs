@@ -27,6 +27,11 @@ const SERVER_VALIDITY_DAYS: i64 = 397;
 const RENEW_BEFORE_DAYS: i64 = 30;
 const DAY: i64 = 24 * 3600;
 
+/// The CA's subject; [`crate::trust`] recognises Authdesk CAs (the current one and
+/// those of a reset data directory) in trust stores by it.
+pub const CA_COMMON_NAME: &str = "Authdesk Local CA";
+pub const CA_ORGANIZATION: &str = "Authdesk (local development only)";
+
 /// The password of the exported PKCS#12 trust store (Java's customary default).
 pub const P12_PASSWORD: &str = "changeit";
 
@@ -162,11 +167,8 @@ fn generate_ca(now: Timestamp) -> Result<(String, String)> {
     let key = KeyPair::generate().map_err(|e| tls_err("cannot generate CA key", e))?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "Authdesk Local CA");
-    dn.push(
-        DnType::OrganizationName,
-        "Authdesk (local development only)",
-    );
+    dn.push(DnType::CommonName, CA_COMMON_NAME);
+    dn.push(DnType::OrganizationName, CA_ORGANIZATION);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![

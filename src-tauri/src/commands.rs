@@ -1,7 +1,7 @@
 //! The window's commands: each calls one core operation. Errors cross IPC as the
 //! core's `{code, message, field}` payload.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use authdesk::error::{Error, ErrorPayload};
 use authdesk::events::PendingConsent;
@@ -12,6 +12,7 @@ use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
 use authdesk::store::flows::{Consent, TokenFilter, TokenSummary};
 use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
+use authdesk::trust::{self, CaCert, Elevation, TrustEnv, TrustReport, TrustStatus, TrustStore};
 use tauri::State;
 
 use crate::settings::{SaveSettingsResult, Settings};
@@ -291,6 +292,81 @@ pub async fn export_certificate(
     ipc(std::fs::write(&path, bytes)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e)))?;
     Ok(Some(path.display().to_string()))
+}
+
+// ---- trust stores ----
+
+/// Where the trust commands look: the real machine (with the `AUTHDESK_*` overrides of
+/// [`TrustEnv::from_process`]); tests put their own in.
+pub struct TrustConfig(Mutex<TrustEnv>);
+
+impl TrustConfig {
+    pub fn from_process() -> TrustConfig {
+        TrustConfig(Mutex::new(TrustEnv::from_process()))
+    }
+
+    pub fn env(&self) -> TrustEnv {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, env: TrustEnv) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = env;
+    }
+}
+
+/// Runs a trust operation on the CA of the data directory, off the async threads: it
+/// runs certutil, keytool and the privilege prompt, which waits for the person.
+async fn with_ca<T: Send + 'static>(
+    shell: &Shell,
+    config: &TrustConfig,
+    op: impl FnOnce(&CaCert, &TrustEnv) -> Result<T, Error> + Send + 'static,
+) -> Result<T, ErrorPayload> {
+    let dir = shell.data_dir().to_path_buf();
+    let now = shell.core().now();
+    let env = config.env();
+    ipc(
+        tauri::async_runtime::spawn_blocking(move || op(&CaCert::load(&dir, now)?, &env))
+            .await
+            .map_err(|e| Error::Other(e.to_string()))
+            .and_then(|r| r),
+    )
+}
+
+/// Whether each trust store and ecosystem trusts the CA, as `authdesk ca status`.
+#[tauri::command]
+pub async fn trust_status(
+    shell: Shared<'_>,
+    config: State<'_, TrustConfig>,
+) -> Result<TrustStatus, ErrorPayload> {
+    with_ca(&shell, &config, |ca, env| Ok(trust::status(ca, env))).await
+}
+
+/// Puts the CA into one store, as `authdesk ca install --store STORE`; a store that
+/// needs root is changed through the desktop's privilege prompt (pkexec), which the
+/// window explains first with the store's `install_commands`.
+#[tauri::command]
+pub async fn install_trust(
+    shell: Shared<'_>,
+    config: State<'_, TrustConfig>,
+    store: TrustStore,
+) -> Result<TrustReport, ErrorPayload> {
+    with_ca(&shell, &config, move |ca, env| {
+        trust::install(ca, env, Some(&[store]), Elevation::Prompt)
+    })
+    .await
+}
+
+/// Takes the CA (and stale Authdesk CAs) out of one store, as `authdesk ca uninstall`.
+#[tauri::command]
+pub async fn uninstall_trust(
+    shell: Shared<'_>,
+    config: State<'_, TrustConfig>,
+    store: TrustStore,
+) -> Result<TrustReport, ErrorPayload> {
+    with_ca(&shell, &config, move |ca, env| {
+        trust::uninstall(ca, env, Some(&[store]), Elevation::Prompt)
+    })
+    .await
 }
 
 // ---- records (seed files) ----

@@ -36,6 +36,7 @@ pub use shell::{Launch, Shell};
 pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Builder<R> {
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
+        .manage(commands::TrustConfig::from_process())
         .invoke_handler(tauri::generate_handler![
             commands::provider_status,
             commands::restart_provider,
@@ -68,6 +69,9 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::certificates,
             commands::export_certificate,
             commands::regenerate_server_certificate,
+            commands::trust_status,
+            commands::install_trust,
+            commands::uninstall_trust,
             commands::export_records,
             commands::import_records,
             commands::get_settings,

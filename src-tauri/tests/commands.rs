@@ -567,3 +567,132 @@ fn restart_keeps_the_records_and_serves_again() {
     );
     t.ok("delete_user", json!({ "username": "carol" }));
 }
+
+/// A Debian-layout system store in `root`, owned by root as `/etc` is, so the shell,
+/// told it is not root (it then needs a write bit a user would have), needs the
+/// privilege prompt; and a stand-in for pkexec that logs its arguments and runs them.
+fn debian_store_behind_a_prompt(dir: &Path) -> authdesk::trust::TrustEnv {
+    let root = dir.join("root");
+    for d in [
+        "usr/local/share/ca-certificates",
+        "usr/share/ca-certificates",
+        "etc/ssl/certs",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    // One public root besides, as every real store has: update-ca-certificates keeps
+    // the old bundle when it finds no certificate at all.
+    let public = "mozilla/ISRG_Root_X1.crt";
+    std::fs::create_dir_all(root.join("usr/share/ca-certificates/mozilla")).unwrap();
+    std::fs::copy(
+        Path::new("/usr/share/ca-certificates").join(public),
+        root.join("usr/share/ca-certificates").join(public),
+    )
+    .expect("Debian's ca-certificates package (scripts/test.sh installs it)");
+    std::fs::write(root.join("etc/ca-certificates.conf"), format!("{public}\n")).unwrap();
+    let prompt = dir.join("pkexec");
+    std::fs::write(
+        &prompt,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nexec \"$@\"\n",
+            dir.join("prompt.log").display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&prompt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    authdesk::trust::TrustEnv {
+        root,
+        home: Some(dir.join("home")),
+        path: ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .map(std::path::PathBuf::from)
+            .to_vec(),
+        nss_dbs: Some(vec![]),
+        java_homes: Some(vec![]),
+        java_storepass: "changeit".into(),
+        layout: None,
+        is_root: false,
+        prompt: vec![prompt.display().to_string()],
+        vars: Default::default(),
+    }
+}
+
+#[test]
+fn the_system_store_is_installed_and_removed_through_the_privilege_prompt() {
+    let t = TestApp::start();
+    let env = debian_store_behind_a_prompt(t.dir.path());
+    let bundle = env.root.join("etc/ssl/certs/ca-certificates.crt");
+    t.app
+        .state::<authdesk_desktop::commands::TrustConfig>()
+        .set(env);
+    let log = t.dir.path().join("prompt.log");
+
+    let status = t.ok("trust_status", json!({}));
+    let system = &status["stores"][0];
+    assert_eq!(system["store"], "system");
+    assert_eq!(system["state"], "not_trusted");
+    assert_eq!(system["needs_root"], true, "{system}");
+    // What the window shows before it asks: the exact commands.
+    let commands = system["install_commands"][0].as_str().unwrap();
+    assert!(
+        commands.starts_with("install -m 0644 ") && commands.contains("update-ca-certificates"),
+        "{commands}"
+    );
+
+    let report = t.ok("install_trust", json!({ "store": "system" }));
+    assert_eq!(report["changes"][0]["outcome"], "installed");
+    assert_eq!(report["status"]["stores"][0]["state"], "trusted");
+    let asked = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(asked.lines().count(), 1, "one prompt: {asked}");
+    assert!(asked.contains(commands), "{asked}");
+    let ca = std::fs::read(t.data_dir().join("tls/ca.pem")).unwrap();
+    let ca = String::from_utf8(ca).unwrap();
+    assert!(std::fs::read_to_string(&bundle).unwrap().contains(&ca));
+
+    // Installing again asks nothing.
+    let again = t.ok("install_trust", json!({ "store": "system" }));
+    assert_eq!(again["changes"][0]["outcome"], "already_trusted");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+
+    let removed = t.ok("uninstall_trust", json!({ "store": "system" }));
+    assert_eq!(removed["changes"][0]["outcome"], "removed");
+    assert_eq!(
+        removed["changes"][0]["removed"][0], status["ca_sha256"],
+        "{removed}"
+    );
+    assert_eq!(removed["status"]["stores"][0]["state"], "not_trusted");
+    assert!(!std::fs::read_to_string(&bundle).unwrap().contains(&ca));
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn a_dismissed_privilege_prompt_is_a_cancelled_error_and_changes_nothing() {
+    let t = TestApp::start();
+    let mut env = debian_store_behind_a_prompt(t.dir.path());
+    // pkexec's answer when the person dismisses the dialog.
+    let dismiss = t.dir.path().join("dismiss");
+    std::fs::write(&dismiss, "#!/bin/sh\nexit 126\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dismiss, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    env.prompt = vec![dismiss.display().to_string()];
+    let anchors = env.root.join("usr/local/share/ca-certificates");
+    t.app
+        .state::<authdesk_desktop::commands::TrustConfig>()
+        .set(env);
+    let err = t
+        .invoke("install_trust", json!({ "store": "system" }))
+        .unwrap_err();
+    assert_eq!(err["code"], "cancelled", "{err}");
+    assert_eq!(std::fs::read_dir(anchors).unwrap().count(), 0);
+    // A store the machine does not have, named: a clear error.
+    let err = t
+        .invoke("install_trust", json!({ "store": "nss" }))
+        .unwrap_err();
+    assert_eq!(err["code"], "no_store", "{err}");
+}

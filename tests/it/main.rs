@@ -12,6 +12,9 @@
 //! - [`cli_ca`]: `authdesk ca export` in every format.
 //! - [`cli_ci`]: `authdesk exec`, `serve --ready-file`, `authdesk env`, and the
 //!   management of clients, users and tokens from the command line.
+//! - [`cli_trust`]: `authdesk ca install|uninstall|status` with real stores built for
+//!   the test (Debian system store, NSS, a JDK's cacerts) and the clients that read
+//!   them (curl, headless Chromium, Java).
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
@@ -26,6 +29,7 @@ mod cli_ca;
 mod cli_ci;
 mod cli_records;
 mod cli_serve;
+mod cli_trust;
 mod flows;
 mod lifecycle;
 mod provider;

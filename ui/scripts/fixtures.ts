@@ -12,6 +12,7 @@ import type { Scope } from "../src/bindings/Scope";
 import type { Settings } from "../src/bindings/Settings";
 import type { Snippet } from "../src/bindings/Snippet";
 import type { TokenDetail } from "../src/bindings/TokenDetail";
+import type { TrustStatus } from "../src/bindings/TrustStatus";
 import type { User } from "../src/bindings/User";
 import { base64UrlEncode } from "../src/views/tokens/jwt";
 
@@ -27,6 +28,8 @@ export interface Fixtures {
   consents: PendingConsent[];
   /** Remembered consents. */
   remembered: Consent[];
+  /** The trust stores of the machine: system not trusted (needs root), NSS trusted, Java with a stale CA. */
+  trust: TrustStatus;
 }
 
 const ISSUER = "https://localhost:8443";
@@ -452,6 +455,7 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
     certificates,
     requests,
     consents,
+    trust: sampleTrust(certificates.ca.sha256_fingerprint, certificates.ca.path),
     remembered: [
       {
         sub: "3f6c1a52-9c55-4d5e-8a0e-5b1a7c1d2e01",
@@ -535,4 +539,93 @@ export const { handlers, auth } = NextAuth({
         : `curl --cacert ~/authdesk-ca.pem ${issuer}/.well-known/openid-configuration`,
     },
   ];
+}
+
+/** A machine where the system store does not trust the CA yet (and needs root), Chromium
+ * does, and Java holds a stale Authdesk CA from an earlier data directory. */
+export function sampleTrust(fingerprint: string, caPath: string): TrustStatus {
+  const stale = "0F:33:8A:51:C2:7E:90:14:D6:3B:A8:5F:E1:22:9C:04:B7:6D:13:F8:2A:C5:90:E7:48:1B:6F:D2:39:A0:5C:81";
+  const anchor = "/usr/local/share/ca-certificates/authdesk-ca-a13f9c227be041d8.crt";
+  return {
+    ca_sha256: fingerprint,
+    ca_path: caPath,
+    stores: [
+      {
+        store: "system",
+        title: "System store (Debian/Ubuntu)",
+        state: "not_trusted",
+        locations: [
+          {
+            name: "System store (Debian/Ubuntu)",
+            path: "/etc/ssl/certs/ca-certificates.crt",
+            state: "not_trusted",
+            stale: [],
+            action: `sudo sh -c 'install -m 0644 ${caPath} ${anchor} && update-ca-certificates'`,
+          },
+        ],
+        problem: null,
+        needs_root: true,
+        install_commands: [`install -m 0644 ${caPath} ${anchor} && update-ca-certificates`],
+        uninstall_commands: [],
+      },
+      {
+        store: "nss",
+        title: "NSS (Chromium, Chrome, Firefox)",
+        state: "trusted",
+        locations: [{ name: "Chromium/Chrome", path: "/home/dev/.pki/nssdb", state: "trusted", stale: [], action: "" }],
+        problem: null,
+        needs_root: false,
+        install_commands: [],
+        uninstall_commands: ["certutil -D -d sql:/home/dev/.pki/nssdb -n authdesk-ca-a13f9c227be041d8"],
+      },
+      {
+        store: "java",
+        title: "Java (cacerts)",
+        state: "not_trusted",
+        locations: [
+          {
+            name: "Java (temurin-21-jdk-amd64)",
+            path: "/home/dev/.sdkman/candidates/java/21/lib/security/cacerts",
+            state: "not_trusted",
+            stale: [stale],
+            action: "authdesk ca install --store java (replaces the stale Authdesk CA)",
+          },
+        ],
+        problem: null,
+        needs_root: false,
+        install_commands: [
+          "keytool -delete -alias authdesk-ca-0f338a51c27e9014 … && keytool -importcert -noprompt -trustcacerts -alias authdesk-ca-a13f9c227be041d8 …",
+        ],
+        uninstall_commands: ["keytool -delete -alias authdesk-ca-0f338a51c27e9014 …"],
+      },
+    ],
+    ecosystems: [
+      {
+        id: "python-requests",
+        name: "Python requests",
+        uses: "certifi's bundle (requests does not read the system store)",
+        state: "not_trusted",
+        variable: "REQUESTS_CA_BUNDLE",
+        action:
+          'authdesk ca export --format bundle --out authdesk-bundle.pem && export REQUESTS_CA_BUNDLE="$PWD/authdesk-bundle.pem"',
+      },
+      {
+        id: "python-ssl",
+        name: "Python ssl, httpx, aiohttp",
+        uses: "the system store (ssl, aiohttp); certifi's bundle (httpx)",
+        state: "not_trusted",
+        variable: "SSL_CERT_FILE",
+        action:
+          'authdesk ca export --format bundle --out authdesk-bundle.pem && export SSL_CERT_FILE="$PWD/authdesk-bundle.pem"',
+      },
+      {
+        id: "node",
+        name: "Node.js",
+        uses: "its built-in roots (Node does not read the system store)",
+        state: "not_trusted",
+        variable: "NODE_EXTRA_CA_CERTS",
+        action: `export NODE_EXTRA_CA_CERTS=${caPath}`,
+      },
+    ],
+  };
 }

@@ -61,6 +61,16 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
     data.remembered = [];
   }
   const calls: MockBackend["calls"] = [];
+  // What each store's install and uninstall run, kept while the buttons toggle them.
+  const trustCommands = new Map(
+    data.trust.stores.map((s) => [
+      s.store,
+      {
+        install: s.install_commands[0] ?? `authdesk ca install --store ${s.store}`,
+        uninstall: s.uninstall_commands[0] ?? `authdesk ca uninstall --store ${s.store}`,
+      },
+    ]),
+  );
 
   const findClient = (id: unknown): Client =>
     data.clients.find((c) => c.client_id === id) ?? fail("not_found", `client '${String(id)}' does not exist`);
@@ -284,6 +294,37 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         data.certificates.server.not_before = now();
         data.certificates.server.not_after = now() + 86400 * 397;
         return structuredClone(data.certificates);
+
+      case "trust_status":
+        return structuredClone(data.trust);
+      case "install_trust":
+      case "uninstall_trust": {
+        const install = cmd === "install_trust";
+        const store = data.trust.stores.find((s) => s.store === args.store);
+        if (!store || store.locations.length === 0)
+          fail("no_store", `${String(args.store)}: not found on this machine`);
+        if (store.problem) fail("missing_tool", `nothing changed: ${store.store}: ${store.problem}`);
+        const changes = store.locations.map((l) => {
+          const had = l.state === "trusted";
+          const removed = install ? l.stale : [...(had ? [data.trust.ca_sha256] : []), ...l.stale];
+          const outcome = install
+            ? had && l.stale.length === 0
+              ? ("already_trusted" as const)
+              : ("installed" as const)
+            : removed.length
+              ? ("removed" as const)
+              : ("nothing_to_remove" as const);
+          l.state = install ? "trusted" : "not_trusted";
+          l.stale = [];
+          l.action = install ? "" : `authdesk ca install --store ${store.store}`;
+          return { store: store.store, name: l.name, path: l.path, outcome, removed };
+        });
+        store.state = install ? "trusted" : "not_trusted";
+        const commands = trustCommands.get(store.store)!;
+        store.install_commands = install ? [] : [commands.install];
+        store.uninstall_commands = install ? [commands.uninstall] : [];
+        return { changes, status: structuredClone(data.trust) };
+      }
 
       case "get_settings":
         return structuredClone(data.settings);

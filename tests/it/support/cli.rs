@@ -56,6 +56,11 @@ impl Sandbox {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env_remove("AUTHDESK_DATA_DIR")
+            // Trust-store commands see an empty root, never the machine's stores.
+            .env(
+                "AUTHDESK_TRUST_ROOT",
+                self.root.path().join("no-trust-root"),
+            )
             .env_remove("AUTHDESK_LOG")
             .env_remove("RUST_BACKTRACE")
             .current_dir(self.root.path())

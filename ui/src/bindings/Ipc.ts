@@ -18,6 +18,9 @@ import type { Snippet } from "./Snippet";
 import type { TokenDetail } from "./TokenDetail";
 import type { TokenFilter } from "./TokenFilter";
 import type { TokenSummary } from "./TokenSummary";
+import type { TrustReport } from "./TrustReport";
+import type { TrustStatus } from "./TrustStatus";
+import type { TrustStore } from "./TrustStore";
 import type { User } from "./User";
 import type { UserInput } from "./UserInput";
 
@@ -65,6 +68,12 @@ export type Commands = {
   export_certificate: { args: { format: ExportFormat }; result: string | null };
   /** Issues a new server certificate and restarts the provider to serve it. */
   regenerate_server_certificate: { args: Record<string, never>; result: CertificatesInfo };
+  /** Whether each trust store and ecosystem trusts the CA, as `authdesk ca status`. */
+  trust_status: { args: Record<string, never>; result: TrustStatus };
+  /** Puts the CA into one store, as `authdesk ca install --store STORE`; a store that needs root is changed through the desktop's privilege prompt (pkexec), which the window explains first with the store's `install_commands`. */
+  install_trust: { args: { store: TrustStore }; result: TrustReport };
+  /** Takes the CA (and stale Authdesk CAs) out of one store, as `authdesk ca uninstall`. */
+  uninstall_trust: { args: { store: TrustStore }; result: TrustReport };
   /** Asks where to save, then writes the clients, users and scopes as a seed file — what `authdesk export` writes and `authdesk import` / `serve --seed` read — owner-only, since it holds password hashes and client secrets. `None` when the person cancels. */
   export_records: { args: { format: SeedFormat }; result: string | null };
   /** Asks for a seed file (JSON or YAML) and applies it as `authdesk import` does: all or nothing, records matched by id, username or name. `None` when the person cancels. */

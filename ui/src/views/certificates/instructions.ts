@@ -49,6 +49,7 @@ export function trustInstructions(paths: ExportedPaths, issuer = "https://localh
   const caFile = pem ?? der;
   if (caFile) {
     browserLines.push(
+      `# Or let Authdesk do it: Install under "Trust stores on this machine" above, or run: authdesk ca install`,
       `# Firefox: Settings → Privacy & Security → Certificates → View Certificates → Authorities → Import ${caFile}`,
       `# Chrome/Chromium: Settings → Privacy and security → Security → Manage certificates → Authorities → Import`,
       `# Debian/Ubuntu system store (curl, wget, most CLIs):`,
