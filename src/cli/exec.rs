@@ -326,6 +326,53 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
     1
 }
 
+/// `authdesk tokens mint`: a provider context over `core` (the running `serve`'s
+/// issuer unless `issuer` says otherwise), the token minted, stored and logged.
+pub async fn mint(
+    dir: &Path,
+    core: Core,
+    issuer: Option<Url>,
+    request: &crate::oauth::issue::MintRequest,
+) -> Result<crate::oauth::mint::TokenResponse> {
+    let issuer = match issuer {
+        Some(url) => ServeOptions {
+            issuer_override: Some(url),
+            ..Default::default()
+        }
+        .issuer_for(config::DEFAULT_PORT)?,
+        None => match std::fs::read_to_string(running_file(dir))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Running>(&t).ok())
+            .filter(|r| alive(r.pid))
+        {
+            Some(running) => running.issuer,
+            None => ServeOptions::default().issuer_for(config::DEFAULT_PORT)?,
+        },
+    };
+    let now = core.now();
+    let keys = crate::keys::KeySet::load_or_create(&core.store, now).await?;
+    let log = crate::log::RequestLog::start(
+        core.store.clone(),
+        core.events.clone(),
+        crate::log::Retention::default(),
+    );
+    let ctx = crate::oauth::Context::new(crate::oauth::Parts {
+        core: core.clone(),
+        keys,
+        config: crate::oauth::ProviderConfig {
+            issuer,
+            registration_open: false,
+            auto_approve: None,
+        },
+        pending: Default::default(),
+        log,
+    });
+    let minted = ctx.mint(request, now).await;
+    ctx.log.close().await;
+    core.store.close().await;
+    minted.map_err(Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

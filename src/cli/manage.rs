@@ -7,10 +7,12 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use super::{ClientArgs, fmt_time, print_json};
+use super::{ClientArgs, fmt_time, parse_wire, print_json};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::model::ClientInput;
+use crate::model::TokenFormat;
+use crate::oauth::issue::MintRequest;
 use crate::store::flows::{TokenFilter, TokenKind, TokenState, TokenSummary};
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +55,33 @@ pub enum TokensCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mint a token without a flow: prints the token response as JSON. The token is
+    /// stored like any other (introspectable, revocable, in the window and the
+    /// request log as "mint"); works while `serve` runs on the same data directory.
+    Mint {
+        /// The client the token is for.
+        #[arg(long = "client", value_name = "CLIENT_ID")]
+        client_id: String,
+        /// The persona it speaks for (without one: the client's own token).
+        #[arg(long = "user", value_name = "USERNAME")]
+        username: Option<String>,
+        /// A scope; repeat for several (default: what the client may have).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// The access token's lifetime: seconds, or with a unit (90s, 5m, 2h, 1d).
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<i64>,
+        /// jwt or opaque (default: the client's).
+        #[arg(long, value_parser = parse_wire::<TokenFormat>)]
+        format: Option<TokenFormat>,
+        /// Already expired (for testing that a client refuses it).
+        #[arg(long)]
+        expired: bool,
+        /// The issuer to put in the token (default: the running `serve`'s, else
+        /// https://localhost:8443).
+        #[arg(long, value_name = "URL")]
+        issuer: Option<url::Url>,
+    },
     /// Set a token's expiry to now, so a client's refresh logic can be exercised.
     Expire {
         id: String,
@@ -68,8 +97,30 @@ impl TokensCommand {
             | TokensCommand::Show { json, .. }
             | TokensCommand::Revoke { json, .. }
             | TokensCommand::Expire { json, .. } => *json,
+            TokensCommand::Mint { .. } => false,
         }
     }
+}
+
+/// `300`, `90s`, `5m`, `2h`, `1d`: seconds.
+fn parse_duration(s: &str) -> std::result::Result<i64, String> {
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => s.split_at(at),
+        None => (s, "s"),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration; use seconds or 90s, 5m, 2h, 1d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{s}' has an unknown unit; use s, m, h or d")),
+    };
+    n.checked_mul(unit)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("'{s}' is not a positive duration"))
 }
 
 fn parse_kind(s: &str) -> std::result::Result<TokenKind, String> {
@@ -233,6 +284,26 @@ pub async fn tokens(dir: &Path, cmd: TokensCommand) -> Result<()> {
                 println!("revoked {what} ({n} token(s))");
                 Ok(())
             }
+        }
+        TokensCommand::Mint {
+            client_id,
+            username,
+            scopes,
+            ttl,
+            format,
+            expired,
+            issuer,
+        } => {
+            let request = MintRequest {
+                client_id,
+                username,
+                scopes,
+                ttl,
+                format,
+                expired,
+            };
+            let response = super::exec::mint(dir, core, issuer, &request).await?;
+            print_json(&response)
         }
         TokensCommand::Expire { id, json } => {
             let summary = core.expire_token(&id).await?;

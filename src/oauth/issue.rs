@@ -197,3 +197,85 @@ pub fn new_grant(what: &Issue<'_>, id: String, now: Timestamp) -> GrantRow {
         revoked_at: None,
     }
 }
+
+/// A token made on request, without a flow (`authdesk tokens mint`): for a client, and
+/// a persona when one is named.
+#[derive(Debug, Clone, Default)]
+pub struct MintRequest {
+    pub client_id: String,
+    pub username: Option<String>,
+    /// The scopes; without any, what the client may have (without a persona: what
+    /// needs none).
+    pub scopes: Vec<String>,
+    /// The access token's lifetime; the client's when absent.
+    pub ttl: Option<i64>,
+    pub format: Option<crate::model::TokenFormat>,
+    /// Already expired: issued `ttl` + 60 s ago.
+    pub expired: bool,
+}
+
+impl Context {
+    /// Mints and stores the tokens of `req` (an access token, and an id_token when a
+    /// persona is named and `openid` is among the scopes), and logs them as minted.
+    pub async fn mint(
+        &self,
+        req: &MintRequest,
+        now: Timestamp,
+    ) -> Result<TokenResponse, OAuthError> {
+        let found = self
+            .core
+            .cached_client(&req.client_id)
+            .await?
+            .ok_or_else(|| {
+                OAuthError::invalid_request(format!(
+                    "no client '{}'; see `authdesk clients list`",
+                    req.client_id
+                ))
+            })?;
+        let mut client = (*found).clone();
+        if let Some(ttl) = req.ttl {
+            if !(1..=crate::model::MAX_TTL).contains(&ttl) {
+                return Err(OAuthError::invalid_request(format!(
+                    "--ttl {ttl} is not a lifetime between 1 second and 10 years"
+                )));
+            }
+            client.access_token_ttl = ttl;
+        }
+        if let Some(format) = req.format {
+            client.access_token_format = format;
+        }
+        let user = match &req.username {
+            Some(name) => Some(super::consent::choose_persona(self, Some(name), None).await?),
+            None => None,
+        };
+        let asked = (!req.scopes.is_empty()).then(|| req.scopes.join(" "));
+        let scopes = match &user {
+            Some(_) => {
+                super::token::resolve_scopes(&client, asked.as_deref(), || client.scopes.clone())?
+            }
+            None => super::token::client_credentials_scopes(&client, asked.as_deref())?,
+        };
+        let mut what = Issue::new(&client, user.as_ref(), &scopes);
+        what.refresh = false;
+        let issued_at = if req.expired {
+            now - client.access_token_ttl - 60
+        } else {
+            now
+        };
+        let what = what.grant(None, user.as_ref().map(|_| issued_at));
+        let (response, rows) = self.issue(&what, issued_at).await?;
+        self.store_tokens(None, rows).await?;
+        self.record(
+            super::context::LogLine::new("mint", crate::events::RequestStatus::Completed)
+                .client(Some(client.client_id.clone()))
+                .user(user.map(|u| u.username))
+                .detail(serde_json::json!({
+                    "scope": response.scope,
+                    "tokens": response.issued,
+                    "expired": req.expired,
+                    "id_token": response.id_token.is_some(),
+                })),
+        );
+        Ok(response)
+    }
+}

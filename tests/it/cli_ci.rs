@@ -324,3 +324,90 @@ fn bad_management_input_is_one_line_exit_1_and_changes_nothing() {
     }
     assert_eq!(sb.ok_json(&["clients", "show", "ci-service"]), before);
 }
+
+#[test]
+fn minted_tokens_are_stored_introspectable_and_logged_while_serve_runs() {
+    let sb = Sandbox::new();
+    let seed = seeded(&sb);
+    let mut served = sb.serve(&["--seed", seed.to_str().unwrap()]);
+    let ca = sb.ca_pem();
+    let minted = parse_json(&sb.ok(&["tokens", "mint", "--client", "ci-service", "--ttl", "5m"]));
+    assert_eq!(minted["token_type"], "Bearer");
+    assert_eq!(minted["expires_in"], 300);
+    assert_eq!(minted["scope"], "api.read");
+    let access = minted["access_token"].as_str().unwrap();
+    let seen = introspect(&served.issuer, &ca, access);
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["iss"], Value::String(served.issuer.clone()));
+
+    // For a persona, with openid: an id_token too.
+    let as_alice = parse_json(&sb.ok(&[
+        "tokens", "mint", "--client", "legacy", "--user", "alice", "--scope", "openid", "--format",
+        "opaque",
+    ]));
+    assert!(as_alice["id_token"].as_str().is_some(), "{as_alice}");
+    let seen = introspect(
+        &served.issuer,
+        &ca,
+        as_alice["access_token"].as_str().unwrap(),
+    );
+    assert_eq!(seen["username"], "alice");
+
+    // Already expired on purpose.
+    let expired = parse_json(&sb.ok(&["tokens", "mint", "--client", "ci-service", "--expired"]));
+    let seen = introspect(
+        &served.issuer,
+        &ca,
+        expired["access_token"].as_str().unwrap(),
+    );
+    assert_eq!(seen["active"], false);
+
+    let listed = sb.ok_json(&["tokens", "list", "--client", "ci-service"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    served.stop_with(libc::SIGTERM);
+}
+
+#[test]
+fn bad_mint_requests_are_one_line_exit_1_and_store_nothing() {
+    let sb = Sandbox::new();
+    let seed = seeded(&sb);
+    sb.ok(&["import", seed.to_str().unwrap()]);
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["tokens", "mint", "--client", "nope"],
+            &["no client 'nope'"],
+        ),
+        (
+            &["tokens", "mint", "--client", "legacy", "--user", "nobody"],
+            &["no persona 'nobody'"],
+        ),
+        (
+            &[
+                "tokens",
+                "mint",
+                "--client",
+                "ci-service",
+                "--scope",
+                "admin",
+            ],
+            &["scope 'admin'", "allowed"],
+        ),
+        (
+            &["tokens", "mint", "--client", "legacy", "--scope", "openid"],
+            &["openid", "signed-in user"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let run = sb.run(args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {}", run.stderr);
+        run.one_line_error(needles);
+    }
+    // A duration clap cannot read is a usage error (exit 2), as every bad flag is.
+    assert_eq!(
+        sb.run(&["tokens", "mint", "--client", "ci-service", "--ttl", "5x"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(sb.ok_json(&["tokens", "list"]), serde_json::json!([]));
+}

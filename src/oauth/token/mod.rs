@@ -6,6 +6,8 @@
 
 mod authorization_code;
 mod client_credentials;
+
+pub use client_credentials::check as client_credentials_scopes;
 mod device_code;
 mod password;
 mod refresh;
