@@ -180,27 +180,6 @@ pub async fn env(dir: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// A temporary data directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!(
-            "authdesk-exec-{}-{}",
-            std::process::id(),
-            crate::model::random_token(6)
-        ));
-        crate::fsutil::create_private_dir(&path)?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `authdesk exec`: returns the command's exit status (1 when the provider cannot
 /// start, 127 when the command cannot be run).
 pub async fn exec(data_dir: Option<PathBuf>, args: ExecArgs) -> Result<i32> {
@@ -211,11 +190,17 @@ pub async fn exec(data_dir: Option<PathBuf>, args: ExecArgs) -> Result<i32> {
     });
     let temp = match given {
         Some(_) => None,
-        None => Some(TempDir::new()?),
+        // Owner-only, removed when dropped (also when the command fails).
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("authdesk-exec-")
+                .tempdir()
+                .map_err(|e| Error::io("cannot create a temporary data directory", e))?,
+        ),
     };
     let dir = match (&given, &temp) {
         (Some(d), _) => d.clone(),
-        (None, Some(t)) => t.0.join("data"),
+        (None, Some(t)) => t.path().join("data"),
         (None, None) => config::default_data_dir()?,
     };
     let seed = match &args.seed {
@@ -240,7 +225,7 @@ pub async fn exec(data_dir: Option<PathBuf>, args: ExecArgs) -> Result<i32> {
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let provider = Provider::open_and_start(&dir, now, opening, &options).await?;
     let files = match &temp {
-        Some(t) => t.0.join("env"),
+        Some(t) => t.path().join("env"),
         None => dir.join("env"),
     };
     let result = run_command(&provider, &files, &args.command).await;

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::{Authorization, OAuthParams, csrf_cookie_matches};
-use super::reply::{self, error_page, json_no_store};
+use super::reply::{self, error_page, json_no_store, rejected};
 use crate::events::RequestStatus;
 use crate::model::random_token;
 use crate::oauth::device::{self, Verification, Waiting};
-use crate::oauth::{LogLine, OAuthError, client_auth, paths};
+use crate::oauth::{LogLine, OAuthError, paths};
 
 const DEVICE_CSRF_COOKIE: &str = "authdesk_device_csrf";
 
@@ -46,14 +46,7 @@ async fn device_authorization(
             );
             json_no_store(StatusCode::OK, &v)
         }
-        Err(e) => {
-            state.ctx.record(
-                LogLine::rejected("device_authorization", &e)
-                    .client(client_auth::claimed_client_id(auth.value(), &params))
-                    .params(&params),
-            );
-            e.into_response()
-        }
+        Err(e) => rejected(&state, "device_authorization", &auth, &params, e),
     }
 }
 

@@ -6,8 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::AppState;
+use super::extract::Authorization;
 use crate::oauth::authorize::{Completion, Untrusted};
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::{ErrorCode, LogLine, OAuthError, client_auth};
 
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -114,4 +116,20 @@ pub fn set_cookie(res: &mut Response, name: &str, value: &str, attributes: &str)
     {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
+}
+
+/// Logs a refusal (with the client the request claims to be) and answers it.
+pub fn rejected(
+    state: &AppState,
+    kind: &str,
+    auth: &Authorization,
+    params: &Params,
+    e: OAuthError,
+) -> Response {
+    state.ctx.record(
+        LogLine::rejected(kind, &e)
+            .client(client_auth::claimed_client_id(auth.value(), params))
+            .params(params),
+    );
+    e.into_response()
 }

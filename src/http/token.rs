@@ -9,32 +9,16 @@ use serde_json::json;
 
 use super::AppState;
 use super::extract::{Authorization, OAuthParams};
-use super::reply::{json_no_store, no_store};
+use super::reply::{json_no_store, no_store, rejected};
 use crate::events::{ProviderEvent, RequestStatus};
 use crate::oauth::params::Params;
-use crate::oauth::{LogLine, OAuthError, client_auth, paths, resource, token};
+use crate::oauth::{LogLine, OAuthError, paths, resource, token};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(paths::TOKEN, post(token_endpoint))
         .route(paths::INTROSPECT, post(introspect))
         .route(paths::REVOKE, post(revoke))
-}
-
-/// Logs a refusal (with the client the request claims to be) and answers it.
-fn rejected(
-    state: &AppState,
-    kind: &str,
-    auth: &Authorization,
-    params: &Params,
-    e: OAuthError,
-) -> Response {
-    state.ctx.record(
-        LogLine::rejected(kind, &e)
-            .client(client_auth::claimed_client_id(auth.value(), params))
-            .params(params),
-    );
-    e.into_response()
 }
 
 async fn token_endpoint(
