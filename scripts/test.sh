@@ -46,6 +46,9 @@ bash scripts/desktop-bindings.sh --compare
 step "Python client libraries (Authlib, oauthlib) against authdesk serve"
 bash tests/python/run.sh
 
+step "JavaScript client libraries (oauth4webapi, openid-client, jose) against authdesk serve"
+bash tests/js/run.sh
+
 if [ -f tests/browser/run.sh ]; then
   step "browser: consent page in headless Chromium"
   bash tests/browser/run.sh
