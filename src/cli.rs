@@ -105,6 +105,10 @@ pub struct ServeArgs {
     /// Approve every authorization request as this user (for CI).
     #[arg(long, value_name = "USER")]
     pub auto_approve: Option<String>,
+    /// Shape the tokens of every client without a preset of its own like this identity
+    /// provider's: entra_id, auth0, keycloak, cognito, okta or google.
+    #[arg(long, value_name = "PRESET", value_parser = crate::token_shape::Preset::parse)]
+    pub preset: Option<crate::token_shape::Preset>,
     /// Apply this seed file (JSON/YAML) at start, idempotently.
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
@@ -298,8 +302,32 @@ pub struct ClientArgs {
     /// A JWK Set file with the client's public keys (private_key_jwt).
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// An extra claim: name=VALUE (JSON or text) or name<-persona_claim, optionally
+    /// @access_token,id_token,userinfo (default: all three); repeat for several.
+    /// `--claim none` removes every extra claim.
+    #[arg(long = "claim", value_name = "RULE")]
+    pub claims: Vec<String>,
+    /// A resource (audience) the client may ask for (RFC 8707); repeat for several.
+    /// `--resource none` removes them.
+    #[arg(long = "resource", value_name = "URI")]
+    pub resources: Vec<String>,
+    /// The access token's audience when no resource is asked for ("" removes it).
+    #[arg(long, value_name = "URI")]
+    pub default_audience: Option<String>,
+    /// Token shape: entra_id, auth0, keycloak, cognito, okta, google, or none.
+    #[arg(long, value_name = "PRESET")]
+    pub preset: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A repeated option where the single value `none` means "empty".
+fn list_or_none(v: Vec<String>) -> Option<Vec<String>> {
+    match v.as_slice() {
+        [] => None,
+        [only] if only == "none" => Some(Vec::new()),
+        _ => Some(v),
+    }
 }
 
 fn parse_wire<T: std::str::FromStr<Err = String>>(s: &str) -> std::result::Result<T, String> {
@@ -359,6 +387,20 @@ impl ClientArgs {
             auto_approve: self.auto_approve,
             tags: non_empty(self.tags),
             jwks,
+            extra_claims: list_or_none(self.claims)
+                .map(|rules| {
+                    rules
+                        .iter()
+                        .map(|r| {
+                            crate::token_shape::ClaimRule::parse_cli(r)
+                                .map_err(|e| Error::invalid("--claim", e))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
+            resources: list_or_none(self.resources),
+            default_audience: self.default_audience,
+            preset: self.preset,
         })
     }
 }
@@ -610,6 +652,7 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
         port: args.port,
         issuer_override: args.issuer,
         auto_approve: args.auto_approve,
+        preset: args.preset,
         registration_open: !args.no_registration,
         log_retention: crate::log::Retention {
             max_age_secs: i64::from(args.log_max_age_days) * 24 * 3600,

@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub registration_open: bool,
     /// How much request history the log keeps.
     pub log_retention: crate::log::Retention,
+    /// The token shape of clients without a preset of their own.
+    pub preset: Option<crate::token_shape::Preset>,
 }
 
 impl Default for ServeOptions {
@@ -49,6 +51,7 @@ impl Default for ServeOptions {
             auto_approve: None,
             registration_open: true,
             log_retention: crate::log::Retention::default(),
+            preset: None,
         }
     }
 }

@@ -130,17 +130,57 @@ const DEFAULT_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$77DtCBVDJy56
 
 /// The personas a fresh provider starts with.
 fn default_users() -> Vec<UserInput> {
-    let user = |username: &str, name: &str| UserInput {
-        username: Some(username.into()),
-        password_hash: Some(DEFAULT_PASSWORD_HASH.into()),
-        claims: Some(serde_json::json!({
-            "name": name,
+    // The full OpenID Connect standard claim set (Core §5.1), and roles and groups
+    // for the presets to place.
+    let user = |username: &str, given: &str, claims: serde_json::Value| {
+        let mut all = serde_json::json!({
+            "name": format!("{given} Example"),
+            "given_name": given,
+            "family_name": "Example",
+            "middle_name": "Q.",
+            "nickname": username,
+            "preferred_username": username,
+            "profile": format!("https://example.com/people/{username}"),
+            "picture": format!("https://example.com/people/{username}.png"),
+            "website": "https://example.com",
             "email": format!("{username}@example.com"),
             "email_verified": true,
-        })),
-        ..Default::default()
+            "zoneinfo": "Europe/Paris",
+            "locale": "en-US",
+            "phone_number": "+1 555 0100",
+            "phone_number_verified": true,
+            "address": {
+                "formatted": "1 Example Street\nSpringfield, IL 62701\nUS",
+                "street_address": "1 Example Street",
+                "locality": "Springfield",
+                "region": "IL",
+                "postal_code": "62701",
+                "country": "US"
+            },
+            "updated_at": 1_767_225_600,
+        });
+        if let (Some(all), serde_json::Value::Object(more)) = (all.as_object_mut(), claims) {
+            all.extend(more);
+        }
+        UserInput {
+            username: Some(username.into()),
+            password_hash: Some(DEFAULT_PASSWORD_HASH.into()),
+            claims: Some(all),
+            ..Default::default()
+        }
     };
-    vec![user("alice", "Alice Example"), user("bob", "Bob Example")]
+    vec![
+        user(
+            "alice",
+            "Alice",
+            serde_json::json!({"gender": "female", "birthdate": "1990-04-01", "roles": ["admin", "user"], "groups": ["engineering"]}),
+        ),
+        user(
+            "bob",
+            "Bob",
+            serde_json::json!({"gender": "male", "birthdate": "1985-11-23", "phone_number": "+1 555 0101", "roles": ["user"], "groups": ["sales"]}),
+        ),
+    ]
 }
 
 impl Core {

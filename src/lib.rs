@@ -53,6 +53,7 @@ pub mod server;
 pub mod snippets;
 pub mod store;
 pub mod tls;
+pub mod token_shape;
 pub mod trust;
 
 pub use crate::core::Core;

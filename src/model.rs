@@ -170,6 +170,19 @@ pub struct Client {
     pub created_at: Timestamp,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub updated_at: Timestamp,
+    /// Claims added to this client's tokens and userinfo (issue 18).
+    #[serde(default)]
+    pub extra_claims: Vec<crate::token_shape::ClaimRule>,
+    /// RFC 8707 resources (audiences) this client may ask for with `resource` (or
+    /// Auth0's `audience`).
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The access token's `aud` when no resource is asked for (else the client id).
+    #[serde(default)]
+    pub default_audience: Option<String>,
+    /// Token shape of a popular identity provider (else the provider-wide one, if set).
+    #[serde(default)]
+    pub preset: Option<crate::token_shape::Preset>,
 }
 
 impl Client {
@@ -225,6 +238,13 @@ pub struct ClientInput {
     pub tags: Option<Vec<String>>,
     #[cfg_attr(feature = "ts-bindings", ts(optional, type = "unknown"))]
     pub jwks: Option<serde_json::Value>,
+    pub extra_claims: Option<Vec<crate::token_shape::ClaimRule>>,
+    pub resources: Option<Vec<String>>,
+    /// `""` removes the default audience.
+    pub default_audience: Option<String>,
+    /// A preset's name (`entra_id`, `auth0`, `keycloak`, `cognito`, `okta`, `google`);
+    /// `""` or `none` removes it.
+    pub preset: Option<String>,
 }
 
 impl From<&Client> for ClientInput {
@@ -251,6 +271,10 @@ impl From<&Client> for ClientInput {
             auto_approve: Some(c.auto_approve),
             tags: Some(c.tags.clone()),
             jwks: c.jwks.clone(),
+            extra_claims: Some(c.extra_claims.clone()),
+            resources: Some(c.resources.clone()),
+            default_audience: Some(c.default_audience.clone().unwrap_or_default()),
+            preset: Some(c.preset.map(|p| p.as_str().to_string()).unwrap_or_default()),
         }
     }
 }
@@ -695,6 +719,37 @@ impl ClientInput {
         );
         tags.sort();
 
+        let extra_claims = self
+            .extra_claims
+            .or(base.as_ref().map(|c| c.extra_claims.clone()))
+            .unwrap_or_default();
+        for rule in &extra_claims {
+            rule.validate().map_err(|e| field("extra_claims", e))?;
+        }
+        let resources = dedup(
+            self.resources
+                .or(base.as_ref().map(|c| c.resources.clone()))
+                .unwrap_or_default(),
+        );
+        for r in &resources {
+            crate::token_shape::validate_resource(r).map_err(|e| field("resources", e))?;
+        }
+        let default_audience = match self.default_audience {
+            Some(a) if a.trim().is_empty() => None,
+            Some(a) => Some(a.trim().to_string()),
+            None => base.as_ref().and_then(|c| c.default_audience.clone()),
+        };
+        if let Some(a) = &default_audience {
+            crate::token_shape::validate_resource(a).map_err(|e| field("default_audience", e))?;
+        }
+        let preset = match self.preset.as_deref().map(str::trim) {
+            Some("") | Some("none") => None,
+            Some(name) => {
+                Some(crate::token_shape::Preset::parse(name).map_err(|e| field("preset", e))?)
+            }
+            None => base.as_ref().and_then(|c| c.preset),
+        };
+
         Ok(Client {
             client_id,
             client_secret,
@@ -734,6 +789,10 @@ impl ClientInput {
             jwks,
             created_at: base.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
+            extra_claims,
+            resources,
+            default_audience,
+            preset,
         })
     }
 }
@@ -856,6 +915,12 @@ impl Scope {
                 ],
             ),
             s("email", "Your email address", &["email", "email_verified"]),
+            s("address", "Your postal address", &["address"]),
+            s(
+                "phone",
+                "Your phone number",
+                &["phone_number", "phone_number_verified"],
+            ),
             s(
                 "offline_access",
                 "Stay signed in: the app may refresh its access while you are away",

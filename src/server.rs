@@ -361,6 +361,7 @@ impl Provider {
                 issuer: issuer.clone(),
                 registration_open: options.registration_open,
                 auto_approve: options.auto_approve.clone(),
+                preset: options.preset,
             },
             pending: Default::default(),
             log,

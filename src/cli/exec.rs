@@ -348,6 +348,7 @@ pub async fn mint(
             issuer,
             registration_open: false,
             auto_approve: None,
+            preset: None,
         },
         pending: Default::default(),
         log,

@@ -77,6 +77,15 @@ pub enum TokensCommand {
         /// Already expired (for testing that a client refuses it).
         #[arg(long)]
         expired: bool,
+        /// Extra claims for the access token and id_token, as a JSON object, e.g.
+        /// '{"roles":["admin"],"tenant":"acme"}' (reserved claims such as sub or exp
+        /// are refused).
+        #[arg(long, value_name = "JSON")]
+        claims: Option<String>,
+        /// The access token's audience (an RFC 8707 resource the client may ask
+        /// for); repeat for several.
+        #[arg(long = "audience", visible_alias = "resource", value_name = "URI")]
+        audiences: Vec<String>,
         /// The issuer to put in the token (default: the running `serve`'s, else
         /// https://localhost:8443).
         #[arg(long, value_name = "URL")]
@@ -292,8 +301,32 @@ pub async fn tokens(dir: &Path, cmd: TokensCommand) -> Result<()> {
             ttl,
             format,
             expired,
+            claims,
+            audiences,
             issuer,
         } => {
+            let claims = claims
+                .map(|text| {
+                    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                        crate::Error::invalid(
+                            "--claims",
+                            format!("is not JSON ({e}); give an object, e.g. '{{\"roles\":[\"admin\"]}}'"),
+                        )
+                    })?;
+                    let serde_json::Value::Object(map) = value else {
+                        return Err(crate::Error::invalid(
+                            "--claims",
+                            "must be a JSON object, e.g. '{\"roles\":[\"admin\"]}'",
+                        ));
+                    };
+                    crate::token_shape::check_not_reserved(
+                        map.keys().map(String::as_str),
+                        "--claims",
+                    )
+                    .map_err(|e| crate::Error::invalid("--claims", e))?;
+                    Ok(map)
+                })
+                .transpose()?;
             let request = MintRequest {
                 client_id,
                 username,
@@ -301,6 +334,8 @@ pub async fn tokens(dir: &Path, cmd: TokensCommand) -> Result<()> {
                 ttl,
                 format,
                 expired,
+                claims,
+                audiences,
             };
             let response = super::exec::mint(dir, core, issuer, &request).await?;
             print_json(&response)

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
+use super::claims::SignIn;
 use super::consent::{
     ConsentView, DecidedBy, Decision, auto_approver, consent_view, finish, pending_view,
 };
@@ -47,6 +48,8 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     pub max_age: Option<i64>,
     pub params: Params,
+    /// Resources, the claims request and acr_values (issue 18).
+    pub sign_in: SignIn,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -111,6 +114,24 @@ fn valid_pkce_challenge(s: &str) -> bool {
     (43..=128).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// What a request asks of the sign-in beyond scopes: RFC 8707 resources (or Auth0's
+/// `audience`), the `claims` parameter and `acr_values`.
+pub fn sign_in_request(client: &Client, params: &Params) -> Result<SignIn, OAuthError> {
+    let requested = params
+        .get("claims")
+        .map(super::claims::ClaimsRequest::parse)
+        .transpose()?;
+    Ok(SignIn {
+        resources: super::claims::resources(client, &params.resources())?,
+        requested,
+        acr_values: params
+            .get("acr_values")
+            .map(|v| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
+        ..SignIn::default()
+    })
 }
 
 /// The redirect URI of a request: the given one if it is registered, else the
@@ -407,7 +428,9 @@ pub fn validate(client: Option<Client>, params: &Params) -> Result<AuthRequest, 
         })?),
         None => None,
     };
+    let sign_in = sign_in_request(&client, params).map_err(fail)?;
     Ok(AuthRequest {
+        sign_in,
         client,
         response_type,
         redirect_uri,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::authorize::{AuthRequest, Completion, respond};
+use super::claims::SignIn;
 use super::context::{Context, LogLine, paths};
 use super::error::{ErrorCode, OAuthError};
 use super::issue::Issue;
@@ -168,6 +169,11 @@ async fn complete(
             ..
         } => (user, claims_override, auth_time.unwrap_or(now)),
     };
+    let sign_in = SignIn {
+        claims: claims_override,
+        amr: vec!["user".into()],
+        ..req.sign_in.clone()
+    };
     let grant_id = crate::model::sortable_id(now);
     let grant = GrantRow {
         id: grant_id.clone(),
@@ -177,6 +183,7 @@ async fn complete(
         auth_time: Some(auth_time),
         created_at: now,
         revoked_at: None,
+        extras: sign_in.to_column(),
     };
     let mut code_row = None;
     let mut token_rows = Vec::new();
@@ -195,9 +202,7 @@ async fn complete(
                     code_challenge: req.code_challenge.clone(),
                     code_challenge_method: req.code_challenge_method.clone(),
                     auth_time,
-                    claims: claims_override
-                        .as_ref()
-                        .map(|c| Value::Object(c.clone()).to_string()),
+                    claims: sign_in.to_column(),
                     created_at: now,
                     expires_at: now + req.client.code_ttl,
                     used_at: None,
@@ -209,7 +214,7 @@ async fn complete(
             let what = Issue::new(&req.client, Some(&user), &req.scopes)
                 .grant(Some(&grant_id), Some(auth_time))
                 .nonce(req.nonce.as_deref())
-                .claims(claims_override.as_ref())
+                .sign_in(&sign_in)
                 .access_only();
             let mut fields = Vec::new();
             let mut access = None;

@@ -41,6 +41,8 @@ pub struct ProviderConfig {
     pub issuer: String,
     pub registration_open: bool,
     pub auto_approve: Option<String>,
+    /// The token shape of every client without a preset of its own (`serve --preset`).
+    pub preset: Option<crate::token_shape::Preset>,
 }
 
 impl ProviderConfig {

@@ -45,8 +45,11 @@ pub fn metadata(ctx: &Context, scopes: Vec<String>) -> Value {
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
         "code_challenge_methods_supported": ["S256", "plain"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "given_name", "family_name", "preferred_username", "email", "email_verified"],
-        "claims_parameter_supported": false,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified", "address", "phone_number", "phone_number_verified"],
+        // OIDC Core §5.5: essential and voluntary claims for the id_token and userinfo.
+        "claims_parameter_supported": true,
+        // RFC 8707: `resource` at the authorization and token endpoints.
+        "resource_indicators_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,

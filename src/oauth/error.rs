@@ -40,6 +40,7 @@ codes! {
     SlowDown = "slow_down",
     ExpiredToken = "expired_token",
     TemporarilyUnavailable = "temporarily_unavailable",
+    InvalidTarget = "invalid_target",
 }
 
 /// The `WWW-Authenticate` challenge an error's answer carries.

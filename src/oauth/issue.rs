@@ -4,14 +4,25 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
+use super::claims::SignIn;
 use super::context::Context;
+use super::context::ProviderConfig;
 use super::error::OAuthError;
-use super::mint::{ACCESS_TOKEN_ALG, Mint, TokenResponse, id_token, mint};
+use super::mint::{ACCESS_TOKEN_ALG, Mint, TokenResponse, access_format, id_token, mint};
 use crate::model::{Client, GrantType, Timestamp, TokenFormat, User};
 use crate::store::flows::{self, GrantRow, TokenRow};
 use crate::store::writer::boxed;
+
+/// A sign-in that asked for nothing beyond the defaults.
+static NO_SIGN_IN: SignIn = SignIn {
+    resources: Vec::new(),
+    claims: None,
+    requested: None,
+    acr_values: Vec::new(),
+    amr: Vec::new(),
+    added: None,
+    aud: None,
+};
 
 /// What a grant issues.
 #[derive(Debug, Clone, Copy)]
@@ -22,8 +33,8 @@ pub struct Issue<'a> {
     pub grant_id: Option<&'a str>,
     pub auth_time: Option<Timestamp>,
     pub nonce: Option<&'a str>,
-    /// Replaces the persona's claims for this sign-in only.
-    pub claims_override: Option<&'a Map<String, Value>>,
+    /// What the sign-in asked for and how it happened.
+    pub sign_in: &'a SignIn,
     /// A refresh token comes with the access token.
     pub refresh: bool,
     /// An id_token comes with the access token.
@@ -42,7 +53,7 @@ impl<'a> Issue<'a> {
             grant_id: None,
             auth_time: None,
             nonce: None,
-            claims_override: None,
+            sign_in: &NO_SIGN_IN,
             refresh: user.is_some() && client.allows_grant(GrantType::RefreshToken),
             id_token: user.is_some() && scopes.iter().any(|s| s == "openid"),
         }
@@ -60,8 +71,8 @@ impl<'a> Issue<'a> {
         self
     }
 
-    pub fn claims(mut self, claims: Option<&'a Map<String, Value>>) -> Self {
-        self.claims_override = claims;
+    pub fn sign_in(mut self, sign_in: &'a SignIn) -> Self {
+        self.sign_in = sign_in;
         self
     }
 
@@ -72,12 +83,13 @@ impl<'a> Issue<'a> {
         self
     }
 
-    fn mint_args(&self, issuer: &'a str, now: Timestamp) -> Mint<'a> {
+    fn mint_args(&self, config: &'a ProviderConfig, now: Timestamp) -> Mint<'a> {
         Mint {
-            issuer,
+            issuer: &config.issuer,
             client: self.client,
             user: self.user,
-            claims_override: self.claims_override,
+            sign_in: self.sign_in,
+            preset: self.client.preset.or(config.preset),
             scopes: self.scopes,
             grant_id: self.grant_id,
             auth_time: self.auth_time,
@@ -107,7 +119,8 @@ impl Context {
         what: &Issue<'_>,
         now: Timestamp,
     ) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
-        if what.client.access_token_format == TokenFormat::Jwt {
+        if access_format(what.client, what.client.preset.or(self.config.preset)) == TokenFormat::Jwt
+        {
             self.keys.ready(ACCESS_TOKEN_ALG).await?;
         }
         if what.id_token {
@@ -116,7 +129,7 @@ impl Context {
                 .await?;
         }
         let defs = self.scope_defs(what.user).await?;
-        mint(&self.keys, &defs, &what.mint_args(&self.config.issuer, now))
+        mint(&self.keys, &defs, &what.mint_args(&self.config, now))
     }
 
     /// Signs an id_token for `what`'s user alone (the implicit flow), with `at_hash` of
@@ -137,7 +150,7 @@ impl Context {
         id_token(
             &self.keys,
             &defs,
-            &what.mint_args(&self.config.issuer, now),
+            &what.mint_args(&self.config, now),
             user,
             access_token,
         )
@@ -195,6 +208,7 @@ pub fn new_grant(what: &Issue<'_>, id: String, now: Timestamp) -> GrantRow {
         auth_time: what.auth_time,
         created_at: now,
         revoked_at: None,
+        extras: what.sign_in.to_column(),
     }
 }
 
@@ -212,6 +226,10 @@ pub struct MintRequest {
     pub format: Option<crate::model::TokenFormat>,
     /// Already expired: issued `ttl` + 60 s ago.
     pub expired: bool,
+    /// Claims added to the access token and id_token (none reserved).
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// RFC 8707 resources: the access token's audience.
+    pub audiences: Vec<String>,
 }
 
 impl Context {
@@ -255,7 +273,17 @@ impl Context {
             }
             None => super::token::client_credentials_scopes(&client, asked.as_deref())?,
         };
-        let mut what = Issue::new(&client, user.as_ref(), &scopes);
+        if let Some(added) = &req.claims {
+            crate::token_shape::check_not_reserved(added.keys().map(String::as_str), "--claims")
+                .map_err(OAuthError::invalid_request)?;
+        }
+        let asked: Vec<&str> = req.audiences.iter().map(String::as_str).collect();
+        let sign_in = SignIn {
+            resources: super::claims::resources(&client, &asked)?,
+            added: req.claims.clone(),
+            ..SignIn::default()
+        };
+        let mut what = Issue::new(&client, user.as_ref(), &scopes).sign_in(&sign_in);
         what.refresh = false;
         let issued_at = if req.expired {
             now - client.access_token_ttl - 60

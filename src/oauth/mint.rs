@@ -2,17 +2,17 @@
 //! OpenID Connect id_tokens. Minting is pure (no I/O): it returns the response and the
 //! rows the caller commits in its transaction before answering.
 
-use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use sha2::Digest;
 
+use super::claims::{Shaper, SignIn};
 use super::error::OAuthError;
 use crate::keys::KeySet;
 use crate::model::{
     Client, Scope, SigningAlg, Timestamp, TokenFormat, User, random_token, sortable_id,
 };
 use crate::store::flows::{TokenKind, TokenRow, hash_secret};
+use crate::token_shape::Preset;
 
 /// Access tokens are signed with ES256: fast to sign and verify. id_tokens use the
 /// client's `id_token_signed_response_alg` (RS256 unless chosen otherwise).
@@ -42,8 +42,11 @@ pub struct Mint<'a> {
     pub issuer: &'a str,
     pub client: &'a Client,
     pub user: Option<&'a User>,
-    /// Replaces persona claims for this login only.
-    pub claims_override: Option<&'a Map<String, Value>>,
+    /// What the sign-in asked for and how it happened (resources, claims request,
+    /// acr, amr, a claims override).
+    pub sign_in: &'a SignIn,
+    /// The client's preset, else the provider's.
+    pub preset: Option<Preset>,
     pub scopes: &'a [String],
     pub grant_id: Option<&'a str>,
     pub auth_time: Option<Timestamp>,
@@ -51,6 +54,20 @@ pub struct Mint<'a> {
     pub refresh: bool,
     pub id_token: bool,
     pub now: Timestamp,
+}
+
+impl<'a> Mint<'a> {
+    fn shaper(&self, scope_defs: &'a [Scope]) -> Shaper<'a> {
+        Shaper {
+            issuer: self.issuer,
+            client: self.client,
+            preset: self.preset,
+            user: self.user,
+            sign_in: self.sign_in,
+            scopes: self.scopes,
+            scope_defs,
+        }
+    }
 }
 
 /// The claims of `user` that the granted scopes release (OIDC Core §5.4).
@@ -76,28 +93,19 @@ pub fn claims_for_scopes(
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url (OIDC Core §3.1.3.6).
 pub fn at_hash(access_token: &str) -> String {
-    let digest = sha2::Sha256::digest(access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    super::claims::half_hash(access_token)
 }
 
 fn sign_err(e: crate::error::Error) -> OAuthError {
     OAuthError::from(e)
 }
 
-/// The claims of a JWT access token (RFC 9068), in the order they are written.
-#[derive(serde::Serialize)]
-struct AccessClaims<'a> {
-    aud: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    auth_time: Option<Timestamp>,
-    client_id: &'a str,
-    exp: Timestamp,
-    iat: Timestamp,
-    iss: &'a str,
-    jti: &'a str,
-    nbf: Timestamp,
-    scope: &'a str,
-    sub: &'a str,
+/// The access token's format: the client's, except that Google's are opaque.
+pub fn access_format(client: &Client, preset: Option<Preset>) -> TokenFormat {
+    match preset {
+        Some(Preset::Google) => TokenFormat::Opaque,
+        _ => client.access_token_format,
+    }
 }
 
 /// Mints the tokens of a response. Returns the response and the rows to store.
@@ -111,31 +119,48 @@ pub fn mint(
     let sub = m.user.map(|u| u.sub.clone());
     let jti = sortable_id(m.now);
     let exp = m.now + client.access_token_ttl;
-    let access_token = match client.access_token_format {
+    let shaper = m.shaper(scope_defs);
+    let aud = shaper.audience();
+    let format = access_format(client, m.preset);
+    let access_token = match format {
         TokenFormat::Jwt => {
-            let claims = AccessClaims {
-                aud: &client.client_id,
-                auth_time: m.auth_time,
-                client_id: &client.client_id,
-                exp,
-                iat: m.now,
-                iss: m.issuer,
-                jti: &jti,
-                nbf: m.now,
-                scope: &scope,
-                sub: sub.as_deref().unwrap_or(&client.client_id),
-            };
+            // The shape's claims first, then RFC 9068's own, which nothing replaces.
+            let mut claims = shaper.access_claims();
+            if let Some(added) = &m.sign_in.added {
+                for (k, v) in added {
+                    claims.insert(k.clone(), v.clone());
+                }
+            }
+            claims.insert("aud".into(), aud.clone());
+            if let Some(t) = m.auth_time {
+                claims.insert("auth_time".into(), json!(t));
+            }
+            claims.insert("client_id".into(), json!(client.client_id));
+            claims.insert("exp".into(), json!(exp));
+            claims.insert("iat".into(), json!(m.now));
+            claims.insert("iss".into(), json!(m.issuer));
+            claims.insert("jti".into(), json!(jti));
+            claims.insert("nbf".into(), json!(m.now));
+            claims.insert("scope".into(), json!(scope));
+            claims.insert(
+                "sub".into(),
+                json!(sub.as_deref().unwrap_or(&client.client_id)),
+            );
             keys.get(ACCESS_TOKEN_ALG)
-                .and_then(|k| k.sign_jwt("at+jwt", &claims))
+                .and_then(|k| k.sign_jwt("at+jwt", &Value::Object(claims)))
                 .map_err(sign_err)?
         }
         TokenFormat::Opaque => random_token(32),
+    };
+    let kept = SignIn {
+        aud: (aud != json!(client.client_id)).then(|| aud.clone()),
+        ..m.sign_in.clone()
     };
     let mut rows = vec![TokenRow {
         id: jti,
         token_hash: hash_secret(&access_token),
         kind: TokenKind::AccessToken,
-        format: client.access_token_format,
+        format,
         client_id: client.client_id.clone(),
         sub: sub.clone(),
         grant_id: m.grant_id.map(str::to_string),
@@ -145,6 +170,7 @@ pub fn mint(
         revoked_at: None,
         rotated_at: None,
         value: Some(access_token.clone()),
+        extras: kept.to_column(),
     }];
 
     let refresh_token = if m.refresh {
@@ -163,6 +189,7 @@ pub fn mint(
             revoked_at: None,
             rotated_at: None,
             value: Some(value.clone()),
+            extras: None,
         });
         Some(value)
     } else {
@@ -197,7 +224,12 @@ pub fn id_token(
     access_token: Option<&str>,
 ) -> Result<String, OAuthError> {
     let client = m.client;
-    let mut claims = claims_for_scopes(user, m.claims_override, m.scopes, scope_defs);
+    let mut claims = m.shaper(scope_defs).id_claims();
+    if let Some(added) = &m.sign_in.added {
+        for (k, v) in added {
+            claims.insert(k.clone(), v.clone());
+        }
+    }
     claims.insert("iss".into(), json!(m.issuer));
     claims.insert("sub".into(), json!(user.sub));
     claims.insert("aud".into(), json!(client.client_id));
@@ -205,11 +237,21 @@ pub fn id_token(
     claims.insert("exp".into(), json!(m.now + client.id_token_ttl));
     claims.insert("iat".into(), json!(m.now));
     claims.insert("auth_time".into(), json!(m.auth_time.unwrap_or(m.now)));
-    if let Some(n) = m.nonce {
-        claims.insert("nonce".into(), json!(n));
+    match m.nonce {
+        Some(n) => {
+            claims.insert("nonce".into(), json!(n));
+        }
+        None => {
+            claims.remove("nonce");
+        }
     }
-    if let Some(at) = access_token {
-        claims.insert("at_hash".into(), json!(at_hash(at)));
+    match access_token {
+        Some(at) => {
+            claims.insert("at_hash".into(), json!(at_hash(at)));
+        }
+        None => {
+            claims.remove("at_hash");
+        }
     }
     keys.get(client.id_token_signed_response_alg)
         .and_then(|k| k.sign_jwt("JWT", &Value::Object(claims)))

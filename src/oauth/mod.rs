@@ -19,6 +19,7 @@
 //! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 
 pub mod authorize;
+pub mod claims;
 pub mod client_auth;
 pub mod consent;
 pub mod context;

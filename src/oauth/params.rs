@@ -6,17 +6,27 @@ use std::collections::BTreeMap;
 use super::error::OAuthError;
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Params(pub BTreeMap<String, String>);
+pub struct Params(pub BTreeMap<String, String>, Vec<(String, String)>);
+
+/// Parameters that may appear several times: RFC 8707's `resource` and RFC 8693's
+/// `audience` (Auth0's `audience` alias of `resource` too). The first value is in the
+/// map, the further ones beside it.
+pub const REPEATABLE: &[&str] = &["resource", "audience"];
 
 impl Params {
     /// Parses `application/x-www-form-urlencoded` text, refusing repeated parameters.
     pub fn parse(raw: &[u8]) -> Result<Self, OAuthError> {
         let mut map = BTreeMap::new();
+        let mut more = Vec::new();
         for pair in raw.split(|&b| b == b'&') {
             let Some((k, v)) = decode_pair(pair) else {
                 continue;
             };
             if v.is_empty() {
+                continue;
+            }
+            if map.contains_key(&k) && REPEATABLE.contains(&k.as_str()) {
+                more.push((k, v));
                 continue;
             }
             if map.contains_key(&k) {
@@ -26,11 +36,31 @@ impl Params {
             }
             map.insert(k, v);
         }
-        Ok(Params(map))
+        Ok(Params(map, more))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    /// Every value of a repeatable parameter, in order.
+    pub fn get_all(&self, key: &str) -> Vec<&str> {
+        self.get(key)
+            .into_iter()
+            .chain(
+                self.1
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str()),
+            )
+            .collect()
+    }
+
+    /// RFC 8707 resources: every `resource`, and Auth0's `audience` alias.
+    pub fn resources(&self) -> Vec<&str> {
+        let mut all = self.get_all("resource");
+        all.extend(self.get_all("audience"));
+        all
     }
 
     pub fn require(&self, key: &str, hint: &str) -> Result<&str, OAuthError> {
@@ -110,6 +140,8 @@ mod tests {
     #[test]
     fn repeated_parameters_are_refused_and_empty_ones_ignored() {
         assert!(Params::parse(b"a=1&a=2").is_err());
+        let r = Params::parse(b"resource=https://a&resource=https://b&audience=https://c").unwrap();
+        assert_eq!(r.resources(), vec!["https://a", "https://b", "https://c"]);
         let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), None);

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use std::sync::Arc;
 
+use super::claims::SignIn;
 use super::client_auth;
 use super::context::{Context, paths};
 use super::error::{ErrorCode, OAuthError};
@@ -49,9 +50,17 @@ impl serde::Serialize for Introspection {
         let Some((t, ctx, username)) = &self.token else {
             return Inactive { active: false }.serialize(s);
         };
+        // The audience the token was issued for (RFC 8707), kept with it when it is
+        // not the client.
+        let aud = t
+            .extras
+            .as_deref()
+            .and_then(|e| SignIn::from_column(Some(e)).aud)
+            .map(Aud::Issued)
+            .unwrap_or(Aud::Client(&t.client_id));
         ActiveClaims {
             active: true,
-            aud: &t.client_id,
+            aud,
             client_id: &t.client_id,
             exp: t.expires_at,
             iat: t.issued_at,
@@ -75,7 +84,7 @@ impl serde::Serialize for Introspection {
 #[derive(Debug, serde::Serialize)]
 struct ActiveClaims<'a> {
     active: bool,
-    aud: &'a str,
+    aud: Aud<'a>,
     client_id: &'a str,
     exp: Timestamp,
     iat: Timestamp,
@@ -87,6 +96,13 @@ struct ActiveClaims<'a> {
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<&'a str>,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum Aud<'a> {
+    Client(&'a str),
+    Issued(Value),
 }
 
 /// The introspection endpoint (RFC 7662): a confidential client asks what a token is.
@@ -258,7 +274,22 @@ pub async fn userinfo(ctx: &Context, bearer: &Bearer) -> Result<Value, OAuthErro
         )
     })?;
     let defs = ctx.core.cached_scopes().await?;
-    let mut claims = super::mint::claims_for_scopes(user, None, &scopes, &defs);
+    let client = ctx.core.cached_client(&bearer.token.client_id).await?;
+    let sign_in = SignIn::from_column(bearer.token.extras.as_deref());
+    let mut claims = match &client {
+        Some(client) => super::claims::Shaper {
+            issuer: &ctx.config.issuer,
+            client,
+            preset: client.preset.or(ctx.config.preset),
+            user: Some(user),
+            sign_in: &sign_in,
+            scopes: &scopes,
+            scope_defs: &defs,
+        }
+        .userinfo_claims(),
+        // The client is gone (its tokens with it, normally): the scopes' claims.
+        None => super::mint::claims_for_scopes(user, sign_in.claims.as_ref(), &scopes, &defs),
+    };
     claims.insert("sub".into(), json!(user.sub));
     Ok(Value::Object(claims))
 }

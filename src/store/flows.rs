@@ -72,6 +72,7 @@ mod tests {
             revoked_at: None,
             rotated_at: None,
             value: None,
+            extras: None,
         }
     }
 

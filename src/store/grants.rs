@@ -17,11 +17,13 @@ pub struct GrantRow {
     pub auth_time: Option<Timestamp>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// What the sign-in asked for and how it happened (JSON, `oauth::claims::SignIn`).
+    pub extras: Option<String>,
 }
 
 impl AppendRow for GrantRow {
     fn insert(&self) -> &'static str {
-        "INSERT INTO grants (id, client_id, sub, scopes, auth_time, created_at) "
+        "INSERT INTO grants (id, client_id, sub, scopes, auth_time, created_at, extras) "
     }
     fn rank(&self) -> u8 {
         0
@@ -34,6 +36,7 @@ impl AppendRow for GrantRow {
             self.scopes.as_str().into(),
             self.auth_time.into(),
             self.created_at.into(),
+            self.extras.as_deref().into(),
         ]
     }
 }
@@ -51,6 +54,7 @@ pub async fn get_grant(conn: &mut SqliteConnection, id: &str) -> Result<Option<G
         auth_time: r.get("auth_time"),
         created_at: r.get("created_at"),
         revoked_at: r.get("revoked_at"),
+        extras: r.get("extras"),
     }))
 }
 

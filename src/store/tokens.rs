@@ -57,6 +57,8 @@ pub struct TokenRow {
     pub revoked_at: Option<Timestamp>,
     pub rotated_at: Option<Timestamp>,
     pub value: Option<String>,
+    /// Access tokens: their audience and sign-in (JSON, `oauth::claims::SignIn`).
+    pub extras: Option<String>,
 }
 
 impl std::fmt::Debug for TokenRow {
@@ -105,6 +107,7 @@ impl TokenRow {
             revoked_at: r.get("revoked_at"),
             rotated_at: r.get("rotated_at"),
             value: r.get("value"),
+            extras: r.get("extras"),
         }
     }
 }
@@ -153,7 +156,7 @@ pub(super) async fn tokens_changed(conn: &mut SqliteConnection) -> Result<()> {
 
 impl AppendRow for TokenRow {
     fn insert(&self) -> &'static str {
-        "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, value) "
+        "INSERT INTO tokens (id, token_hash, kind, format, client_id, sub, grant_id, scopes, issued_at, expires_at, value, extras) "
     }
     fn rank(&self) -> u8 {
         1
@@ -171,6 +174,7 @@ impl AppendRow for TokenRow {
             self.issued_at.into(),
             self.expires_at.into(),
             self.value.as_deref().into(),
+            self.extras.as_deref().into(),
         ]
     }
 }

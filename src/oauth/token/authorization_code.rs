@@ -2,6 +2,7 @@
 
 use super::verify_pkce;
 use crate::model::{Client, Timestamp};
+use crate::oauth::claims::{self, SignIn};
 use crate::oauth::context::Context;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issue::Issue;
@@ -89,6 +90,7 @@ pub async fn exchange(
     ctx: &Context,
     client: &Client,
     presented: Presented<'_>,
+    resources: &[&str],
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let code_hash = hash_secret(presented.code);
@@ -117,14 +119,12 @@ pub async fn exchange(
         .user_by_sub(&row.sub, "this code was issued for")
         .await?;
     let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
-    let claims = row
-        .claims
-        .as_deref()
-        .and_then(|c| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(c).ok());
+    let mut sign_in = SignIn::from_column(row.claims.as_deref());
+    sign_in.resources = claims::narrow(client, &sign_in.resources, resources)?;
     let what = Issue::new(client, Some(&user), &scopes)
         .grant(Some(&row.grant_id), Some(row.auth_time))
         .nonce(row.nonce.as_deref())
-        .claims(claims.as_ref());
+        .sign_in(&sign_in);
     let (response, rows) = ctx.issue(&what, now).await?;
     // Consume the code and store the tokens atomically: of two concurrent exchanges
     // of one code, exactly one issues tokens and the other revokes them.

@@ -2,6 +2,7 @@
 
 use super::resolve_scopes;
 use crate::model::{Client, Timestamp};
+use crate::oauth::claims::{self, SignIn};
 use crate::oauth::context::Context;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issue::Issue;
@@ -37,12 +38,18 @@ pub async fn exchange(
     ctx: &Context,
     client: &Client,
     scope: Option<&str>,
+    resources: &[&str],
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let scopes = check(client, scope)?;
+    let sign_in = SignIn {
+        resources: claims::resources(client, resources)?,
+        ..SignIn::default()
+    };
     // No grant row: client-credentials tokens stand alone and are revoked one by one
     // or all of the client at once.
-    let (response, rows) = ctx.issue(&Issue::new(client, None, &scopes), now).await?;
+    let what = Issue::new(client, None, &scopes).sign_in(&sign_in);
+    let (response, rows) = ctx.issue(&what, now).await?;
     ctx.store_tokens(None, rows).await?;
     Ok(response)
 }

@@ -193,6 +193,8 @@ pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) 
     let with_client = |e: OAuthError| (e, Some(client.client_id.clone()));
     let request = TokenRequest::parse(params).map_err(with_client)?;
     check_grant_allowed(&client, request.grant_type()).map_err(with_client)?;
+    // RFC 8707 resources (and Auth0's `audience`), for every grant.
+    let asked = params.resources();
     let res = match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -204,20 +206,26 @@ pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) 
                 redirect_uri: redirect_uri.as_deref(),
                 verifier: code_verifier.as_deref(),
             };
-            authorization_code::exchange(ctx, &client, presented, now).await
+            authorization_code::exchange(ctx, &client, presented, &asked, now).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh::exchange(ctx, &client, &refresh_token, scope.as_deref(), now).await,
+        } => refresh::exchange(ctx, &client, &refresh_token, scope.as_deref(), &asked, now).await,
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::exchange(ctx, &client, scope.as_deref(), now).await
+            client_credentials::exchange(ctx, &client, scope.as_deref(), &asked, now).await
         }
         TokenRequest::Password {
             username,
             password,
             scope,
-        } => password::exchange(ctx, &client, &username, &password, scope.as_deref(), now).await,
+        } => {
+            let login = password::Login {
+                username: &username,
+                password: &password,
+            };
+            password::exchange(ctx, &client, login, scope.as_deref(), &asked, now).await
+        }
         TokenRequest::DeviceCode { device_code } => {
             device_code::exchange(ctx, &client, &device_code, now).await
         }

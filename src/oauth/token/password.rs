@@ -2,6 +2,7 @@
 
 use super::resolve_scopes;
 use crate::model::{Client, Timestamp, User};
+use crate::oauth::claims::{self, SignIn};
 use crate::oauth::context::Context;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issue::{Issue, new_grant};
@@ -30,14 +31,22 @@ pub fn check<'a>(
     Ok((hash, scopes))
 }
 
+/// The resource owner's credentials.
+#[derive(Clone, Copy)]
+pub struct Login<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
 pub async fn exchange(
     ctx: &Context,
     client: &Client,
-    username: &str,
-    password: &str,
+    login: Login<'_>,
     scope: Option<&str>,
+    resources: &[&str],
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
+    let Login { username, password } = login;
     let record = ctx.core.store.get_user_by_username(username).await?;
     let (hash, scopes) = check(client, username, record.as_ref(), scope)?;
     if !crate::password::verify_blocking(hash.to_string(), password.to_string()).await {
@@ -47,7 +56,14 @@ pub async fn exchange(
     }
     let user: Option<&User> = record.as_ref().map(|r| &r.user);
     let grant_id = crate::model::sortable_id(now);
-    let what = Issue::new(client, user, &scopes).grant(Some(&grant_id), Some(now));
+    let sign_in = SignIn {
+        resources: claims::resources(client, resources)?,
+        amr: vec!["pwd".into()],
+        ..SignIn::default()
+    };
+    let what = Issue::new(client, user, &scopes)
+        .grant(Some(&grant_id), Some(now))
+        .sign_in(&sign_in);
     let (response, rows) = ctx.issue(&what, now).await?;
     let grant = new_grant(&what, grant_id.clone(), now);
     ctx.store_tokens(Some(grant), rows).await?;

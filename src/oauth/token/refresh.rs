@@ -2,6 +2,7 @@
 //! reusing a rotated one revokes the whole grant (RFC 9700 §4.14.2).
 
 use crate::model::{Client, Timestamp};
+use crate::oauth::claims::{self, SignIn};
 use crate::oauth::context::Context;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issue::Issue;
@@ -91,6 +92,7 @@ pub async fn exchange(
     client: &Client,
     refresh_token: &str,
     scope: Option<&str>,
+    resources: &[&str],
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let (row, grant) = {
@@ -119,10 +121,15 @@ pub async fn exchange(
         Some(sub) => Some(ctx.user_by_sub(sub, "of this refresh token").await?),
         None => None,
     };
-    let mut what = Issue::new(client, user.as_ref(), &scopes).grant(
-        row.grant_id.as_deref(),
-        grant.as_ref().and_then(|g| g.auth_time),
-    );
+    // The sign-in's resources, override and claims request reach its refreshes too.
+    let mut sign_in = SignIn::from_column(grant.as_ref().and_then(|g| g.extras.as_deref()));
+    sign_in.resources = claims::narrow(client, &sign_in.resources, resources)?;
+    let mut what = Issue::new(client, user.as_ref(), &scopes)
+        .grant(
+            row.grant_id.as_deref(),
+            grant.as_ref().and_then(|g| g.auth_time),
+        )
+        .sign_in(&sign_in);
     what.refresh = true;
     let (response, mut rows) = ctx.issue(&what, now).await?;
     // RFC 6749 §6: a narrowed scope applies to the access token; the new refresh
@@ -196,6 +203,7 @@ mod tests {
             revoked_at: None,
             rotated_at: None,
             value: None,
+            extras: None,
         }
     }
 
@@ -208,6 +216,7 @@ mod tests {
             auth_time: Some(NOW - 200),
             created_at: NOW - 200,
             revoked_at: None,
+            extras: None,
         }
     }
 
