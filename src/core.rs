@@ -198,6 +198,13 @@ impl Core {
         self.clock.now()
     }
 
+    /// The store's revision counter as this core last saw it (read again at most every
+    /// [`RecordCache::RECHECK`]): what the signing keys follow.
+    pub async fn revision(&self) -> Result<i64> {
+        self.revalidate().await?;
+        Ok(self.cache.inner.read().map(|c| c.revision).unwrap_or(0))
+    }
+
     /// Drops cached records when another process changed them.
     async fn revalidate(&self) -> Result<()> {
         if !self.cache.needs_check() {
@@ -823,6 +830,65 @@ impl Core {
         limit: u32,
     ) -> Result<Vec<RequestEntry>> {
         Ok(crate::log::list(self.store.pool(), client_id, status, limit).await?)
+    }
+
+    // ---- signing keys ----
+
+    /// Every signing key, newest first, with its state now.
+    pub async fn list_keys(&self) -> Result<Vec<crate::keys::KeyInfo>> {
+        crate::keys::list_in_store(&self.store, self.now()).await
+    }
+
+    /// Rotates the signing keys of `alg` (every algorithm in use when `None`): a new
+    /// active key each; the keys replaced stay published until `retire_old` says. A
+    /// provider serving this data directory (here or in another process) follows.
+    /// Returns the new keys.
+    pub async fn rotate_keys(
+        &self,
+        alg: Option<model::SigningAlg>,
+        retire_old: crate::keys::RetireOld,
+        now: model::Timestamp,
+    ) -> Result<Vec<crate::keys::KeyInfo>> {
+        let made = crate::keys::rotate_in_store(&self.store, alg, retire_old, now).await;
+        self.keys_changed().await;
+        made
+    }
+
+    /// Retires the published key `kid` now: it leaves the JWKS and what it signed no
+    /// longer verifies. The active key cannot be retired (rotate first).
+    pub async fn retire_key(
+        &self,
+        kid: &str,
+        now: model::Timestamp,
+    ) -> Result<crate::keys::KeyInfo> {
+        let retired = crate::keys::retire_in_store(&self.store, kid, now).await?;
+        self.keys_changed().await;
+        Ok(retired)
+    }
+
+    /// How long a replaced key stays published (seconds): the provider's setting.
+    pub async fn key_retire_after(&self) -> Result<i64> {
+        self.store.key_retire_after().await
+    }
+
+    /// Sets how long replaced keys stay published from the next rotation on.
+    pub async fn set_key_retire_after(&self, seconds: i64) -> Result<()> {
+        if !(0..=model::MAX_TTL).contains(&seconds) {
+            return Err(Error::invalid(
+                "key_retire_after",
+                format!("{seconds} s is not a time between 0 and 10 years"),
+            ));
+        }
+        self.store.set_key_retire_after(seconds).await
+    }
+
+    async fn keys_changed(&self) {
+        // Token states depend on the keys (a retired key's tokens are inactive).
+        if let Ok(mut c) = self.cache.inner.write() {
+            c.forget_tokens();
+        }
+        self.own_change().await;
+        self.events.publish(ProviderEvent::KeysChanged);
     }
 
     // ---- export / import ----

@@ -108,6 +108,8 @@ wire_enum!(
     SigningAlg {
         Rs256 = "RS256",
         Es256 = "ES256",
+        Ps256 = "PS256",
+        EdDsa = "EdDSA",
     }
 );
 
@@ -170,6 +172,30 @@ pub struct Client {
     pub created_at: Timestamp,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub updated_at: Timestamp,
+    /// The algorithm of JWT access tokens (clients stored before it existed: ES256).
+    #[serde(default = "default_access_token_alg")]
+    pub access_token_signed_response_alg: SigningAlg,
+    /// Userinfo answers as a JWT signed with this algorithm (`application/jwt`);
+    /// plain JSON when `None` (OIDC Dynamic Client Registration §2).
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
+}
+
+/// JWT access tokens are signed with ES256 unless a client chooses otherwise: fast to
+/// sign and to verify.
+pub const DEFAULT_ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::Es256;
+
+fn default_access_token_alg() -> SigningAlg {
+    DEFAULT_ACCESS_TOKEN_ALG
+}
+
+/// A field that tells "absent" (`None`: keep) from `null` (`Some(None)`: clear).
+fn absent_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl Client {
@@ -225,6 +251,14 @@ pub struct ClientInput {
     pub tags: Option<Vec<String>>,
     #[cfg_attr(feature = "ts-bindings", ts(optional, type = "unknown"))]
     pub jwks: Option<serde_json::Value>,
+    pub access_token_signed_response_alg: Option<SigningAlg>,
+    /// `null` turns signed userinfo off; absent keeps what the client has.
+    #[serde(
+        deserialize_with = "absent_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ts-bindings", ts(optional = nullable))]
+    pub userinfo_signed_response_alg: Option<Option<SigningAlg>>,
 }
 
 impl From<&Client> for ClientInput {
@@ -251,6 +285,8 @@ impl From<&Client> for ClientInput {
             auto_approve: Some(c.auto_approve),
             tags: Some(c.tags.clone()),
             jwks: c.jwks.clone(),
+            access_token_signed_response_alg: Some(c.access_token_signed_response_alg),
+            userinfo_signed_response_alg: Some(c.userinfo_signed_response_alg),
         }
     }
 }
@@ -734,6 +770,14 @@ impl ClientInput {
             jwks,
             created_at: base.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
+            access_token_signed_response_alg: self
+                .access_token_signed_response_alg
+                .or(base.as_ref().map(|c| c.access_token_signed_response_alg))
+                .unwrap_or(DEFAULT_ACCESS_TOKEN_ALG),
+            userinfo_signed_response_alg: match self.userinfo_signed_response_alg {
+                Some(alg) => alg,
+                None => base.as_ref().and_then(|c| c.userinfo_signed_response_alg),
+            },
         })
     }
 }

@@ -14,9 +14,11 @@ use crate::model::{
 };
 use crate::store::flows::{TokenKind, TokenRow, hash_secret};
 
-/// Access tokens are signed with ES256: fast to sign and verify. id_tokens use the
-/// client's `id_token_signed_response_alg` (RS256 unless chosen otherwise).
-pub const ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::Es256;
+/// JWT access tokens are signed with the client's `access_token_signed_response_alg`
+/// (ES256 unless chosen otherwise: fast to sign and verify), id_tokens with its
+/// `id_token_signed_response_alg` (RS256 unless chosen otherwise); each by the active
+/// key of that algorithm.
+pub const ACCESS_TOKEN_ALG: SigningAlg = crate::model::DEFAULT_ACCESS_TOKEN_ALG;
 
 /// The successful token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -125,7 +127,7 @@ pub fn mint(
                 scope: &scope,
                 sub: sub.as_deref().unwrap_or(&client.client_id),
             };
-            keys.get(ACCESS_TOKEN_ALG)
+            keys.get(client.access_token_signed_response_alg)
                 .and_then(|k| k.sign_jwt("at+jwt", &claims))
                 .map_err(sign_err)?
         }
