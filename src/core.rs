@@ -440,6 +440,7 @@ impl Core {
 
     pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
         let client = input.into_client(None, &self.scope_names().await?, self.now())?;
+        self.ensure_keys_for(&client).await?;
         self.store.insert_client(&client).await?;
         self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
@@ -452,6 +453,7 @@ impl Core {
     pub async fn update_client(&self, client_id: &str, input: ClientInput) -> Result<Client> {
         let existing = self.get_client(client_id).await?;
         let client = input.into_client(Some(&existing), &self.scope_names().await?, self.now())?;
+        self.ensure_keys_for(&client).await?;
         self.store.update_client(&client).await?;
         self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
@@ -880,6 +882,21 @@ impl Core {
             ));
         }
         self.store.set_key_retire_after(seconds).await
+    }
+
+    /// Makes (and stores) a first key of each algorithm `client` signs with, if there
+    /// is none yet: a relying party that reads the JWKS once, right after the client is
+    /// made, then finds the key of its first token there.
+    async fn ensure_keys_for(&self, client: &Client) -> Result<()> {
+        let mut algs = vec![client.id_token_signed_response_alg];
+        if client.access_token_format == model::TokenFormat::Jwt {
+            algs.push(client.access_token_signed_response_alg);
+        }
+        algs.extend(client.userinfo_signed_response_alg);
+        if crate::keys::ensure_keys_in_store(&self.store, &algs, self.now()).await? {
+            self.keys_changed().await;
+        }
+        Ok(())
     }
 
     async fn keys_changed(&self) {

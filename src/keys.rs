@@ -402,6 +402,32 @@ pub async fn rotate_in_store(
     Ok(made)
 }
 
+/// Makes and stores a first key of each of `algs` that has no active key; returns
+/// whether it made one.
+pub async fn ensure_keys_in_store(
+    store: &Store,
+    algs: &[SigningAlg],
+    now: Timestamp,
+) -> Result<bool> {
+    let rows = store.signing_keys().await?;
+    let mut made = false;
+    for alg in algs {
+        let has = rows
+            .iter()
+            .any(|r| r.alg == *alg && KeyState::of(r.active, r.retire_at, now) == KeyState::Active);
+        // insert_first_signing_key stores nothing when the algorithm has a key by
+        // then (named twice, or made by another process meanwhile).
+        if !has {
+            let row = new_key_row(*alg, now).await?;
+            if store.insert_first_signing_key(&row).await? {
+                tracing::info!(kid = %row.kid, alg = %alg, "generated a signing key");
+                made = true;
+            }
+        }
+    }
+    Ok(made)
+}
+
 /// Retires the key `kid` at `now` (see [`check_retire`]).
 pub async fn retire_in_store(store: &Store, kid: &str, now: Timestamp) -> Result<KeyInfo> {
     let rows = store.signing_keys().await?;

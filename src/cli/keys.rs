@@ -35,7 +35,8 @@ pub enum KeysCommand {
     /// Retire a published key now: it leaves the JWKS, and tokens it signed no longer
     /// verify.
     Retire {
-        /// The key's id (from `authdesk keys list`).
+        /// The key's id (from `authdesk keys list`; a kid may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         #[arg(long)]
         json: bool,
@@ -107,6 +108,10 @@ pub async fn keys(dir: &Path, cmd: KeysCommand) -> Result<()> {
             let list = core.list_keys().await?;
             if json {
                 return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no signing keys yet: a provider makes them at its first start");
+                return Ok(());
             }
             print_keys(&list);
             Ok(())

@@ -78,8 +78,24 @@ pub fn claims_for_scopes(
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url (OIDC Core §3.1.3.6).
 pub fn at_hash(access_token: &str) -> String {
-    let digest = sha2::Sha256::digest(access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    at_hash_for(SigningAlg::Rs256, access_token)
+}
+
+/// `at_hash` for an id_token signed with `alg`: the hash is the one of the algorithm,
+/// SHA-512 for EdDSA with Ed25519 (as relying parties such as the `openidconnect`
+/// crate compute it), SHA-256 for the others.
+pub fn at_hash_for(alg: SigningAlg, access_token: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    match alg {
+        SigningAlg::EdDsa => {
+            let digest = sha2::Sha512::digest(access_token.as_bytes());
+            b64.encode(&digest[..32])
+        }
+        _ => {
+            let digest = sha2::Sha256::digest(access_token.as_bytes());
+            b64.encode(&digest[..16])
+        }
+    }
 }
 
 fn sign_err(e: crate::error::Error) -> OAuthError {
@@ -211,7 +227,10 @@ pub fn id_token(
         claims.insert("nonce".into(), json!(n));
     }
     if let Some(at) = access_token {
-        claims.insert("at_hash".into(), json!(at_hash(at)));
+        claims.insert(
+            "at_hash".into(),
+            json!(at_hash_for(client.id_token_signed_response_alg, at)),
+        );
     }
     keys.get(client.id_token_signed_response_alg)
         .and_then(|k| k.sign_jwt("JWT", &Value::Object(claims)))
