@@ -257,7 +257,7 @@ pub struct ClientInput {
         deserialize_with = "absent_or_null",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "ts-bindings", ts(optional = nullable))]
+    #[cfg_attr(feature = "ts-bindings", ts(optional, type = "SigningAlg | null"))]
     pub userinfo_signed_response_alg: Option<Option<SigningAlg>>,
 }
 
