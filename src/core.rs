@@ -884,8 +884,8 @@ impl Core {
         self.store.set_key_retire_after(seconds).await
     }
 
-    /// Makes (and stores) a first key of each algorithm `client` signs with, if there
-    /// is none yet: a relying party that reads the JWKS once, right after the client is
+    /// Makes (and stores) a first PS256 or EdDSA key when `client` signs with one and
+    /// there is none yet: a relying party that reads the JWKS once, right after the client is
     /// made, then finds the key of its first token there.
     async fn ensure_keys_for(&self, client: &Client) -> Result<()> {
         let mut algs = vec![client.id_token_signed_response_alg];
@@ -893,6 +893,9 @@ impl Core {
             algs.push(client.access_token_signed_response_alg);
         }
         algs.extend(client.userinfo_signed_response_alg);
+        // RS256 and ES256 keys are made by every provider's start (RS256 in the
+        // background, so that a first start with a seed file does not wait for it).
+        algs.retain(|a| !matches!(a, model::SigningAlg::Rs256 | model::SigningAlg::Es256));
         if crate::keys::ensure_keys_in_store(&self.store, &algs, self.now()).await? {
             self.keys_changed().await;
         }

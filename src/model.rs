@@ -911,6 +911,50 @@ impl Scope {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn signing_algs_default_for_stored_clients_and_userinfo_null_clears() {
+        let known: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+        // A client stored before the signing fields existed reads with their defaults.
+        let mut stored = serde_json::to_value(
+            ClientInput {
+                name: Some("Old".into()),
+                redirect_uris: Some(vec!["http://127.0.0.1/cb".into()]),
+                ..Default::default()
+            }
+            .into_client(None, &known, 1)
+            .unwrap(),
+        )
+        .unwrap();
+        let m = stored.as_object_mut().unwrap();
+        m.remove("access_token_signed_response_alg");
+        m.remove("userinfo_signed_response_alg");
+        let old: Client = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.access_token_signed_response_alg, SigningAlg::Es256);
+        assert_eq!(old.userinfo_signed_response_alg, None);
+        // Absent keeps, null clears, a value sets.
+        let set: ClientInput =
+            serde_json::from_str(r#"{"userinfo_signed_response_alg": "PS256"}"#).unwrap();
+        let signed = set.into_client(Some(&old), &known, 2).unwrap();
+        assert_eq!(signed.userinfo_signed_response_alg, Some(SigningAlg::Ps256));
+        let keep: ClientInput = serde_json::from_str("{}").unwrap();
+        assert_eq!(
+            keep.into_client(Some(&signed), &known, 3)
+                .unwrap()
+                .userinfo_signed_response_alg,
+            Some(SigningAlg::Ps256)
+        );
+        let clear: ClientInput =
+            serde_json::from_str(r#"{"userinfo_signed_response_alg": null}"#).unwrap();
+        assert_eq!(
+            clear
+                .into_client(Some(&signed), &known, 4)
+                .unwrap()
+                .userinfo_signed_response_alg,
+            None
+        );
+    }
+
     use super::*;
 
     fn known() -> Vec<String> {
