@@ -230,6 +230,28 @@ try {
     assert(intro.json.active === true, `fresh token is active: ${JSON.stringify(intro.json)}`);
   });
 
+  await step("rotate the ES256 key in the Certificates view: the old key stays published", async () => {
+    const keys = () =>
+      JSON.parse(execFileSync(CLI, ["keys", "list", "--json", "--data-dir", DATA_DIR], { encoding: "utf8" }));
+    const oldKid = keys().find((k) => k.alg === "ES256" && k.state === "active").kid;
+    await nav("certificates");
+    const oldRow = await $t(`key-${oldKid}`);
+    await oldRow.waitForExist({ timeout: 10_000 });
+    await (await $t("keys-alg")).selectByAttribute("value", "ES256");
+    await (await $t("keys-rotate")).click();
+    await browser.waitUntil(async () => (await oldRow.getAttribute("data-state")) === "published", {
+      timeout: 20_000,
+      timeoutMsg: "the rotated key is not shown as published",
+    });
+    const after = keys();
+    const active = after.find((k) => k.alg === "ES256" && k.state === "active");
+    assert(active && active.kid !== oldKid, `a new active ES256 key: ${JSON.stringify(after)}`);
+    assert(after.find((k) => k.kid === oldKid).state === "published", "the CLI sees the old key published");
+    // The token signed by the old key still introspects active while the key is published.
+    const intro = await postForm(`${issuer}/introspect`, { token: accessToken }, { ca: caPem, user: CLIENT_ID, password: secret });
+    assert(intro.json.active === true, `the old key's token is still active: ${JSON.stringify(intro.json)}`);
+  });
+
   await step("the token shows in the Tokens view and is revoked there", async () => {
     await nav("tokens");
     const rowSel = '[data-testid^="token-row-"]';

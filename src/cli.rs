@@ -11,6 +11,7 @@ use serde::Serialize;
 use url::Url;
 
 mod exec;
+mod keys;
 mod manage;
 
 use crate::config::{self, ServeOptions};
@@ -59,6 +60,10 @@ pub enum Command {
     /// Inspect, revoke and expire tokens (works while `serve` runs on the same data directory).
     #[command(subcommand)]
     Tokens(manage::TokensCommand),
+    /// List, rotate and retire the signing keys (works while `serve` runs on the same
+    /// data directory).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Run COMMAND with a provider around it: starts one on a free port (on a temporary
     /// data directory unless --data-dir is given), runs COMMAND with the variables a
     /// client needs (issuer, CA, client credentials), stops the provider and exits with
@@ -134,6 +139,11 @@ pub struct ServeArgs {
     /// too (an fsync per commit).
     #[arg(long, value_enum, default_value = "normal")]
     pub durability: crate::store::Durability,
+    /// How long a signing key replaced by a rotation stays in the JWKS before it
+    /// retires (90s, 5m, 2h, 1d; default 24h). Kept in the data directory: `authdesk
+    /// keys rotate` and the window use it too.
+    #[arg(long, value_name = "DURATION", value_parser = manage::parse_duration)]
+    pub key_retire_after: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,9 +300,15 @@ pub struct ClientArgs {
     /// Authorization code lifetime, seconds (default 120).
     #[arg(long)]
     pub code_ttl: Option<i64>,
-    /// id_token signing algorithm: RS256 (default) or ES256.
+    /// id_token signing algorithm: RS256 (default), PS256, ES256 or EdDSA.
     #[arg(long, visible_alias = "id-token-signed-response-alg", value_name = "ALG", value_parser = parse_wire::<SigningAlg>)]
     pub id_token_alg: Option<SigningAlg>,
+    /// JWT access token signing algorithm: ES256 (default), RS256, PS256 or EdDSA.
+    #[arg(long, value_name = "ALG", value_parser = parse_wire::<SigningAlg>)]
+    pub access_token_alg: Option<SigningAlg>,
+    /// Answer userinfo as a JWT signed with ALG (application/jwt); `none` for plain JSON.
+    #[arg(long, visible_alias = "userinfo-signed-response-alg", value_name = "ALG|none", value_parser = parse_optional_alg)]
+    pub userinfo_alg: Option<Option<SigningAlg>>,
     /// Approve this client's requests without the consent page. `--auto-approve=false` turns it off.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub auto_approve: Option<bool>,
@@ -401,7 +417,17 @@ impl ClientArgs {
             resources: list_or_none(self.resources),
             default_audience: self.default_audience,
             preset: self.preset,
+            access_token_signed_response_alg: self.access_token_alg,
+            userinfo_signed_response_alg: self.userinfo_alg,
         })
+    }
+}
+
+/// An algorithm, or `none`.
+fn parse_optional_alg(s: &str) -> std::result::Result<Option<SigningAlg>, String> {
+    match s {
+        "none" => Ok(None),
+        other => parse_wire::<SigningAlg>(other).map(Some),
     }
 }
 
@@ -480,6 +506,7 @@ impl Command {
             Command::Tokens(t) => t.json(),
             Command::Env { json } => *json,
             Command::Import { json, .. } => *json,
+            Command::Keys(cmd) => cmd.json(),
             _ => false,
         }
     }
@@ -576,6 +603,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Clients(cmd) => clients(&dir, cmd).await,
         Command::Users(cmd) => users(&dir, cmd).await,
         Command::Tokens(cmd) => manage::tokens(&dir, cmd).await,
+        Command::Keys(cmd) => keys::keys(&dir, cmd).await,
         Command::Env { json } => exec::env(&dir, json).await,
         Command::Exec(_) => Err(Error::Other("exec runs from main".into())),
         Command::Export { out, format } => {
@@ -631,6 +659,9 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let opening = async {
         let clock = std::sync::Arc::new(crate::clock::SystemClock);
         let core = Core::open_with(dir, clock, args.durability).await?;
+        if let Some(seconds) = args.key_retire_after {
+            core.set_key_retire_after(seconds).await?;
+        }
         if let Some(seed) = &args.seed {
             match core.import_seed_file(seed).await? {
                 Some(summary) => tracing::info!(
@@ -998,6 +1029,13 @@ fn print_client(c: &Client) {
         c.refresh_token_ttl,
         c.id_token_signed_response_alg,
         c.id_token_ttl
+    );
+    println!(
+        "signing:       access tokens {}, id_token {}, userinfo {}",
+        c.access_token_signed_response_alg,
+        c.id_token_signed_response_alg,
+        c.userinfo_signed_response_alg
+            .map_or("unsigned (JSON)", |a| a.as_str())
     );
     if c.auto_approve {
         println!("auto-approve:  yes");

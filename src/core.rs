@@ -238,6 +238,13 @@ impl Core {
         self.clock.now()
     }
 
+    /// The store's revision counter as this core last saw it (read again at most every
+    /// [`RecordCache::RECHECK`]): what the signing keys follow.
+    pub async fn revision(&self) -> Result<i64> {
+        self.revalidate().await?;
+        Ok(self.cache.inner.read().map(|c| c.revision).unwrap_or(0))
+    }
+
     /// Drops cached records when another process changed them.
     async fn revalidate(&self) -> Result<()> {
         if !self.cache.needs_check() {
@@ -473,6 +480,7 @@ impl Core {
 
     pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
         let client = input.into_client(None, &self.scope_names().await?, self.now())?;
+        self.ensure_keys_for(&client).await?;
         self.store.insert_client(&client).await?;
         self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
@@ -485,6 +493,7 @@ impl Core {
     pub async fn update_client(&self, client_id: &str, input: ClientInput) -> Result<Client> {
         let existing = self.get_client(client_id).await?;
         let client = input.into_client(Some(&existing), &self.scope_names().await?, self.now())?;
+        self.ensure_keys_for(&client).await?;
         self.store.update_client(&client).await?;
         self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
@@ -863,6 +872,83 @@ impl Core {
         limit: u32,
     ) -> Result<Vec<RequestEntry>> {
         Ok(crate::log::list(self.store.pool(), client_id, status, limit).await?)
+    }
+
+    // ---- signing keys ----
+
+    /// Every signing key, newest first, with its state now.
+    pub async fn list_keys(&self) -> Result<Vec<crate::keys::KeyInfo>> {
+        crate::keys::list_in_store(&self.store, self.now()).await
+    }
+
+    /// Rotates the signing keys of `alg` (every algorithm in use when `None`): a new
+    /// active key each; the keys replaced stay published until `retire_old` says. A
+    /// provider serving this data directory (here or in another process) follows.
+    /// Returns the new keys.
+    pub async fn rotate_keys(
+        &self,
+        alg: Option<model::SigningAlg>,
+        retire_old: crate::keys::RetireOld,
+        now: model::Timestamp,
+    ) -> Result<Vec<crate::keys::KeyInfo>> {
+        let made = crate::keys::rotate_in_store(&self.store, alg, retire_old, now).await;
+        self.keys_changed().await;
+        made
+    }
+
+    /// Retires the published key `kid` now: it leaves the JWKS and what it signed no
+    /// longer verifies. The active key cannot be retired (rotate first).
+    pub async fn retire_key(
+        &self,
+        kid: &str,
+        now: model::Timestamp,
+    ) -> Result<crate::keys::KeyInfo> {
+        let retired = crate::keys::retire_in_store(&self.store, kid, now).await?;
+        self.keys_changed().await;
+        Ok(retired)
+    }
+
+    /// How long a replaced key stays published (seconds): the provider's setting.
+    pub async fn key_retire_after(&self) -> Result<i64> {
+        self.store.key_retire_after().await
+    }
+
+    /// Sets how long replaced keys stay published from the next rotation on.
+    pub async fn set_key_retire_after(&self, seconds: i64) -> Result<()> {
+        if !(0..=model::MAX_TTL).contains(&seconds) {
+            return Err(Error::invalid(
+                "key_retire_after",
+                format!("{seconds} s is not a time between 0 and 10 years"),
+            ));
+        }
+        self.store.set_key_retire_after(seconds).await
+    }
+
+    /// Makes (and stores) a first PS256 or EdDSA key when `client` signs with one and
+    /// there is none yet: a relying party that reads the JWKS once, right after the client is
+    /// made, then finds the key of its first token there.
+    async fn ensure_keys_for(&self, client: &Client) -> Result<()> {
+        let mut algs = vec![client.id_token_signed_response_alg];
+        if client.access_token_format == model::TokenFormat::Jwt {
+            algs.push(client.access_token_signed_response_alg);
+        }
+        algs.extend(client.userinfo_signed_response_alg);
+        // RS256 and ES256 keys are made by every provider's start (RS256 in the
+        // background, so that a first start with a seed file does not wait for it).
+        algs.retain(|a| !matches!(a, model::SigningAlg::Rs256 | model::SigningAlg::Es256));
+        if crate::keys::ensure_keys_in_store(&self.store, &algs, self.now()).await? {
+            self.keys_changed().await;
+        }
+        Ok(())
+    }
+
+    async fn keys_changed(&self) {
+        // Token states depend on the keys (a retired key's tokens are inactive).
+        if let Ok(mut c) = self.cache.inner.write() {
+            c.forget_tokens();
+        }
+        self.own_change().await;
+        self.events.publish(ProviderEvent::KeysChanged);
     }
 
     // ---- export / import ----

@@ -39,6 +39,9 @@ pub enum ProviderEvent {
         request_id: String,
         approved: bool,
     },
+    /// Signing keys were rotated or retired (here; another process's changes come as
+    /// `RecordsChanged`).
+    KeysChanged,
 }
 
 /// What the window shows of a request waiting for consent.

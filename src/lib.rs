@@ -25,7 +25,8 @@
 //!   (SQLite via sqlx, one module per table, migrations in `migrations/`; hot writes
 //!   go through the group writer, [`store::writer`]). Records and their validation are
 //!   in [`model`]; time comes from [`clock`].
-//! - [`keys`] signs JWTs with cached RS256/ES256 keys; [`events`] publishes what
+//! - [`keys`] signs JWTs with cached RS256/PS256/ES256/EdDSA keys, several per algorithm
+//!   (active, published until retired; rotation in [`oauth::signing`]); [`events`] publishes what
 //!   happens (the window listens) and defines the request log's entries, which [`log`]
 //!   stores.
 //! - [`trust`] puts the CA into the machine's trust stores and takes it out again

@@ -108,6 +108,8 @@ wire_enum!(
     SigningAlg {
         Rs256 = "RS256",
         Es256 = "ES256",
+        Ps256 = "PS256",
+        EdDsa = "EdDSA",
     }
 );
 
@@ -183,6 +185,30 @@ pub struct Client {
     /// Token shape of a popular identity provider (else the provider-wide one, if set).
     #[serde(default)]
     pub preset: Option<crate::token_shape::Preset>,
+    /// The algorithm of JWT access tokens (clients stored before it existed: ES256).
+    #[serde(default = "default_access_token_alg")]
+    pub access_token_signed_response_alg: SigningAlg,
+    /// Userinfo answers as a JWT signed with this algorithm (`application/jwt`);
+    /// plain JSON when `None` (OIDC Dynamic Client Registration §2).
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
+}
+
+/// JWT access tokens are signed with ES256 unless a client chooses otherwise: fast to
+/// sign and to verify.
+pub const DEFAULT_ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::Es256;
+
+fn default_access_token_alg() -> SigningAlg {
+    DEFAULT_ACCESS_TOKEN_ALG
+}
+
+/// A field that tells "absent" (`None`: keep) from `null` (`Some(None)`: clear).
+fn absent_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl Client {
@@ -245,6 +271,14 @@ pub struct ClientInput {
     /// A preset's name (`entra_id`, `auth0`, `keycloak`, `cognito`, `okta`, `google`);
     /// `""` or `none` removes it.
     pub preset: Option<String>,
+    pub access_token_signed_response_alg: Option<SigningAlg>,
+    /// `null` turns signed userinfo off; absent keeps what the client has.
+    #[serde(
+        deserialize_with = "absent_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ts-bindings", ts(optional, type = "SigningAlg | null"))]
+    pub userinfo_signed_response_alg: Option<Option<SigningAlg>>,
 }
 
 impl From<&Client> for ClientInput {
@@ -275,6 +309,8 @@ impl From<&Client> for ClientInput {
             resources: Some(c.resources.clone()),
             default_audience: Some(c.default_audience.clone().unwrap_or_default()),
             preset: Some(c.preset.map(|p| p.as_str().to_string()).unwrap_or_default()),
+            access_token_signed_response_alg: Some(c.access_token_signed_response_alg),
+            userinfo_signed_response_alg: Some(c.userinfo_signed_response_alg),
         }
     }
 }
@@ -793,6 +829,14 @@ impl ClientInput {
             resources,
             default_audience,
             preset,
+            access_token_signed_response_alg: self
+                .access_token_signed_response_alg
+                .or(base.as_ref().map(|c| c.access_token_signed_response_alg))
+                .unwrap_or(DEFAULT_ACCESS_TOKEN_ALG),
+            userinfo_signed_response_alg: match self.userinfo_signed_response_alg {
+                Some(alg) => alg,
+                None => base.as_ref().and_then(|c| c.userinfo_signed_response_alg),
+            },
         })
     }
 }
@@ -932,6 +976,50 @@ impl Scope {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn signing_algs_default_for_stored_clients_and_userinfo_null_clears() {
+        let known: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+        // A client stored before the signing fields existed reads with their defaults.
+        let mut stored = serde_json::to_value(
+            ClientInput {
+                name: Some("Old".into()),
+                redirect_uris: Some(vec!["http://127.0.0.1/cb".into()]),
+                ..Default::default()
+            }
+            .into_client(None, &known, 1)
+            .unwrap(),
+        )
+        .unwrap();
+        let m = stored.as_object_mut().unwrap();
+        m.remove("access_token_signed_response_alg");
+        m.remove("userinfo_signed_response_alg");
+        let old: Client = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.access_token_signed_response_alg, SigningAlg::Es256);
+        assert_eq!(old.userinfo_signed_response_alg, None);
+        // Absent keeps, null clears, a value sets.
+        let set: ClientInput =
+            serde_json::from_str(r#"{"userinfo_signed_response_alg": "PS256"}"#).unwrap();
+        let signed = set.into_client(Some(&old), &known, 2).unwrap();
+        assert_eq!(signed.userinfo_signed_response_alg, Some(SigningAlg::Ps256));
+        let keep: ClientInput = serde_json::from_str("{}").unwrap();
+        assert_eq!(
+            keep.into_client(Some(&signed), &known, 3)
+                .unwrap()
+                .userinfo_signed_response_alg,
+            Some(SigningAlg::Ps256)
+        );
+        let clear: ClientInput =
+            serde_json::from_str(r#"{"userinfo_signed_response_alg": null}"#).unwrap();
+        assert_eq!(
+            clear
+                .into_client(Some(&signed), &known, 4)
+                .unwrap()
+                .userinfo_signed_response_alg,
+            None
+        );
+    }
+
     use super::*;
 
     fn known() -> Vec<String> {

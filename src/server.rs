@@ -333,7 +333,7 @@ impl Provider {
         let ready = async {
             let core = opening.await?;
             check_auto_approve(&core, options).await?;
-            let keys = KeySet::open(&core.store, now).await?;
+            let keys = KeySet::open(&core.store, core.clock.clone()).await?;
             Ok::<_, Error>((core, keys))
         };
         let (served, ready) = tokio::join!(serving, ready);

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use authdesk::error::{Error, ErrorPayload};
 use authdesk::events::PendingConsent;
 use authdesk::events::{RequestEntry, RequestStatus};
-use authdesk::model::{Client, ClientInput, Scope, User, UserInput};
+use authdesk::keys::{KeyInfo, RetireOld};
+use authdesk::model::{Client, ClientInput, Scope, SigningAlg, User, UserInput};
 use authdesk::oauth::resource::TokenDetail;
 use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
@@ -267,6 +268,36 @@ pub async fn decide_consent(
 ) -> Result<(), ErrorPayload> {
     let state = ipc(shell.provider_context().await)?;
     ipc(state.decide_consent(&request_id, approve, username).await)
+}
+
+// ---- signing keys ----
+
+#[tauri::command]
+pub async fn list_keys(shell: Shared<'_>) -> Result<Vec<KeyInfo>, ErrorPayload> {
+    ipc(shell.core().list_keys().await)
+}
+
+/// Rotates `alg`'s key (every algorithm in use when absent); the replaced keys retire
+/// after `retire_after_secs` (0: at once; absent: the provider's setting, 24 h).
+#[tauri::command]
+pub async fn rotate_keys(
+    shell: Shared<'_>,
+    alg: Option<SigningAlg>,
+    retire_after_secs: Option<u32>,
+) -> Result<Vec<KeyInfo>, ErrorPayload> {
+    let retire_old = match retire_after_secs {
+        None => RetireOld::AfterDefault,
+        Some(0) => RetireOld::Now,
+        Some(s) => RetireOld::After(i64::from(s)),
+    };
+    let core = shell.core();
+    ipc(core.rotate_keys(alg, retire_old, core.now()).await)
+}
+
+#[tauri::command]
+pub async fn retire_key(shell: Shared<'_>, kid: String) -> Result<KeyInfo, ErrorPayload> {
+    let core = shell.core();
+    ipc(core.retire_key(&kid, core.now()).await)
 }
 
 // ---- certificates ----

@@ -334,8 +334,7 @@ pub async fn mint(
             None => ServeOptions::default().issuer_for(config::DEFAULT_PORT)?,
         },
     };
-    let now = core.now();
-    let keys = crate::keys::KeySet::load_or_create(&core.store, now).await?;
+    let keys = crate::keys::KeySet::open(&core.store, core.clock.clone()).await?;
     let log = crate::log::RequestLog::start(
         core.store.clone(),
         core.events.clone(),
@@ -353,7 +352,7 @@ pub async fn mint(
         pending: Default::default(),
         log,
     });
-    let minted = ctx.mint(request, now).await;
+    let minted = ctx.mint(request, core.now()).await;
     ctx.log.close().await;
     core.store.close().await;
     minted.map_err(Error::from)

@@ -112,7 +112,7 @@ impl TokensCommand {
 }
 
 /// `300`, `90s`, `5m`, `2h`, `1d`: seconds.
-fn parse_duration(s: &str) -> std::result::Result<i64, String> {
+pub(crate) fn parse_duration(s: &str) -> std::result::Result<i64, String> {
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => s.split_at(at),
         None => (s, "s"),

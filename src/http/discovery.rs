@@ -25,11 +25,12 @@ async fn metadata(State(state): State<AppState>) -> Response {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    // A first start generates the RSA key in the background: publish it with the rest.
-    if let Err(e) = state.ctx.keys.ready_all().await {
-        return crate::oauth::OAuthError::from(e).into_response();
-    }
-    let mut res = json_cached(&state.ctx.keys.jwks(), "public, max-age=300");
+    // Keys being made (a first start's RSA key) are published with the rest.
+    let jwks = match state.ctx.jwks(state.ctx.now()).await {
+        Ok(jwks) => jwks,
+        Err(e) => return e.into_response(),
+    };
+    let mut res = json_cached(&jwks, "public, max-age=300");
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),

@@ -2,17 +2,18 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use super::AppState;
 use super::extract::{Authorization, WholeBody, is_form};
-use super::reply::json_no_store;
+use super::reply::{json_no_store, no_store};
 use crate::events::RequestStatus;
 use crate::oauth::params::Params;
 use crate::oauth::resource::{self, Bearer};
+use crate::oauth::signing::Userinfo;
 use crate::oauth::{LogLine, OAuthError, paths};
 
 pub fn router() -> Router<AppState> {
@@ -58,17 +59,34 @@ async fn userinfo(
     let result = async {
         let b = bearer(&state, &auth, &headers, body).await?;
         let claims = resource::userinfo(&state.ctx, &b).await?;
-        Ok::<_, OAuthError>((b, claims))
+        let answer = state
+            .ctx
+            .userinfo_answer(&b.token.client_id, claims, state.ctx.now())
+            .await?;
+        Ok::<_, OAuthError>((b, answer))
     }
     .await;
     match result {
-        Ok((b, claims)) => {
+        Ok((b, answer)) => {
             state.ctx.record(
                 LogLine::new("userinfo", RequestStatus::Completed)
                     .client(Some(b.token.client_id.clone()))
-                    .user(b.user.map(|u| u.username)),
+                    .user(b.user.map(|u| u.username))
+                    .detail(json!({"signed": matches!(answer, Userinfo::Jwt(_))})),
             );
-            json_no_store(StatusCode::OK, &claims)
+            match answer {
+                Userinfo::Json(claims) => json_no_store(StatusCode::OK, &claims),
+                Userinfo::Jwt(jwt) => {
+                    let mut res = (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "application/jwt")],
+                        jwt,
+                    )
+                        .into_response();
+                    no_store(res.headers_mut());
+                    res
+                }
+            }
         }
         Err(e) => refused(&state, "userinfo", e, json!({})),
     }

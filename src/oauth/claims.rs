@@ -3,7 +3,6 @@
 //! RFC 8707 resources), the client's extra claims, and a preset that places them
 //! where a popular identity provider does. Everything here is pure.
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::Digest;
@@ -579,12 +578,6 @@ impl<'a> Shaper<'a> {
             }
         }
     }
-}
-
-/// `at_hash`-style half hash, base64url (OIDC Core §3.1.3.6).
-pub fn half_hash(value: &str) -> String {
-    let digest = sha2::Sha256::digest(value.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 #[cfg(test)]

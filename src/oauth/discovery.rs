@@ -37,6 +37,7 @@ pub fn metadata(ctx: &Context, scopes: Vec<String>) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ctx.keys.algs(),
+        "userinfo_signing_alg_values_supported": ctx.keys.algs(),
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": endpoint_auth_algs,
         // Introspection answers confidential clients only.

@@ -8,7 +8,7 @@ use super::claims::SignIn;
 use super::context::Context;
 use super::context::ProviderConfig;
 use super::error::OAuthError;
-use super::mint::{ACCESS_TOKEN_ALG, Mint, TokenResponse, access_format, id_token, mint};
+use super::mint::{Mint, TokenResponse, access_format, id_token, mint};
 use crate::model::{Client, GrantType, Timestamp, TokenFormat, User};
 use crate::store::flows::{self, GrantRow, TokenRow};
 use crate::store::writer::boxed;
@@ -119,17 +119,17 @@ impl Context {
         what: &Issue<'_>,
         now: Timestamp,
     ) -> Result<(TokenResponse, Vec<TokenRow>), OAuthError> {
+        let keys = self.current_keys().await?;
         if access_format(what.client, what.client.preset.or(self.config.preset)) == TokenFormat::Jwt
         {
-            self.keys.ready(ACCESS_TOKEN_ALG).await?;
-        }
-        if what.id_token {
-            self.keys
-                .ready(what.client.id_token_signed_response_alg)
+            keys.ready(what.client.access_token_signed_response_alg)
                 .await?;
         }
+        if what.id_token {
+            keys.ready(what.client.id_token_signed_response_alg).await?;
+        }
         let defs = self.scope_defs(what.user).await?;
-        mint(&self.keys, &defs, &what.mint_args(&self.config, now))
+        mint(keys, &defs, &what.mint_args(&self.config, now))
     }
 
     /// Signs an id_token for `what`'s user alone (the implicit flow), with `at_hash` of
@@ -143,12 +143,11 @@ impl Context {
         let user = what
             .user
             .ok_or_else(|| OAuthError::server_error("an id_token needs a user"))?;
-        self.keys
-            .ready(what.client.id_token_signed_response_alg)
-            .await?;
+        let keys = self.current_keys().await?;
+        keys.ready(what.client.id_token_signed_response_alg).await?;
         let defs = self.scope_defs(Some(user)).await?;
         id_token(
-            &self.keys,
+            keys,
             &defs,
             &what.mint_args(&self.config, now),
             user,

@@ -28,7 +28,7 @@ pub enum Logout {
 fn hint_audiences(ctx: &Context, hint: &str) -> Result<Vec<String>, OAuthError> {
     let claims = ctx
         .keys
-        .verify(hint)
+        .verify(hint, ctx.now())
         .filter(|claims| claims["iss"].as_str() == Some(ctx.config.issuer.as_str()))
         .ok_or_else(|| {
             OAuthError::invalid_request(format!(

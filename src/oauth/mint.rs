@@ -2,8 +2,10 @@
 //! OpenID Connect id_tokens. Minting is pure (no I/O): it returns the response and the
 //! rows the caller commits in its transaction before answering.
 
+use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use sha2::Digest;
 
 use super::claims::{Shaper, SignIn};
 use super::error::OAuthError;
@@ -14,9 +16,11 @@ use crate::model::{
 use crate::store::flows::{TokenKind, TokenRow, hash_secret};
 use crate::token_shape::Preset;
 
-/// Access tokens are signed with ES256: fast to sign and verify. id_tokens use the
-/// client's `id_token_signed_response_alg` (RS256 unless chosen otherwise).
-pub const ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::Es256;
+/// JWT access tokens are signed with the client's `access_token_signed_response_alg`
+/// (ES256 unless chosen otherwise: fast to sign and verify), id_tokens with its
+/// `id_token_signed_response_alg` (RS256 unless chosen otherwise); each by the active
+/// key of that algorithm.
+pub const ACCESS_TOKEN_ALG: SigningAlg = crate::model::DEFAULT_ACCESS_TOKEN_ALG;
 
 /// The successful token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -93,7 +97,24 @@ pub fn claims_for_scopes(
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url (OIDC Core §3.1.3.6).
 pub fn at_hash(access_token: &str) -> String {
-    super::claims::half_hash(access_token)
+    at_hash_for(SigningAlg::Rs256, access_token)
+}
+
+/// `at_hash` for an id_token signed with `alg`: the hash is the one of the algorithm,
+/// SHA-512 for EdDSA with Ed25519 (as relying parties such as the `openidconnect`
+/// crate compute it), SHA-256 for the others.
+pub fn at_hash_for(alg: SigningAlg, access_token: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    match alg {
+        SigningAlg::EdDsa => {
+            let digest = sha2::Sha512::digest(access_token.as_bytes());
+            b64.encode(&digest[..32])
+        }
+        _ => {
+            let digest = sha2::Sha256::digest(access_token.as_bytes());
+            b64.encode(&digest[..16])
+        }
+    }
 }
 
 fn sign_err(e: crate::error::Error) -> OAuthError {
@@ -146,7 +167,7 @@ pub fn mint(
                 "sub".into(),
                 json!(sub.as_deref().unwrap_or(&client.client_id)),
             );
-            keys.get(ACCESS_TOKEN_ALG)
+            keys.get(client.access_token_signed_response_alg)
                 .and_then(|k| k.sign_jwt("at+jwt", &Value::Object(claims)))
                 .map_err(sign_err)?
         }
@@ -247,7 +268,10 @@ pub fn id_token(
     }
     match access_token {
         Some(at) => {
-            claims.insert("at_hash".into(), json!(at_hash(at)));
+            claims.insert(
+                "at_hash".into(),
+                json!(at_hash_for(client.id_token_signed_response_alg, at)),
+            );
         }
         None => {
             claims.remove("at_hash");

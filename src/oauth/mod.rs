@@ -33,6 +33,7 @@ pub mod params;
 pub mod register;
 pub mod resource;
 pub mod session;
+pub mod signing;
 pub mod token;
 
 pub use context::{Context, LogLine, Parts, ProviderConfig, paths};

@@ -26,6 +26,7 @@ pub struct Metadata {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: Option<String>,
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 fn metadata_err(d: impl Into<String>) -> OAuthError {
@@ -65,13 +66,22 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         Some(r) => Some(parse_list("response_types", r)?),
         None => None,
     };
-    let alg: Option<SigningAlg> = match &m.id_token_signed_response_alg {
-        Some(a) => Some(
-            a.parse()
-                .map_err(|e: String| metadata_err(format!("id_token_signed_response_alg: {e}")))?,
-        ),
-        None => None,
+    let signing_alg = |field: &str, v: &Option<String>| -> Result<Option<SigningAlg>, OAuthError> {
+        v.as_ref()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e: String| metadata_err(format!("{field}: {e}")))
+            })
+            .transpose()
     };
+    let alg = signing_alg(
+        "id_token_signed_response_alg",
+        &m.id_token_signed_response_alg,
+    )?;
+    let userinfo_alg = signing_alg(
+        "userinfo_signed_response_alg",
+        &m.userinfo_signed_response_alg,
+    )?;
     let scopes = m.scope.as_ref().map(|s| {
         s.split(' ')
             .filter(|x| !x.is_empty())
@@ -98,6 +108,7 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         scopes,
         token_endpoint_auth_method: Some(method),
         id_token_signed_response_alg: alg,
+        userinfo_signed_response_alg: userinfo_alg.map(Some),
         jwks: m.jwks,
         tags: Some(vec!["registered".into()]),
         ..Default::default()
@@ -146,6 +157,9 @@ pub fn response(c: &Client) -> Value {
     }
     if let Some(j) = &c.jwks {
         v["jwks"] = j.clone();
+    }
+    if let Some(alg) = c.userinfo_signed_response_alg {
+        v["userinfo_signed_response_alg"] = json!(alg);
     }
     v
 }

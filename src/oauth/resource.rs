@@ -22,6 +22,7 @@ pub async fn introspection_of(
     let Some(t) = row.filter(|t| t.state(now) == TokenState::Active) else {
         return Ok(Introspection::default());
     };
+
     let username = match &t.sub {
         Some(sub) => ctx.core.cached_user(sub).await?.map(|u| u.username.clone()),
         None => None,
@@ -121,7 +122,7 @@ pub async fn introspect(
             client.client_id
         )));
     }
-    let row = introspected(ctx, params).await?;
+    let row = introspected(ctx, params, now).await?;
     let answer = introspection_of(ctx, row, now).await?;
     Ok((client, answer))
 }
@@ -149,10 +150,15 @@ pub async fn find_token(ctx: &Context, token: &str) -> Result<Option<Arc<TokenRo
 pub async fn introspected(
     ctx: &Context,
     params: &Params,
+    now: Timestamp,
 ) -> Result<Option<Arc<TokenRow>>, OAuthError> {
     // token_type_hint is only a hint: every kind of token is searched, whatever it says
     // (RFC 7662 §2.1, RFC 7009 §2.1).
     let token = params.require("token", "send the token to introspect as token=…")?;
+    // A JWT whose signing key was retired no longer verifies anywhere: inactive here too.
+    if !ctx.signed_by_live_key(token, now).await? {
+        return Ok(None);
+    }
     find_token(ctx, token).await
 }
 
@@ -252,6 +258,11 @@ pub async fn authorize_bearer(
         }
         TokenState::Active => {}
     }
+    if !ctx.signed_by_live_key(token, now).await? {
+        return Err(OAuthError::invalid_token(
+            "the access token was signed by a signing key that has been retired (it is no longer in the JWKS); get a new token",
+        ));
+    }
     let user = match &row.sub {
         Some(sub) => ctx.core.cached_user(sub).await?.map(|u| (*u).clone()),
         None => None,
@@ -310,7 +321,12 @@ impl Context {
     /// A token with its value and introspection, for the window.
     pub async fn token_detail(&self, id: &str) -> crate::Result<TokenDetail> {
         let (summary, value) = self.core.get_token(id).await?;
-        let row = flows::get_token(self.core.store.pool(), id).await?;
+        let mut row = flows::get_token(self.core.store.pool(), id).await?;
+        if let Some(v) = &value
+            && !self.signed_by_live_key(v, self.now()).await?
+        {
+            row = None;
+        }
         let introspection = introspection_of(self, row.map(Arc::new), self.now()).await?;
         let introspection = serde_json::to_value(&introspection)
             .map_err(|e| crate::Error::Other(format!("cannot write the introspection: {e}")))?;

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, Row, SqlitePool};
 
 use crate::error::{Error, Result};
-use crate::model::{Client, Scope, SigningAlg, Timestamp, User};
+use crate::model::{Client, Scope, User};
 
 pub mod assertions;
 pub mod codes;
@@ -19,6 +19,7 @@ pub mod devices;
 pub mod flows;
 pub mod grants;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tokens;
 pub mod writer;
 
@@ -74,16 +75,15 @@ pub struct Store {
 struct OpenFacts {
     seeded: bool,
     revision: i64,
-    /// Active signing keys by algorithm, the newest of each.
-    signing_keys: std::collections::HashMap<String, Vec<u8>>,
+    /// Every signing key, newest first (`None` once taken).
+    signing_keys: Option<Vec<signing_keys::KeyRow>>,
     /// Every client's stored JSON, when there are at most [`OpenFacts::CLIENTS`].
     clients: Vec<String>,
 }
 
 const FACTS_SEEDED: &str = "SELECT 1 FROM meta WHERE key = 'seeded'";
 const FACTS_REVISION: &str = "SELECT value FROM revision WHERE id = 1";
-const FACTS_KEYS: &str =
-    "SELECT alg, pkcs8 FROM signing_keys WHERE active = 1 ORDER BY created_at DESC";
+const FACTS_KEYS: &str = signing_keys::SELECT_KEYS;
 
 impl OpenFacts {
     /// Clients read at open for the cache, at most; past that, none are.
@@ -104,9 +104,19 @@ impl OpenFacts {
             revision,
             ..Default::default()
         };
+        let mut keys = Vec::new();
         for row in sqlx::query(FACTS_KEYS).fetch_all(&mut *conn).await? {
-            facts.add_key(row.get("alg"), row.get("pkcs8"));
+            keys.extend(signing_keys::key_row(
+                row.get("kid"),
+                row.get("alg"),
+                row.get("pkcs8"),
+                row.get("created_at"),
+                row.get::<i64, _>("active") != 0,
+                row.get("rotated_at"),
+                row.get("retire_at"),
+            ));
         }
+        facts.signing_keys = Some(keys);
         Ok(facts)
     }
 
@@ -153,9 +163,19 @@ impl OpenFacts {
         };
         let mut keys = db.prepare(FACTS_KEYS).ok()?;
         let mut rows = keys.query([]).ok()?;
+        let mut found = Vec::new();
         while let Some(row) = rows.next().ok()? {
-            facts.add_key(row.get(0).ok()?, row.get(1).ok()?);
+            found.extend(signing_keys::key_row(
+                row.get(0).ok()?,
+                row.get(1).ok()?,
+                row.get(2).ok()?,
+                row.get(3).ok()?,
+                row.get::<_, i64>(4).ok()? != 0,
+                row.get(5).ok()?,
+                row.get(6).ok()?,
+            ));
         }
+        facts.signing_keys = Some(found);
         let mut clients = db
             .prepare(&format!(
                 "SELECT data FROM clients LIMIT {}",
@@ -170,11 +190,6 @@ impl OpenFacts {
             facts.clients = all;
         }
         Some(facts)
-    }
-
-    /// Keeps the first (newest) key of each algorithm.
-    fn add_key(&mut self, alg: String, pkcs8: Vec<u8>) {
-        self.signing_keys.entry(alg).or_insert(pkcs8);
     }
 }
 
@@ -311,17 +326,17 @@ impl Store {
             .collect()
     }
 
-    /// The active signing key of `alg` as [`Store::open`] found it, once; later calls
-    /// (and algorithms it found none for) read the database.
-    pub async fn active_signing_key_at_open(&self, alg: SigningAlg) -> Result<Option<Vec<u8>>> {
+    /// The signing keys as [`Store::open`] found them, once; later calls read the
+    /// database.
+    pub async fn signing_keys_at_open(&self) -> Result<Vec<signing_keys::KeyRow>> {
         let found = self
             .opened
             .lock()
             .ok()
-            .and_then(|mut o| o.signing_keys.remove(alg.as_str()));
+            .and_then(|mut o| o.signing_keys.take());
         match found {
-            Some(pkcs8) => Ok(Some(pkcs8)),
-            None => self.active_signing_key(alg).await,
+            Some(keys) => Ok(keys),
+            None => self.signing_keys().await,
         }
     }
 
@@ -639,34 +654,6 @@ impl Store {
         Self::bump(&mut tx).await?;
         tx.commit().await?;
         Ok(rec.user)
-    }
-
-    // ---- signing keys ----
-
-    pub async fn active_signing_key(&self, alg: SigningAlg) -> Result<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar(
-            "SELECT pkcs8 FROM signing_keys WHERE alg = ? AND active = 1 ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(alg.as_str())
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub async fn insert_signing_key(
-        &self,
-        kid: &str,
-        alg: SigningAlg,
-        pkcs8: &[u8],
-        now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query("INSERT OR REPLACE INTO signing_keys (kid, alg, pkcs8, created_at, active) VALUES (?, ?, ?, ?, 1)")
-            .bind(kid)
-            .bind(alg.as_str())
-            .bind(pkcs8)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }
 

@@ -16,6 +16,7 @@
 //!   the test (Debian system store, NSS, a JDK's cacerts) and the clients that read
 //!   them (curl, headless Chromium, Java).
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
+//! - [`cli_keys`]: `keys list|rotate|retire` while `serve` runs, and their refusals.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
 //! - [`lifecycle`]: live authorization requests and consent: events, the request log,
@@ -27,6 +28,7 @@
 
 mod cli_ca;
 mod cli_ci;
+mod cli_keys;
 mod cli_records;
 mod cli_serve;
 mod cli_trust;

@@ -14,6 +14,7 @@ import type { Snippet } from "../src/bindings/Snippet";
 import type { TokenDetail } from "../src/bindings/TokenDetail";
 import type { TrustStatus } from "../src/bindings/TrustStatus";
 import type { User } from "../src/bindings/User";
+import type { KeyInfo } from "../src/bindings/KeyInfo";
 import { base64UrlEncode } from "../src/views/tokens/jwt";
 
 export interface Fixtures {
@@ -30,6 +31,8 @@ export interface Fixtures {
   remembered: Consent[];
   /** The trust stores of the machine: system not trusted (needs root), NSS trusted, Java with a stale CA. */
   trust: TrustStatus;
+  /** Signing keys: an active RS256 and ES256 key, an ES256 key published until tomorrow. */
+  keys: KeyInfo[];
 }
 
 const ISSUER = "https://localhost:8443";
@@ -58,6 +61,8 @@ function client(now: number, c: Partial<Client> & Pick<Client, "client_id" | "na
     id_token_ttl: 3600,
     code_ttl: 120,
     id_token_signed_response_alg: "RS256",
+    access_token_signed_response_alg: "ES256",
+    userinfo_signed_response_alg: null,
     auto_approve: false,
     tags: [],
     jwks: null,
@@ -456,6 +461,18 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
     requests,
     consents,
     trust: sampleTrust(certificates.ca.sha256_fingerprint, certificates.ca.path),
+    keys: [
+      { kid: "es-new-kid", alg: "ES256", state: "active", created_at: now - 3600, rotated_at: null, retire_at: null },
+      { kid: "rs-kid", alg: "RS256", state: "active", created_at: now - 86400 * 12, rotated_at: null, retire_at: null },
+      {
+        kid: "es-old-kid",
+        alg: "ES256",
+        state: "published",
+        created_at: now - 86400 * 12,
+        rotated_at: now - 3600,
+        retire_at: now - 3600 + 86400,
+      },
+    ],
     remembered: [
       {
         sub: "3f6c1a52-9c55-4d5e-8a0e-5b1a7c1d2e01",

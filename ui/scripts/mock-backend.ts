@@ -6,6 +6,8 @@
  */
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Client } from "../src/bindings/Client";
+import type { KeyInfo } from "../src/bindings/KeyInfo";
+import type { SigningAlg } from "../src/bindings/SigningAlg";
 import type { ClientInput } from "../src/bindings/ClientInput";
 import type { ErrorPayload } from "../src/bindings/ErrorPayload";
 import type { CommandName } from "../src/bindings/Ipc";
@@ -109,6 +111,12 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       jwks: input.jwks ?? base?.jwks ?? null,
       created_at: base?.created_at ?? t,
       updated_at: t,
+      access_token_signed_response_alg:
+        input.access_token_signed_response_alg ?? base?.access_token_signed_response_alg ?? "ES256",
+      userinfo_signed_response_alg:
+        input.userinfo_signed_response_alg === undefined
+          ? (base?.userinfo_signed_response_alg ?? null)
+          : input.userinfo_signed_response_alg,
     };
   }
 
@@ -373,6 +381,42 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
           r.username = (args.username as string | null) ?? null;
         }
         return null;
+      }
+      case "list_keys":
+        return structuredClone(data.keys);
+      case "rotate_keys": {
+        const algs: SigningAlg[] = args.alg
+          ? [args.alg as SigningAlg]
+          : [...new Set(data.keys.filter((k) => k.state === "active").map((k) => k.alg))];
+        const after = args.retireAfterSecs as number | null | undefined;
+        const retireAt = now() + (after ?? 86400);
+        const made: KeyInfo[] = [];
+        for (const alg of algs) {
+          for (const k of data.keys.filter((x) => x.alg === alg && x.state !== "retired")) {
+            if (k.state === "active") k.rotated_at = now();
+            k.retire_at = Math.min(k.retire_at ?? retireAt, retireAt);
+            k.state = k.retire_at <= now() ? "retired" : "published";
+          }
+          const key: KeyInfo = {
+            kid: `${alg.toLowerCase()}-kid-${data.keys.length + 1}`,
+            alg,
+            state: "active",
+            created_at: now(),
+            rotated_at: null,
+            retire_at: null,
+          };
+          data.keys.unshift(key);
+          made.push(key);
+        }
+        return structuredClone(made);
+      }
+      case "retire_key": {
+        const k = data.keys.find((x) => x.kid === args.kid);
+        if (!k) fail("not_found", `signing key '${String(args.kid)}' does not exist`);
+        if (k.state === "active") fail("invalid_input", `kid: '${k.kid}' is the active ${k.alg} key; rotate first`);
+        k.state = "retired";
+        k.retire_at = now();
+        return structuredClone(k);
       }
       default: {
         const unknown: never = cmd;

@@ -18,6 +18,7 @@
 //! - [`consent`]: the consent page and the window's decisions.
 //! - [`device`]: RFC 8628 device authorization.
 //! - [`hardening`]: what probing the provider from outside found, each fixed.
+//! - [`keys`]: signing-key rotation and retirement, each client's algorithms, signed userinfo.
 
 mod authorize;
 mod bearer;
@@ -25,6 +26,7 @@ mod client_auth;
 mod consent;
 mod device;
 mod hardening;
+mod keys;
 mod oidc;
 mod refusals;
 mod registration;

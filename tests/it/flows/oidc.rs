@@ -124,3 +124,23 @@ async fn es256_client_gets_an_id_token_that_verifies_with_openidconnect() {
     .await;
     sign_in_and_verify(&tp, "rp-ec", CoreJwsSigningAlgorithm::EcdsaP256Sha256).await;
 }
+
+#[tokio::test]
+async fn ps256_and_eddsa_id_tokens_verify_with_openidconnect() {
+    let tp = TestProvider::start().await;
+    for (id, alg, theirs) in [
+        (
+            "rp-ps",
+            SigningAlg::Ps256,
+            CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+        ),
+        ("rp-ed", SigningAlg::EdDsa, CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        tp.add_client(ClientInput {
+            id_token_signed_response_alg: Some(alg),
+            ..web_client(id, &format!("{id}-secret"))
+        })
+        .await;
+        sign_in_and_verify(&tp, id, theirs).await;
+    }
+}

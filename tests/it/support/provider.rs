@@ -93,7 +93,7 @@ async fn make_template() -> Vec<TemplateEntry> {
     // What Provider::start_on makes on a first start with the default options.
     let hosts = ServeOptions::default().extra_hosts();
     authdesk::tls::TlsMaterial::load_or_create(dir.path(), &hosts, now).expect("certificates");
-    authdesk::keys::KeySet::load_or_create(&core.store, now)
+    authdesk::keys::KeySet::load_or_create(&core.store, core.clock.clone())
         .await
         .expect("signing keys");
     core.store.close().await;

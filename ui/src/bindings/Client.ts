@@ -38,4 +38,13 @@ auto_approve: boolean, tags: Array<string>,
 /**
  * Public keys for `private_key_jwt` (a JWK Set).
  */
-jwks: unknown, created_at: number, updated_at: number, };
+jwks: unknown, created_at: number, updated_at: number, 
+/**
+ * The algorithm of JWT access tokens (clients stored before it existed: ES256).
+ */
+access_token_signed_response_alg: SigningAlg, 
+/**
+ * Userinfo answers as a JWT signed with this algorithm (`application/jwt`);
+ * plain JSON when `None` (OIDC Dynamic Client Registration §2).
+ */
+userinfo_signed_response_alg: SigningAlg | null, };

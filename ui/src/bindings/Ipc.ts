@@ -5,6 +5,7 @@ import type { ClientInput } from "./ClientInput";
 import type { Consent } from "./Consent";
 import type { ExportFormat } from "./ExportFormat";
 import type { ImportSummary } from "./ImportSummary";
+import type { KeyInfo } from "./KeyInfo";
 import type { PendingConsent } from "./PendingConsent";
 import type { ProviderStatus } from "./ProviderStatus";
 import type { RequestEntry } from "./RequestEntry";
@@ -14,6 +15,7 @@ import type { Scope } from "./Scope";
 import type { ScopeInput } from "./ScopeInput";
 import type { SeedFormat } from "./SeedFormat";
 import type { Settings } from "./Settings";
+import type { SigningAlg } from "./SigningAlg";
 import type { Snippet } from "./Snippet";
 import type { TokenDetail } from "./TokenDetail";
 import type { TokenFilter } from "./TokenFilter";
@@ -64,6 +66,10 @@ export type Commands = {
   revoke_consent: { args: { username: string; clientId: string }; result: void };
   decide_consent: { args: { requestId: string; approve: boolean; username?: string | null }; result: void };
   certificates: { args: Record<string, never>; result: CertificatesInfo };
+  list_keys: { args: Record<string, never>; result: Array<KeyInfo> };
+  /** Rotates `alg`'s key (every algorithm in use when absent); the replaced keys retire after `retire_after_secs` (0: at once; absent: the provider's setting, 24 h). */
+  rotate_keys: { args: { alg?: SigningAlg | null; retireAfterSecs?: number | null }; result: Array<KeyInfo> };
+  retire_key: { args: { kid: string }; result: KeyInfo };
   /** Asks where to save the export and writes it; `None` when the person cancels. */
   export_certificate: { args: { format: ExportFormat }; result: string | null };
   /** Issues a new server certificate and restarts the provider to serve it. */

@@ -3,4 +3,4 @@
 /**
  * JWS algorithms the provider signs with.
  */
-export type SigningAlg = "RS256" | "ES256";
+export type SigningAlg = "RS256" | "ES256" | "PS256" | "EdDSA";

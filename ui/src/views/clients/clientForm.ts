@@ -56,7 +56,7 @@ export const AUTH_METHODS: { value: AuthMethod; label: string }[] = [
 ];
 
 export const TOKEN_FORMATS: TokenFormat[] = ["jwt", "opaque"];
-export const SIGNING_ALGS: SigningAlg[] = ["RS256", "ES256"];
+export const SIGNING_ALGS: SigningAlg[] = ["RS256", "PS256", "ES256", "EdDSA"];
 
 /** What the form edits. Lists typed as text are kept as text until saved. */
 export interface ClientForm {
@@ -80,6 +80,9 @@ export interface ClientForm {
   id_token_ttl: number | null;
   code_ttl: number | null;
   id_token_signed_response_alg: SigningAlg;
+  access_token_signed_response_alg: SigningAlg;
+  /** "" answers userinfo as plain JSON. */
+  userinfo_signed_response_alg: SigningAlg | "";
   auto_approve: boolean;
   /** Comma-separated. */
   tags: string;
@@ -109,6 +112,8 @@ export function newClientForm(): ClientForm {
     id_token_ttl: LIMITS.default_id_token_ttl,
     code_ttl: LIMITS.default_code_ttl,
     id_token_signed_response_alg: "RS256",
+    access_token_signed_response_alg: "ES256",
+    userinfo_signed_response_alg: "",
     auto_approve: false,
     tags: "",
     jwks: "",
@@ -134,6 +139,8 @@ export function clientToForm(c: Client): ClientForm {
     id_token_ttl: c.id_token_ttl,
     code_ttl: c.code_ttl,
     id_token_signed_response_alg: c.id_token_signed_response_alg,
+    access_token_signed_response_alg: c.access_token_signed_response_alg,
+    userinfo_signed_response_alg: c.userinfo_signed_response_alg ?? "",
     auto_approve: c.auto_approve,
     tags: c.tags.join(", "),
     jwks: c.jwks === null || c.jwks === undefined ? "" : JSON.stringify(c.jwks, null, 2),
@@ -219,6 +226,8 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
     id_token_ttl: form.id_token_ttl ?? LIMITS.default_id_token_ttl,
     code_ttl: form.code_ttl ?? LIMITS.default_code_ttl,
     id_token_signed_response_alg: form.id_token_signed_response_alg,
+    access_token_signed_response_alg: form.access_token_signed_response_alg,
+    userinfo_signed_response_alg: form.userinfo_signed_response_alg || null,
     auto_approve: form.auto_approve,
     tags: parseTags(form.tags),
   };
