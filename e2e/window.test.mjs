@@ -233,7 +233,17 @@ try {
     assert((await text(await $t("explain-signature"))) === "signed by Authdesk", "signature checked against the JWKS");
     // An API expecting another audience, validating it as an ID token would not matter: wrong aud.
     await choose("explain-audience", "custom");
-    await type("explain-audience-custom", "https://api.example.com");
+    // Typed through an input event (WebKitWebDriver's keys did not reach Svelte's binding here).
+    const aud = await $t("explain-audience-custom");
+    await aud.waitForDisplayed({ timeout: 5_000 });
+    await browser.execute(
+      (e, v) => {
+        e.value = v;
+        e.dispatchEvent(new Event("input", { bubbles: true }));
+      },
+      aud,
+      "https://api.example.com",
+    );
     await (await $t("explain-reason-wrong_aud")).waitForExist({ timeout: 5_000 });
     assert((await result.getAttribute("data-accepted")) === "false", "rejected for the API");
     await shot("debugger-explain");
