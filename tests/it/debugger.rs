@@ -297,3 +297,76 @@ async fn the_request_log_keeps_the_client_authentication_a_token_request_used() 
     assert!(row.differs);
     assert_eq!(row.registered, ["client_secret_basic"]);
 }
+
+#[tokio::test]
+async fn a_device_trial_shows_the_user_code_and_polls_until_approved_on_the_page() {
+    let tp = TestProvider::start_with(crate::support::asking_consent()).await;
+    playground::ensure(tp.core()).await.unwrap();
+    let (started, pending) = begin(
+        &tp,
+        TrialInput {
+            client_id: playground::CLIENT_ID.into(),
+            flow: Some(TrialFlow::DeviceCode),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(started.state, TrialState::Waiting, "{started:#?}");
+    assert_eq!(names(&started), ["discovery", "device_authorization"]);
+    let waiting = started.waiting.unwrap();
+    let user_code = waiting.user_code.unwrap();
+    assert!(
+        waiting.url.starts_with(&tp.url("/device")),
+        "{}",
+        waiting.url
+    );
+
+    let (_cancel, cancelled) = oneshot::channel();
+    let finishing = tokio::spawn(trial::finish(pending.unwrap(), cancelled));
+    // The person approves on the verification page as bob.
+    let page = crate::support::Reply::read(
+        tp.http
+            .get(tp.url(&format!("/device?user_code={user_code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let cookie = page
+        .set_cookie("authdesk_device_csrf")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = crate::support::hidden_input(&page.text, "csrf");
+    let decided = tp
+        .http
+        .post(tp.url("/device"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[
+            ("user_code", user_code.as_str()),
+            ("csrf", &csrf),
+            ("action", "approve"),
+            ("username", "bob"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(decided.status().is_success(), "{}", decided.status());
+
+    let done = finishing.await.unwrap();
+    assert_eq!(done.state, TrialState::Done, "{done:#?}");
+    assert_eq!(
+        names(&done),
+        ["discovery", "device_authorization", "token", "userinfo"]
+    );
+    assert_eq!(body(&done, "userinfo")["sub"], tp.sub_of("bob").await);
+    assert!(
+        done.steps[2]
+            .note
+            .as_deref()
+            .unwrap()
+            .starts_with("Polled ")
+    );
+}
