@@ -10,6 +10,7 @@
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import { remote } from "webdriverio";
@@ -97,6 +98,19 @@ const nav = async (view) => {
 };
 /** The element's text content (WebKitWebDriver's rendered-text answer can be empty). */
 const text = async (el) => ((await browser.execute((e) => e.textContent, el)) ?? "").trim();
+/** Picks an option of a <select> as a person would (Svelte listens to change events). */
+const choose = async (id, value) => {
+  const el = await $t(id);
+  await el.waitForExist({ timeout: 10_000 });
+  await browser.execute(
+    (e, v) => {
+      e.value = v;
+      e.dispatchEvent(new Event("change", { bubbles: true }));
+    },
+    el,
+    value,
+  );
+};
 /** Clears an input and types into it (Svelte listens to input events). */
 const type = async (id, text) => {
   const el = await $t(id);
@@ -132,6 +146,174 @@ try {
     assert(!issuer.endsWith(":8443") || process.env.AUTHDESK_PORT === "8443", "the test must not use the default port");
     await (await $t("view-clients")).waitForExist({ timeout: 10_000 });
     await (await $t("clients-empty")).waitForExist({ timeout: 10_000 });
+  });
+
+  // ---- The debugger (issue 23): the first run leads to a real sign-in. ----
+  const dataCa = () => fs.readFileSync(path.join(DATA_DIR, "tls", "ca.pem"), "utf8");
+  /** Plays the browser: follows the authorization URL, approves on the consent page as alice, then follows the redirect to the window's loopback listener. */
+  async function signInAsBrowser(authorizeUrl) {
+    const ca = dataCa();
+    const page = await request(authorizeUrl, { ca });
+    assert(page.status === 200, `consent page: ${page.status} ${page.text.slice(0, 300)}`);
+    const hidden = (name) => new RegExp(`name="${name}" value="([^"]+)"`).exec(page.text)?.[1];
+    const form = new URLSearchParams({
+      request_id: hidden("request_id"),
+      csrf: hidden("csrf"),
+      username: "alice",
+      action: "approve",
+    }).toString();
+    const decided = await request(`${issuer}/authorize/decision`, {
+      ca,
+      method: "POST",
+      body: form,
+      headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(form) },
+    });
+    assert(decided.status === 303, `decision: ${decided.status} ${decided.text.slice(0, 300)}`);
+    const back = new URL(decided.headers.location);
+    assert(back.protocol === "http:" && back.hostname === "127.0.0.1", `redirect to the loopback listener: ${back}`);
+    const landed = await new Promise((resolve, reject) => {
+      http.get(back, (res) => {
+        let d = "";
+        res.on("data", (c) => (d += c));
+        res.on("end", () => resolve({ status: res.statusCode, text: d }));
+      }).on("error", reject);
+    });
+    assert(landed.status === 200 && landed.text.includes("close this tab"), `the window's listener answered: ${landed.status}`);
+  }
+  const authorizeUrl = async () => {
+    const link = await $t("trial-authorize-url");
+    await link.waitForExist({ timeout: 20_000 });
+    return await link.getAttribute("href");
+  };
+
+  await step("the first run offers the playground client, which signs in with code + PKCE in the window", async () => {
+    await (await $t("first-run-create")).waitForExist({ timeout: 10_000 });
+    await shot("clients-first-run");
+    await (await $t("first-run-playground")).click();
+    await (await $t("view-debugger")).waitForExist({ timeout: 10_000 });
+    const url = new URL(await authorizeUrl());
+    assert(url.href.startsWith(`${issuer}/authorize?`), `authorization URL ${url}`);
+    assert(url.searchParams.get("client_id") === "authdesk-playground", "the playground client");
+    assert(url.searchParams.get("code_challenge_method") === "S256", "PKCE S256");
+    assert(/^http:\/\/127\.0\.0\.1:\d+\/callback$/.test(url.searchParams.get("redirect_uri")), "a loopback redirect URI");
+    await signInAsBrowser(url.href);
+    const trial = await $t("trial");
+    await browser.waitUntil(async () => (await trial.getAttribute("data-state")) === "done", {
+      timeout: 30_000,
+      timeoutMsg: `the trial did not finish: ${await trial.getAttribute("data-state")}`,
+    });
+    for (const name of ["discovery", "authorize", "callback", "token", "userinfo"]) {
+      const card = await $t(`trial-step-${name}`);
+      assert(await card.isExisting(), `a card for ${name}`);
+      assert((await card.getAttribute("data-state")) !== "failed", `${name} did not fail`);
+    }
+    assert((await text(await $t("trial-step-token-status"))) === "200", "the token request answered 200");
+    const claims = JSON.parse(await text(await $t("trial-claims-id_token")));
+    assert(claims.aud === "authdesk-playground" && claims.iss === issuer, `id_token claims ${JSON.stringify(claims)}`);
+    const userinfo = JSON.parse(await text(await $t("trial-answer-userinfo")));
+    assert(userinfo.sub === claims.sub && userinfo.email === "alice@example.com", `userinfo ${JSON.stringify(userinfo)}`);
+    // The code verifier is masked until clicked.
+    const verifier = await $t("trial-field-token-code_verifier");
+    assert(!(await text(verifier)).match(/^[A-Za-z0-9_-]{40,}$/), "the verifier is masked");
+    await browser.execute((e) => e.click(), verifier);
+    await browser.waitUntil(async () => /^[A-Za-z0-9_-]{40,}$/.test(await text(verifier)), { timeout: 5_000 });
+    await browser.execute((e) => e.click(), verifier);
+    await (await $t("trial-step-token")).scrollIntoView({ block: "start" });
+    await shot("debugger-trial");
+  });
+
+  await step("a token from the trial is explained: signed by Authdesk, and why an API would refuse it", async () => {
+    await (await $t("trial-explain-access_token")).click();
+    const result = await $t("explain-result");
+    await result.waitForExist({ timeout: 10_000 });
+    await browser.waitUntil(async () => (await result.getAttribute("data-accepted")) === "true", {
+      timeout: 10_000,
+      timeoutMsg: "the fresh access token is not accepted for its own client",
+    });
+    assert((await text(await $t("explain-signature"))) === "signed by Authdesk", "signature checked against the JWKS");
+    // An API expecting another audience, validating it as an ID token would not matter: wrong aud.
+    await choose("explain-audience", "custom");
+    // Typed through an input event (WebKitWebDriver's keys did not reach Svelte's binding here).
+    const aud = await $t("explain-audience-custom");
+    await aud.waitForDisplayed({ timeout: 5_000 });
+    await browser.execute(
+      (e, v) => {
+        e.value = v;
+        e.dispatchEvent(new Event("input", { bubbles: true }));
+      },
+      aud,
+      "https://api.example.com",
+    );
+    await (await $t("explain-reason-wrong_aud")).waitForExist({ timeout: 5_000 });
+    assert((await result.getAttribute("data-accepted")) === "false", "rejected for the API");
+    await shot("debugger-explain");
+  });
+
+  await step("a failing sign-in (unregistered redirect URI) shows the reason, and its fix button adds the URI", async () => {
+    execFileSync(CLI, ["clients", "create", "--name", "My App", "--id", "my-app", "--redirect-uri", "https://app.example.com/callback", "--data-dir", DATA_DIR]);
+    await nav("clients");
+    const row = await $t("client-row-my-app");
+    await row.waitForExist({ timeout: 10_000 });
+    await row.click();
+    await (await $t("client-try")).click();
+    await (await $t("view-debugger")).waitForExist({ timeout: 10_000 });
+    await browser.waitUntil(async () => (await (await $t("trial-client")).getValue()) === "my-app", { timeout: 5_000 });
+    await choose("trial-flow", "authorization_code");
+    await (await $t("trial-start")).click();
+    const trial = await $t("trial");
+    await browser.waitUntil(async () => (await trial.isExisting()) && (await trial.getAttribute("data-state")) === "failed", {
+      timeout: 20_000,
+      timeoutMsg: "the trial did not fail",
+    });
+    const reason = await text(await $t("trial-error-authorize"));
+    assert(reason.includes("is not registered for client 'my-app'"), `the provider's reason: ${reason}`);
+    await (await $t("trial-error-authorize")).scrollIntoView({ block: "center" });
+    await shot("debugger-fix");
+    await (await $t("trial-fix-add_redirect_uri")).click();
+    let added;
+    await browser.waitUntil(
+      async () => {
+        const c = JSON.parse(execFileSync(CLI, ["clients", "show", "my-app", "--json", "--data-dir", DATA_DIR], { encoding: "utf8" }));
+        added = c.redirect_uris.find((u) => u.startsWith("http://127.0.0.1:"));
+        return !!added;
+      },
+      { timeout: 10_000, timeoutMsg: "the fix did not add the loopback redirect URI" },
+    );
+    assert(/^http:\/\/127\.0\.0\.1:\d+\/callback$/.test(added), `added ${added}`);
+    // Tried again, the request now goes to the browser with that URI.
+    await (await $t("trial-start")).click();
+    const url = new URL(await authorizeUrl());
+    assert(url.searchParams.get("redirect_uri") === added, `the retry uses ${added}: ${url}`);
+    await (await $t("trial-cancel")).click();
+    await browser.waitUntil(async () => (await trial.getAttribute("data-state")) === "cancelled", { timeout: 10_000 });
+  });
+
+  await step("a refused authorization request in the timeline sits beside the client's registration, with the fix", async () => {
+    const bad = new URL(`${issuer}/authorize`);
+    for (const [k, v] of Object.entries({ response_type: "code", client_id: "my-app", redirect_uri: "http://127.0.0.1:9/elsewhere", scope: "openid" }))
+      bad.searchParams.set(k, v);
+    const page = await request(bad.href, { ca: dataCa() });
+    assert(page.status === 400, `refused on the page: ${page.status}`);
+    await nav("requests");
+    const row = await browser.$('[data-testid^="request-row-"][data-status="rejected"]');
+    await row.waitForExist({ timeout: 10_000 });
+    await (await row.$("button")).click();
+    const id = (await row.getAttribute("data-testid")).slice("request-row-".length);
+    const cmp = await $t(`request-compare-${id}`);
+    await cmp.waitForExist({ timeout: 10_000 });
+    const redirect = await $t("compare-row-redirect_uri");
+    assert((await redirect.getAttribute("data-differs")) === "true", "the redirect URI is highlighted");
+    assert((await text(redirect)).includes("https://app.example.com/callback"), "beside the registered URIs");
+    await shot("requests-compare");
+    await (await $t("compare-fix-add_redirect_uri")).click();
+    await browser.waitUntil(
+      async () =>
+        JSON.parse(execFileSync(CLI, ["clients", "show", "my-app", "--json", "--data-dir", DATA_DIR], { encoding: "utf8" })).redirect_uris.includes(
+          "http://127.0.0.1:9/elsewhere",
+        ),
+      { timeout: 10_000, timeoutMsg: "the timeline's fix did not add the URI" },
+    );
+    await nav("clients");
   });
 
   await step("create a client through the form", async () => {

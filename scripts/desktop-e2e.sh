@@ -76,6 +76,9 @@ mkdir -p "$WORK"/{data,home,xdg-data,xdg-config,xdg-cache,exports}
 export DISPLAY=:$DISPLAY_NUM
 export HOME=$WORK/home XDG_DATA_HOME=$WORK/xdg-data XDG_CONFIG_HOME=$WORK/xdg-config XDG_CACHE_HOME=$WORK/xdg-cache
 export AUTHDESK_DATA_DIR=$WORK/data AUTHDESK_EXPORT_DIR=$WORK/exports AUTHDESK_PORT=0
+# No system browser under Xvfb: the debugger's "Try a sign-in" only shows the URL, and
+# the test follows it with its own HTTP client.
+export AUTHDESK_NO_BROWSER=1
 # The Certificates view's trust stores, never the machine's: a Debian-layout system store
 # under a root of its own (empty), an NSS database in HOME (as Chromium makes it), no JDK.
 export AUTHDESK_TRUST_ROOT=$WORK/trust-root AUTHDESK_JAVA_HOMES=
@@ -109,7 +112,8 @@ TRAY_WORK=$WORK/tray node e2e/tray.test.mjs
 
 if ((UPDATE_DOCS)); then
   mkdir -p docs/screenshots
-  for s in clients client-snippets requests requests-consent tokens users certificates settings; do
+  for s in clients client-snippets requests requests-consent tokens users certificates settings \
+           clients-first-run debugger-trial debugger-explain debugger-fix requests-compare; do
     cp "$SCREENSHOT_DIR/$s.png" "docs/screenshots/$s.png"
   done
   echo "copied to docs/screenshots/"

@@ -32,12 +32,16 @@
 //! - [`trust`] puts the CA into the machine's trust stores and takes it out again
 //!   (`authdesk ca install|uninstall|status`, the window's Certificates view).
 //! - [`cli`] is the `authdesk` command; [`snippets`] the client configuration snippets.
+//! - [`debugger`] is the window's OAuth debugger: it plays a client against the
+//!   provider ("Try a sign-in"), compares a request with the client's registration and
+//!   gathers what the provider knows about a pasted token.
 
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod core;
+pub mod debugger;
 pub mod error;
 pub mod events;
 pub mod fsutil;

@@ -119,6 +119,20 @@ impl<R: Runtime> Host for TauriHost<R> {
         })
     }
 
+    /// `AUTHDESK_NO_BROWSER=1` turns it off (the window test follows the URL itself).
+    fn open_url(&self, url: &str) -> bool {
+        if !self.desktop || std::env::var_os("AUTHDESK_NO_BROWSER").is_some_and(|v| v != "0") {
+            return false;
+        }
+        match tauri_plugin_opener::open_url(url, None::<&str>) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the browser");
+                false
+            }
+        }
+    }
+
     fn ask_open_path(&self, title: &str) -> tokio::sync::oneshot::Receiver<Option<PathBuf>> {
         self.dialog(title, "open", |dialog| {
             dialog

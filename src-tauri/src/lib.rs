@@ -2,7 +2,8 @@
 //!
 //! - [`shell`] owns the core and the provider's lifecycle (start, port in use,
 //!   restart, quit) and forwards the core's events to the window through a [`shell::Host`].
-//! - [`commands`] are the window's commands, each a few lines over one core operation.
+//! - [`commands`] are the window's commands, each a few lines over one core operation;
+//!   [`debugger`] those of the OAuth debugger (trials, comparison, token facts).
 //! - [`settings`] are the app's settings, kept in `tauri-plugin-store`.
 //! - [`host`] implements the host over a Tauri `AppHandle`; [`tray`] is the tray icon.
 //! - [`limits`] are the bounds and defaults the window's forms check as the person types.
@@ -23,6 +24,7 @@ use tauri::{Builder, Manager, Runtime};
 #[cfg(test)]
 mod bindings;
 pub mod commands;
+pub mod debugger;
 pub mod host;
 pub mod limits;
 pub mod settings;
@@ -37,6 +39,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
         .manage(commands::TrustConfig::from_process())
+        .manage(debugger::Trials::default())
         .invoke_handler(tauri::generate_handler![
             commands::provider_status,
             commands::restart_provider,
@@ -79,6 +82,13 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::import_records,
             commands::get_settings,
             commands::save_settings,
+            debugger::begin_trial,
+            debugger::finish_trial,
+            debugger::cancel_trial,
+            debugger::ensure_playground_client,
+            debugger::compare_request,
+            debugger::apply_fix,
+            debugger::token_facts,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

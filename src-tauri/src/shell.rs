@@ -71,6 +71,11 @@ pub trait Host: Send + Sync + 'static {
     ) -> tokio::sync::oneshot::Receiver<Option<PathBuf>>;
     /// Asks which seed file (JSON or YAML) to open; `None` when cancelled.
     fn ask_open_path(&self, title: &str) -> tokio::sync::oneshot::Receiver<Option<PathBuf>>;
+    /// Opens a URL in the system browser (the debugger's sign-in); `false` when it
+    /// did not (no browser, or turned off): the window shows the URL to open.
+    fn open_url(&self, _url: &str) -> bool {
+        false
+    }
 }
 
 /// How the app was launched.
@@ -161,6 +166,11 @@ impl Shell {
         });
         shell.bridge_events(&core);
         Ok(shell)
+    }
+
+    /// Opens `url` in the system browser, through the host.
+    pub fn open_url(&self, url: &str) -> bool {
+        self.host.open_url(url)
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -696,3 +696,69 @@ fn a_dismissed_privilege_prompt_is_a_cancelled_error_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(err["code"], "no_store", "{err}");
 }
+
+#[test]
+fn the_debugger_commands_try_a_sign_in_compare_a_request_and_explain_a_token() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    // Starting the app makes no playground client: only the first run's button does.
+    assert_eq!(t.ok("list_clients", json!({})), json!([]));
+    let playground = t.ok("ensure_playground_client", json!({}));
+    assert_eq!(playground["client_id"], "authdesk-playground");
+    assert_eq!(playground["client_type"], "public");
+
+    // A code flow waits for the browser on a loopback port the shell owns.
+    let started = t.ok(
+        "begin_trial",
+        json!({ "input": { "client_id": "authdesk-playground" } }),
+    );
+    assert_eq!(started["state"], "waiting", "{started}");
+    let redirect = started["waiting"]["redirect_uri"].as_str().unwrap();
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+    assert_eq!(
+        t.ok("cancel_trial", json!({ "id": started["id"] })),
+        "cancelled"
+    );
+    let gone = t
+        .invoke("finish_trial", json!({ "id": started["id"] }))
+        .unwrap_err();
+    assert_eq!(gone["code"], "not_found");
+
+    // Client credentials run to their end; the token they got is explained.
+    t.ok("create_client", json!({ "input": web_client() }));
+    let done = t.ok(
+        "begin_trial",
+        json!({ "input": { "client_id": "web-app", "flow": "client_credentials" } }),
+    );
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["steps"][0]["name"], "discovery");
+    let at = done["steps"][1]["answer"]["body"]["access_token"]
+        .as_str()
+        .unwrap();
+    let facts = t.ok("token_facts", json!({ "token": at }));
+    assert_eq!(facts["signature"], "valid");
+    assert_eq!(facts["stored"]["client_id"], "web-app");
+
+    // A logged request beside the registration, and its fix applied.
+    let entry = json!({
+        "id": "e1", "at": 0, "kind": "authorize", "client_id": "web-app", "username": null,
+        "status": "rejected", "error": "invalid_request", "error_description": "…",
+        "params": { "response_type": "code", "redirect_uri": "http://127.0.0.1:7000/cb" },
+        "detail": {},
+    });
+    let cmp = t.ok("compare_request", json!({ "entry": entry }));
+    assert_eq!(cmp["rows"][0]["field"], "redirect_uri");
+    assert_eq!(cmp["rows"][0]["differs"], true);
+    let change = cmp["fixes"][0]["change"].clone();
+    assert_eq!(change["kind"], "add_redirect_uri");
+    let fixed = t.ok(
+        "apply_fix",
+        json!({ "clientId": "web-app", "change": change }),
+    );
+    assert!(
+        fixed["redirect_uris"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("http://127.0.0.1:7000/cb"))
+    );
+}

@@ -31,13 +31,19 @@ async fn token_endpoint(
         Err(e) => return rejected(&state, "token", &auth, &Params::default(), e),
     };
     let grant_type = json!(params.get("grant_type"));
+    // Which authentication the client used, for the window's comparison with its
+    // registration (never the credentials).
+    let client_auth = json!(crate::oauth::client_auth::presented_method(
+        auth.value(),
+        &params
+    ));
     match token::token(&state.ctx, auth.value(), &params).await {
         Ok((resp, client)) => {
             state.ctx.record(
                 LogLine::new("token", RequestStatus::Completed)
                     .client(Some(client.client_id.clone()))
                     .params(&params)
-                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued})),
+                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued, "client_auth": client_auth})),
             );
             state
                 .ctx
@@ -51,7 +57,7 @@ async fn token_endpoint(
                 LogLine::rejected("token", &e)
                     .client(client_id)
                     .params(&params)
-                    .detail(json!({"grant_type": grant_type})),
+                    .detail(json!({"grant_type": grant_type, "client_auth": client_auth})),
             );
             e.into_response()
         }

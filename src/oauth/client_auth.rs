@@ -165,6 +165,31 @@ pub fn claimed_client_id(authorization: Option<&str>, params: &Params) -> Option
     }
 }
 
+/// The client authentication method a request used, by the names of
+/// `token_endpoint_auth_method`, for the request log (the window compares it with the
+/// client's registration); `None` when it presented nothing readable.
+pub fn presented_method(authorization: Option<&str>, params: &Params) -> Option<&'static str> {
+    Some(match presented(authorization, params).ok()?? {
+        Presented::Basic { .. } => "client_secret_basic",
+        Presented::Post { .. } => "client_secret_post",
+        Presented::IdOnly { .. } => "none",
+        Presented::Assertion { jwt, .. } => {
+            let header = jwt.split('.').next().unwrap_or_default();
+            let alg = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header.trim_end_matches('='))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            if alg.starts_with("HS") {
+                "client_secret_jwt"
+            } else {
+                "private_key_jwt"
+            }
+        }
+    })
+}
+
 #[derive(Debug, Deserialize)]
 struct AssertionClaims {
     iss: Option<String>,

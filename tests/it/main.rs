@@ -21,6 +21,8 @@
 //!   `openidconnect` crates and raw requests, refusals included.
 //! - [`lifecycle`]: live authorization requests and consent: events, the request log,
 //!   the consent page, window decisions, sessions and logout.
+//! - [`debugger`]: the window's debugger: trials through the loopback listener, their
+//!   fixes, token facts, the comparison with the registration.
 //! - [`slow_clients`]: deadlines of slow or stuck connections; memory released when idle.
 
 // clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
@@ -32,6 +34,7 @@ mod cli_keys;
 mod cli_records;
 mod cli_serve;
 mod cli_trust;
+mod debugger;
 mod flows;
 mod lifecycle;
 mod provider;

@@ -418,6 +418,22 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         k.retire_at = now();
         return structuredClone(k);
       }
+      // The debugger talks to a running provider; the mock has none.
+      case "ensure_playground_client": {
+        const existing = data.clients.find((c) => c.client_id === "authdesk-playground");
+        if (existing) return structuredClone(existing);
+        fail("not_in_mock", "the mock backend does not make the playground client");
+        break;
+      }
+      case "begin_trial":
+      case "finish_trial":
+      case "cancel_trial":
+      case "apply_fix":
+      case "token_facts":
+        fail("not_in_mock", "the mock backend has no provider to try a sign-in against");
+        break;
+      case "compare_request":
+        return null;
       default: {
         const unknown: never = cmd;
         fail("unknown_command", `the mock backend does not know '${String(unknown)}'`);
