@@ -130,6 +130,9 @@ pub struct ServeArgs {
     /// too (an fsync per commit).
     #[arg(long, value_enum, default_value = "normal")]
     pub durability: crate::store::Durability,
+    /// Require pushed authorization requests (RFC 9126) from every client.
+    #[arg(long)]
+    pub require_par: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +303,15 @@ pub struct ClientArgs {
     pub jwks: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+    /// Require pushed authorization requests (RFC 9126). `--require-par=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_par: Option<bool>,
+    /// Accept unsigned request objects (`alg: none`, RFC 9101). `=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_unsigned_request_objects: Option<bool>,
+    /// Require DPoP-bound tokens (RFC 9449). `--require-dpop=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_dpop: Option<bool>,
 }
 
 fn parse_wire<T: std::str::FromStr<Err = String>>(s: &str) -> std::result::Result<T, String> {
@@ -359,6 +371,9 @@ impl ClientArgs {
             auto_approve: self.auto_approve,
             tags: non_empty(self.tags),
             jwks,
+            require_pushed_authorization_requests: self.require_par,
+            allow_unsigned_request_objects: self.allow_unsigned_request_objects,
+            dpop_bound_access_tokens: self.require_dpop,
         })
     }
 }
@@ -615,6 +630,7 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
             max_age_secs: i64::from(args.log_max_age_days) * 24 * 3600,
             max_entries: i64::from(args.log_max_entries),
         },
+        require_par: args.require_par,
     };
     // Install the signal handlers before announcing readiness, so a script that
     // signals as soon as it reads the issuer line still gets a clean stop.

@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub registration_open: bool,
     /// How much request history the log keeps.
     pub log_retention: crate::log::Retention,
+    /// Every authorization request must be pushed first (RFC 9126 §5).
+    pub require_par: bool,
 }
 
 impl Default for ServeOptions {
@@ -49,6 +51,7 @@ impl Default for ServeOptions {
             auto_approve: None,
             registration_open: true,
             log_retention: crate::log::Retention::default(),
+            require_par: false,
         }
     }
 }

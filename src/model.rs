@@ -170,6 +170,15 @@ pub struct Client {
     pub created_at: Timestamp,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub updated_at: Timestamp,
+    /// RFC 9126: authorization requests must be pushed to the PAR endpoint first.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101: accept request objects signed with `alg: none` (refused otherwise).
+    #[serde(default)]
+    pub allow_unsigned_request_objects: bool,
+    /// RFC 9449 §5.2: tokens must be bound to a DPoP key (a plain Bearer request is refused).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -225,6 +234,9 @@ pub struct ClientInput {
     pub tags: Option<Vec<String>>,
     #[cfg_attr(feature = "ts-bindings", ts(optional, type = "unknown"))]
     pub jwks: Option<serde_json::Value>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub allow_unsigned_request_objects: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 impl From<&Client> for ClientInput {
@@ -251,6 +263,9 @@ impl From<&Client> for ClientInput {
             auto_approve: Some(c.auto_approve),
             tags: Some(c.tags.clone()),
             jwks: c.jwks.clone(),
+            require_pushed_authorization_requests: Some(c.require_pushed_authorization_requests),
+            allow_unsigned_request_objects: Some(c.allow_unsigned_request_objects),
+            dpop_bound_access_tokens: Some(c.dpop_bound_access_tokens),
         }
     }
 }
@@ -734,6 +749,20 @@ impl ClientInput {
             jwks,
             created_at: base.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
+            require_pushed_authorization_requests: self
+                .require_pushed_authorization_requests
+                .or(base
+                    .as_ref()
+                    .map(|c| c.require_pushed_authorization_requests))
+                .unwrap_or(false),
+            allow_unsigned_request_objects: self
+                .allow_unsigned_request_objects
+                .or(base.as_ref().map(|c| c.allow_unsigned_request_objects))
+                .unwrap_or(false),
+            dpop_bound_access_tokens: self
+                .dpop_bound_access_tokens
+                .or(base.as_ref().map(|c| c.dpop_bound_access_tokens))
+                .unwrap_or(false),
         })
     }
 }

@@ -361,6 +361,7 @@ impl Provider {
                 issuer: issuer.clone(),
                 registration_open: options.registration_open,
                 auto_approve: options.auto_approve.clone(),
+                require_par: options.require_par,
             },
             pending: Default::default(),
             log,

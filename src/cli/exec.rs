@@ -348,6 +348,7 @@ pub async fn mint(
             issuer,
             registration_open: false,
             auto_approve: None,
+            require_par: false,
         },
         pending: Default::default(),
         log,

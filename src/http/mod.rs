@@ -25,6 +25,7 @@ pub mod discovery;
 pub mod extract;
 pub mod logout;
 pub mod pages;
+pub mod par;
 pub mod register;
 pub mod reply;
 pub mod resource;
@@ -71,6 +72,7 @@ pub fn app(ctx: Context) -> App {
             .merge(register::router())
             .merge(logout::router())
             .merge(device::router())
+            .merge(par::router())
             .fallback(not_found)
             .with_state(state),
     )

@@ -32,6 +32,7 @@ pub mod paths {
     pub const END_SESSION: &str = "/end_session";
     pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     pub const DEVICE: &str = "/device";
+    pub const PAR: &str = "/par";
 }
 
 /// Runtime settings of a serving provider.
@@ -41,6 +42,8 @@ pub struct ProviderConfig {
     pub issuer: String,
     pub registration_open: bool,
     pub auto_approve: Option<String>,
+    /// Every authorization request must be pushed first (RFC 9126 §5, provider-wide).
+    pub require_par: bool,
 }
 
 impl ProviderConfig {

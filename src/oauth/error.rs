@@ -40,6 +40,10 @@ codes! {
     SlowDown = "slow_down",
     ExpiredToken = "expired_token",
     TemporarilyUnavailable = "temporarily_unavailable",
+    InvalidRequestUri = "invalid_request_uri",
+    InvalidRequestObject = "invalid_request_object",
+    InvalidDpopProof = "invalid_dpop_proof",
+    UseDpopNonce = "use_dpop_nonce",
 }
 
 /// The `WWW-Authenticate` challenge an error's answer carries.

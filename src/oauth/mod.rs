@@ -28,10 +28,12 @@ pub mod error;
 pub mod issue;
 pub mod logout;
 pub mod mint;
+pub mod par;
 pub mod params;
 pub mod register;
 pub mod resource;
 pub mod session;
+pub mod standards;
 pub mod token;
 
 pub use context::{Context, LogLine, Parts, ProviderConfig, paths};

@@ -19,6 +19,7 @@ pub mod devices;
 pub mod flows;
 pub mod grants;
 pub mod sessions;
+pub mod standards;
 pub mod tokens;
 pub mod writer;
 

@@ -20,6 +20,7 @@
 //!   `openidconnect` crates and raw requests, refusals included.
 //! - [`lifecycle`]: live authorization requests and consent: events, the request log,
 //!   the consent page, window decisions, sessions and logout.
+//! - [`standards`]: the newer standards of issue 19 (PAR, …) and their refusals.
 //! - [`slow_clients`]: deadlines of slow or stuck connections; memory released when idle.
 
 // clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
@@ -34,4 +35,5 @@ mod flows;
 mod lifecycle;
 mod provider;
 mod slow_clients;
+mod standards;
 mod support;

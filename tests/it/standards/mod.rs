@@ -1,0 +1,6 @@
+//! The newer standards (issue 19), each against the real provider, refusals included:
+//!
+//! - [`par`]: pushed authorization requests (RFC 9126), the request_uri's single use
+//!   and lifetime on the provider's clock.
+
+mod par;
