@@ -38,4 +38,16 @@ auto_approve: boolean, tags: Array<string>,
 /**
  * Public keys for `private_key_jwt` (a JWK Set).
  */
-jwks: unknown, created_at: number, updated_at: number, };
+jwks: unknown, created_at: number, updated_at: number, 
+/**
+ * RFC 9126: authorization requests must be pushed to the PAR endpoint first.
+ */
+require_pushed_authorization_requests: boolean, 
+/**
+ * RFC 9101: accept request objects signed with `alg: none` (refused otherwise).
+ */
+allow_unsigned_request_objects: boolean, 
+/**
+ * RFC 9449 §5.2: tokens must be bound to a DPoP key (a plain Bearer request is refused).
+ */
+dpop_bound_access_tokens: boolean, };
