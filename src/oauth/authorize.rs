@@ -652,6 +652,25 @@ pub async fn begin(
         },
         _ => (params, false),
     };
+    // A request object (RFC 9101): its verified parameters replace the URL's.
+    let objected;
+    let params = match (params.get("request"), &client) {
+        (Some(jwt), Some(c)) => match super::request_object::verify(c, jwt, ctx.issuer(), now) {
+            Ok(p) => {
+                objected = p;
+                &objected
+            }
+            Err(e) => {
+                ctx.record(
+                    LogLine::rejected("authorize", &e)
+                        .client(client_id)
+                        .params(params),
+                );
+                return Ok(Begun::ErrorPage(e, Untrusted::RedirectUri));
+            }
+        },
+        _ => params,
+    };
     let mut req = match validate(client, params) {
         Ok(r) => r,
         Err(failure) => {

@@ -129,7 +129,11 @@ pub async fn push(ctx: &Context, authorization: Option<&str>, params: &Params) -
         .await
         .map_err(|e| (e, client_auth::claimed_client_id(authorization, params)))?;
     let with_client = |e: OAuthError| (e, Some(client.client_id.clone()));
-    let request = pushed_params(&client, params).map_err(with_client)?;
+    let mut request = pushed_params(&client, params).map_err(with_client)?;
+    if let Some(jwt) = request.get("request") {
+        request =
+            super::request_object::verify(&client, jwt, ctx.issuer(), now).map_err(with_client)?;
+    }
     authorize::validate(Some((*client).clone()), &request)
         .map_err(|failure| with_client(failure.error().clone()))?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token(32));

@@ -12,4 +12,8 @@ pub fn metadata(ctx: &Context, doc: &mut Value) {
     // RFC 9126 §5.
     doc["pushed_authorization_request_endpoint"] = json!(c.url(paths::PAR));
     doc["require_pushed_authorization_requests"] = json!(c.require_par);
+    // RFC 9101 / OIDC Core §6: `request` at /authorize and /par; request_uri only as
+    // PAR hands it out (no request objects are fetched from URLs).
+    doc["request_parameter_supported"] = json!(true);
+    doc["request_object_signing_alg_values_supported"] = json!(super::jose::VERIFY_ALGS);
 }

@@ -2,5 +2,7 @@
 //!
 //! - [`par`]: pushed authorization requests (RFC 9126), the request_uri's single use
 //!   and lifetime on the provider's clock.
+//! - [`request_object`]: request objects (RFC 9101) at the authorization endpoint.
 
 mod par;
+mod request_object;
