@@ -133,6 +133,9 @@ pub struct ServeArgs {
     /// Require pushed authorization requests (RFC 9126) from every client.
     #[arg(long)]
     pub require_par: bool,
+    /// Ask for server nonces in DPoP proofs (RFC 9449 §8, `use_dpop_nonce`).
+    #[arg(long)]
+    pub dpop_nonce: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -631,6 +634,7 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
             max_entries: i64::from(args.log_max_entries),
         },
         require_par: args.require_par,
+        dpop_nonce: args.dpop_nonce,
     };
     // Install the signal handlers before announcing readiness, so a script that
     // signals as soon as it reads the issuer line still gets a clean stop.

@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub log_retention: crate::log::Retention,
     /// Every authorization request must be pushed first (RFC 9126 §5).
     pub require_par: bool,
+    /// DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 impl Default for ServeOptions {
@@ -52,6 +54,7 @@ impl Default for ServeOptions {
             registration_open: true,
             log_retention: crate::log::Retention::default(),
             require_par: false,
+            dpop_nonce: false,
         }
     }
 }

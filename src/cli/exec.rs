@@ -349,9 +349,11 @@ pub async fn mint(
             registration_open: false,
             auto_approve: None,
             require_par: false,
+            dpop_nonce: false,
         },
         pending: Default::default(),
         log,
+        dpop: Default::default(),
     });
     let minted = ctx.mint(request, now).await;
     ctx.log.close().await;

@@ -129,7 +129,7 @@ fn allow(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("www-authenticate"),
+        HeaderValue::from_static("www-authenticate, dpop-nonce"),
     );
 }
 
@@ -143,7 +143,7 @@ fn preflight() -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type"),
+        HeaderValue::from_static("authorization, content-type, dpop"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -22,6 +22,7 @@ pub mod authorize;
 pub mod cors;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod extract;
 pub mod logout;
 pub mod pages;

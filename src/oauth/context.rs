@@ -44,6 +44,8 @@ pub struct ProviderConfig {
     pub auto_approve: Option<String>,
     /// Every authorization request must be pushed first (RFC 9126 §5, provider-wide).
     pub require_par: bool,
+    /// DPoP proofs must carry a nonce of this provider (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 impl ProviderConfig {
@@ -65,6 +67,8 @@ pub struct Parts {
     /// Authorization requests waiting for consent (in memory).
     pub pending: PendingRegistry,
     pub log: RequestLog,
+    /// The key of DPoP nonces.
+    pub dpop: super::dpop::NonceKey,
 }
 
 impl Context {

@@ -28,6 +28,8 @@ pub struct Issue<'a> {
     pub refresh: bool,
     /// An id_token comes with the access token.
     pub id_token: bool,
+    /// The DPoP key (its thumbprint) the tokens are bound to (RFC 9449).
+    pub jkt: Option<&'a str>,
 }
 
 impl<'a> Issue<'a> {
@@ -45,7 +47,14 @@ impl<'a> Issue<'a> {
             claims_override: None,
             refresh: user.is_some() && client.allows_grant(GrantType::RefreshToken),
             id_token: user.is_some() && scopes.iter().any(|s| s == "openid"),
+            jkt: None,
         }
+    }
+
+    /// Bound to the DPoP key with thumbprint `jkt` (RFC 9449), if any.
+    pub fn bound(mut self, jkt: Option<&'a str>) -> Self {
+        self.jkt = jkt;
+        self
     }
 
     /// Under the grant `id`, signed in at `auth_time`.
@@ -85,6 +94,7 @@ impl<'a> Issue<'a> {
             refresh: self.refresh,
             id_token: self.id_token,
             now,
+            jkt: self.jkt,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Mint<'a> {
     pub refresh: bool,
     pub id_token: bool,
     pub now: Timestamp,
+    /// The DPoP key thumbprint the access token is bound to (`cnf.jkt`, RFC 9449).
+    pub jkt: Option<&'a str>,
 }
 
 /// The claims of `user` that the granted scopes release (OIDC Core §5.4).
@@ -98,6 +100,8 @@ struct AccessClaims<'a> {
     nbf: Timestamp,
     scope: &'a str,
     sub: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Value>,
 }
 
 /// Mints the tokens of a response. Returns the response and the rows to store.
@@ -124,6 +128,7 @@ pub fn mint(
                 nbf: m.now,
                 scope: &scope,
                 sub: sub.as_deref().unwrap_or(&client.client_id),
+                cnf: m.jkt.map(|jkt| json!({ "jkt": jkt })),
             };
             keys.get(ACCESS_TOKEN_ALG)
                 .and_then(|k| k.sign_jwt("at+jwt", &claims))
@@ -177,7 +182,7 @@ pub fn mint(
     Ok((
         TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: if m.jkt.is_some() { "DPoP" } else { "Bearer" },
             expires_in: client.access_token_ttl,
             refresh_token,
             id_token,

@@ -24,6 +24,7 @@ pub mod consent;
 pub mod context;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod issue;
 pub mod jose;

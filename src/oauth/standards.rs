@@ -16,4 +16,6 @@ pub fn metadata(ctx: &Context, doc: &mut Value) {
     // PAR hands it out (no request objects are fetched from URLs).
     doc["request_parameter_supported"] = json!(true);
     doc["request_object_signing_alg_values_supported"] = json!(super::jose::VERIFY_ALGS);
+    // RFC 9449 §5.1.
+    doc["dpop_signing_alg_values_supported"] = json!(super::dpop::ALGS);
 }

@@ -37,12 +37,15 @@ pub async fn exchange(
     ctx: &Context,
     client: &Client,
     scope: Option<&str>,
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let scopes = check(client, scope)?;
     // No grant row: client-credentials tokens stand alone and are revoked one by one
     // or all of the client at once.
-    let (response, rows) = ctx.issue(&Issue::new(client, None, &scopes), now).await?;
+    let (response, rows) = ctx
+        .issue(&Issue::new(client, None, &scopes).bound(jkt), now)
+        .await?;
     ctx.store_tokens(None, rows).await?;
     Ok(response)
 }

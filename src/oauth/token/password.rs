@@ -36,6 +36,7 @@ pub async fn exchange(
     username: &str,
     password: &str,
     scope: Option<&str>,
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let record = ctx.core.store.get_user_by_username(username).await?;
@@ -47,7 +48,9 @@ pub async fn exchange(
     }
     let user: Option<&User> = record.as_ref().map(|r| &r.user);
     let grant_id = crate::model::sortable_id(now);
-    let what = Issue::new(client, user, &scopes).grant(Some(&grant_id), Some(now));
+    let what = Issue::new(client, user, &scopes)
+        .grant(Some(&grant_id), Some(now))
+        .bound(jkt);
     let (response, rows) = ctx.issue(&what, now).await?;
     let grant = new_grant(&what, grant_id.clone(), now);
     ctx.store_tokens(Some(grant), rows).await?;

@@ -2,7 +2,9 @@
 //!
 //! - [`par`]: pushed authorization requests (RFC 9126), the request_uri's single use
 //!   and lifetime on the provider's clock.
+//! - [`dpop`]: DPoP (RFC 9449) bindings, introspection and the proof's age.
 //! - [`request_object`]: request objects (RFC 9101) at the authorization endpoint.
 
+mod dpop;
 mod par;
 mod request_object;
