@@ -15,6 +15,10 @@
 //! - [`resource`] answers introspection, revocation, userinfo and bearer checks;
 //!   [`device`] the device authorization and verification; [`logout`] RP-initiated
 //!   logout; [`register`] dynamic registration; [`discovery`] the metadata.
+//! - the newer standards, each in its own module: [`par`] pushed authorization
+//!   requests, [`request_object`] request objects, [`dpop`] DPoP proofs and token
+//!   bindings (with [`jose`], verifying JWTs that others sign), advertised by
+//!   [`standards`].
 //!
 //! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 

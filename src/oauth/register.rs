@@ -26,6 +26,10 @@ pub struct Metadata {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: Option<String>,
+    /// RFC 9126 §6.
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 fn metadata_err(d: impl Into<String>) -> OAuthError {
@@ -100,6 +104,8 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         id_token_signed_response_alg: alg,
         jwks: m.jwks,
         tags: Some(vec!["registered".into()]),
+        require_pushed_authorization_requests: m.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: m.dpop_bound_access_tokens,
         ..Default::default()
     })
 }
@@ -146,6 +152,12 @@ pub fn response(c: &Client) -> Value {
     }
     if let Some(j) = &c.jwks {
         v["jwks"] = j.clone();
+    }
+    if c.require_pushed_authorization_requests {
+        v["require_pushed_authorization_requests"] = json!(true);
+    }
+    if c.dpop_bound_access_tokens {
+        v["dpop_bound_access_tokens"] = json!(true);
     }
     v
 }

@@ -104,3 +104,39 @@ async fn request_uri_is_not_accepted_at_the_par_endpoint_nor_unauthenticated_pus
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.str("error"), "invalid_client");
 }
+
+#[tokio::test]
+async fn registration_accepts_require_pushed_authorization_requests() {
+    let tp = TestProvider::start().await;
+    let res = tp
+        .http
+        .post(tp.url("/register"))
+        .json(&serde_json::json!({
+            "client_name": "PAR app",
+            "redirect_uris": [REDIRECT],
+            "require_pushed_authorization_requests": true,
+            "dpop_bound_access_tokens": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let reply = crate::support::Reply::read(res).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["require_pushed_authorization_requests"], true);
+    assert_eq!(reply.body["dpop_bound_access_tokens"], true);
+    let id = reply.str("client_id").to_string();
+    let pkce = Pkce::new();
+    let refused = tp
+        .authorize(&[
+            ("client_id", id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+            ("code_challenge", &pkce.challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    let params = refused.redirect_params();
+    assert_eq!(params["error"], "invalid_request");
+    assert!(params["error_description"].contains("requires pushed authorization requests"));
+}
