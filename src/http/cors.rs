@@ -33,6 +33,7 @@ pub const PATHS: &[&str] = &[
     paths::REVOKE,
     paths::API_ME,
     paths::DEVICE_AUTHORIZATION,
+    paths::PAR,
 ];
 
 /// `inner` with CORS on [`PATHS`].

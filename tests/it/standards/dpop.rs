@@ -79,3 +79,33 @@ async fn a_proof_older_than_five_minutes_is_refused() {
         reply.body
     );
 }
+
+#[tokio::test]
+async fn browser_apps_may_send_dpop_proofs_and_push_requests() {
+    let tp = TestProvider::start().await;
+    for path in ["/token", "/userinfo", "/api/me", "/par"] {
+        let res = tp
+            .http
+            .request(reqwest::Method::OPTIONS, tp.url(path))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "dpop")
+            .send()
+            .await
+            .unwrap();
+        let allowed = res
+            .headers()
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(allowed.contains("dpop"), "{path}: {allowed}");
+        let exposed = res
+            .headers()
+            .get("access-control-expose-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(exposed.contains("dpop-nonce"), "{path}: {exposed}");
+    }
+}
