@@ -144,6 +144,12 @@ pub struct ServeArgs {
     /// keys rotate` and the window use it too.
     #[arg(long, value_name = "DURATION", value_parser = manage::parse_duration)]
     pub key_retire_after: Option<i64>,
+    /// Require pushed authorization requests (RFC 9126) from every client.
+    #[arg(long)]
+    pub require_par: bool,
+    /// Ask for server nonces in DPoP proofs (RFC 9449 §8, `use_dpop_nonce`).
+    #[arg(long)]
+    pub dpop_nonce: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -335,6 +341,15 @@ pub struct ClientArgs {
     pub preset: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Require pushed authorization requests (RFC 9126). `--require-par=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_par: Option<bool>,
+    /// Accept unsigned request objects (`alg: none`, RFC 9101). `=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_unsigned_request_objects: Option<bool>,
+    /// Require DPoP-bound tokens (RFC 9449). `--require-dpop=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_dpop: Option<bool>,
 }
 
 /// A repeated option where the single value `none` means "empty".
@@ -419,6 +434,9 @@ impl ClientArgs {
             preset: self.preset,
             access_token_signed_response_alg: self.access_token_alg,
             userinfo_signed_response_alg: self.userinfo_alg,
+            require_pushed_authorization_requests: self.require_par,
+            allow_unsigned_request_objects: self.allow_unsigned_request_objects,
+            dpop_bound_access_tokens: self.require_dpop,
         })
     }
 }
@@ -689,6 +707,8 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
             max_age_secs: i64::from(args.log_max_age_days) * 24 * 3600,
             max_entries: i64::from(args.log_max_entries),
         },
+        require_par: args.require_par,
+        dpop_nonce: args.dpop_nonce,
     };
     // Install the signal handlers before announcing readiness, so a script that
     // signals as soon as it reads the issuer line still gets a clean stop.

@@ -40,6 +40,10 @@ pub struct ServeOptions {
     pub log_retention: crate::log::Retention,
     /// The token shape of clients without a preset of their own.
     pub preset: Option<crate::token_shape::Preset>,
+    /// Every authorization request must be pushed first (RFC 9126 §5).
+    pub require_par: bool,
+    /// DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 impl Default for ServeOptions {
@@ -52,6 +56,8 @@ impl Default for ServeOptions {
             registration_open: true,
             log_retention: crate::log::Retention::default(),
             preset: None,
+            require_par: false,
+            dpop_nonce: false,
         }
     }
 }

@@ -192,6 +192,15 @@ pub struct Client {
     /// plain JSON when `None` (OIDC Dynamic Client Registration §2).
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// RFC 9126: authorization requests must be pushed to the PAR endpoint first.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101: accept request objects signed with `alg: none` (refused otherwise).
+    #[serde(default)]
+    pub allow_unsigned_request_objects: bool,
+    /// RFC 9449 §5.2: tokens must be bound to a DPoP key (a plain Bearer request is refused).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// JWT access tokens are signed with ES256 unless a client chooses otherwise: fast to
@@ -279,6 +288,9 @@ pub struct ClientInput {
     )]
     #[cfg_attr(feature = "ts-bindings", ts(optional, type = "SigningAlg | null"))]
     pub userinfo_signed_response_alg: Option<Option<SigningAlg>>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub allow_unsigned_request_objects: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 impl From<&Client> for ClientInput {
@@ -311,6 +323,9 @@ impl From<&Client> for ClientInput {
             preset: Some(c.preset.map(|p| p.as_str().to_string()).unwrap_or_default()),
             access_token_signed_response_alg: Some(c.access_token_signed_response_alg),
             userinfo_signed_response_alg: Some(c.userinfo_signed_response_alg),
+            require_pushed_authorization_requests: Some(c.require_pushed_authorization_requests),
+            allow_unsigned_request_objects: Some(c.allow_unsigned_request_objects),
+            dpop_bound_access_tokens: Some(c.dpop_bound_access_tokens),
         }
     }
 }
@@ -837,6 +852,20 @@ impl ClientInput {
                 Some(alg) => alg,
                 None => base.as_ref().and_then(|c| c.userinfo_signed_response_alg),
             },
+            require_pushed_authorization_requests: self
+                .require_pushed_authorization_requests
+                .or(base
+                    .as_ref()
+                    .map(|c| c.require_pushed_authorization_requests))
+                .unwrap_or(false),
+            allow_unsigned_request_objects: self
+                .allow_unsigned_request_objects
+                .or(base.as_ref().map(|c| c.allow_unsigned_request_objects))
+                .unwrap_or(false),
+            dpop_bound_access_tokens: self
+                .dpop_bound_access_tokens
+                .or(base.as_ref().map(|c| c.dpop_bound_access_tokens))
+                .unwrap_or(false),
         })
     }
 }

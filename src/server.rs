@@ -362,9 +362,12 @@ impl Provider {
                 registration_open: options.registration_open,
                 auto_approve: options.auto_approve.clone(),
                 preset: options.preset,
+                require_par: options.require_par,
+                dpop_nonce: options.dpop_nonce,
             },
             pending: Default::default(),
             log,
+            dpop: Default::default(),
         });
         spawn_pruner(context.core.clone(), options.log_retention);
         spawn_idle_release(&activity, &context.core);

@@ -158,6 +158,8 @@ impl Settings {
                 max_age_secs: i64::from(self.log_max_age_days) * 86_400,
                 max_entries: i64::from(self.log_max_entries),
             },
+            // The newer standards' provider-wide switches (PAR, DPoP nonces) stay off.
+            ..Default::default()
         };
         // The core checks the issuer (https, no query or fragment); name the form's field.
         options.issuer_for(options.port).map_err(|e| match e {

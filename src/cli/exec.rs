@@ -348,9 +348,12 @@ pub async fn mint(
             registration_open: false,
             auto_approve: None,
             preset: None,
+            require_par: false,
+            dpop_nonce: false,
         },
         pending: Default::default(),
         log,
+        dpop: Default::default(),
     });
     let minted = ctx.mint(request, core.now()).await;
     ctx.log.close().await;

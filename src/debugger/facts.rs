@@ -112,11 +112,13 @@ fn row_claims(row: &TokenRow, issuer: &str) -> Value {
 pub async fn of(ctx: &Context, token: &str) -> crate::Result<TokenFacts> {
     let token = token.trim();
     let issuer = ctx.issuer().to_string();
+    let keys = ctx.current_keys().await?;
+    let now = ctx.now();
     let signature = classify(
         token,
         &issuer,
-        |kid| ctx.keys.by_kid(kid).is_some(),
-        |t| ctx.keys.verify(t).is_some(),
+        |kid| keys.by_kid(kid, now).is_some(),
+        |t| keys.verify(t, now).is_some(),
     );
     let row = ctx.core.find_token(token).await?;
     let (stored, claims) = match row {

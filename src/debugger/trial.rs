@@ -721,7 +721,7 @@ impl Runner {
         // it cannot trust is only explained on its page, never sent back to us.
         let map: BTreeMap<String, String> = params.iter().cloned().collect();
         if let Err(failure) =
-            crate::oauth::authorize::validate(Some(self.client.clone()), &Params(map))
+            crate::oauth::authorize::validate(Some(self.client.clone()), &Params::from_map(map))
         {
             let e = failure.error();
             step.error = Some(StepError {

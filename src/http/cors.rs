@@ -33,6 +33,7 @@ pub const PATHS: &[&str] = &[
     paths::REVOKE,
     paths::API_ME,
     paths::DEVICE_AUTHORIZATION,
+    paths::PAR,
 ];
 
 /// `inner` with CORS on [`PATHS`].
@@ -129,7 +130,7 @@ fn allow(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("www-authenticate"),
+        HeaderValue::from_static("www-authenticate, dpop-nonce"),
     );
 }
 
@@ -143,7 +144,7 @@ fn preflight() -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type"),
+        HeaderValue::from_static("authorization, content-type, dpop"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

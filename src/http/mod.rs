@@ -22,9 +22,11 @@ pub mod authorize;
 pub mod cors;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod extract;
 pub mod logout;
 pub mod pages;
+pub mod par;
 pub mod register;
 pub mod reply;
 pub mod resource;
@@ -71,6 +73,7 @@ pub fn app(ctx: Context) -> App {
             .merge(register::router())
             .merge(logout::router())
             .merge(device::router())
+            .merge(par::router())
             .fallback(not_found)
             .with_state(state),
     )

@@ -33,6 +33,13 @@ impl IntoResponse for OAuthError {
         {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
+        if let Some(v) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            res.headers_mut().insert("dpop-nonce", v);
+        }
         res
     }
 }

@@ -2,15 +2,17 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use super::AppState;
+use super::dpop::DpopHeader;
 use super::extract::{Authorization, WholeBody, is_form};
 use super::reply::{json_no_store, no_store};
 use crate::events::RequestStatus;
+use crate::oauth::dpop;
 use crate::oauth::params::Params;
 use crate::oauth::resource::{self, Bearer};
 use crate::oauth::signing::Userinfo;
@@ -28,6 +30,7 @@ async fn bearer(
     state: &AppState,
     auth: &Authorization,
     headers: &HeaderMap,
+    (method, path): (&Method, &str),
     body: Result<WholeBody, OAuthError>,
 ) -> Result<Bearer, OAuthError> {
     let WholeBody(body) = body?;
@@ -36,8 +39,17 @@ async fn bearer(
     } else {
         None
     };
-    let token = resource::bearer_token(auth.value(), form.as_ref())?;
-    resource::authorize_bearer(&state.ctx, &token, state.ctx.now()).await
+    let DpopHeader(proof) = DpopHeader::read(headers);
+    dpop::authorize_resource(
+        &state.ctx,
+        auth.value(),
+        form.as_ref(),
+        proof?.as_deref(),
+        method.as_str(),
+        path,
+        state.ctx.now(),
+    )
+    .await
 }
 
 /// Logs a refused resource request (not one without any token: every client's first
@@ -52,12 +64,13 @@ fn refused(state: &AppState, kind: &str, e: OAuthError, detail: serde_json::Valu
 
 async fn userinfo(
     State(state): State<AppState>,
+    method: Method,
     auth: Authorization,
     headers: HeaderMap,
     body: Result<WholeBody, OAuthError>,
 ) -> Response {
     let result = async {
-        let b = bearer(&state, &auth, &headers, body).await?;
+        let b = bearer(&state, &auth, &headers, (&method, paths::USERINFO), body).await?;
         let claims = resource::userinfo(&state.ctx, &b).await?;
         let answer = state
             .ctx
@@ -95,11 +108,12 @@ async fn userinfo(
 /// A sample protected resource: who the bearer token speaks for.
 async fn api_me(
     State(state): State<AppState>,
+    method: Method,
     auth: Authorization,
     headers: HeaderMap,
     body: Result<WholeBody, OAuthError>,
 ) -> Response {
-    match bearer(&state, &auth, &headers, body).await {
+    match bearer(&state, &auth, &headers, (&method, paths::API_ME), body).await {
         Ok(b) => json_no_store(StatusCode::OK, &resource::who(&b)),
         Err(e) => refused(&state, "resource", e, json!({"path": paths::API_ME})),
     }

@@ -8,6 +8,7 @@ use axum::routing::post;
 use serde_json::json;
 
 use super::AppState;
+use super::dpop::DpopHeader;
 use super::extract::{Authorization, OAuthParams};
 use super::reply::{json_no_store, no_store, rejected};
 use crate::events::{ProviderEvent, RequestStatus};
@@ -24,11 +25,16 @@ pub fn router() -> Router<AppState> {
 async fn token_endpoint(
     State(state): State<AppState>,
     auth: Authorization,
+    dpop: DpopHeader,
     params: Result<OAuthParams, OAuthError>,
 ) -> Response {
     let params = match params {
         Ok(OAuthParams(p)) => p,
         Err(e) => return rejected(&state, "token", &auth, &Params::default(), e),
+    };
+    let proof = match dpop.proof() {
+        Ok(p) => p,
+        Err(e) => return rejected(&state, "token", &auth, &params, e),
     };
     let grant_type = json!(params.get("grant_type"));
     // Which authentication the client used, for the window's comparison with its
@@ -37,13 +43,13 @@ async fn token_endpoint(
         auth.value(),
         &params
     ));
-    match token::token(&state.ctx, auth.value(), &params).await {
+    match token::token(&state.ctx, auth.value(), proof, &params).await {
         Ok((resp, client)) => {
             state.ctx.record(
                 LogLine::new("token", RequestStatus::Completed)
                     .client(Some(client.client_id.clone()))
                     .params(&params)
-                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued, "client_auth": client_auth})),
+                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued, "client_auth": client_auth, "token_type": resp.token_type})),
             );
             state
                 .ctx

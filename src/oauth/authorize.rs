@@ -655,6 +655,45 @@ pub async fn begin(
         None => None,
     };
     let known = client.is_some();
+    // A pushed request (RFC 9126): its stored parameters replace the URL's.
+    let taken;
+    let (params, pushed) = match (params.get("request_uri"), &client_id, known) {
+        (Some(uri), Some(id), true) => match super::par::take(ctx, uri, id, now).await {
+            Ok(p) => {
+                taken = p;
+                (&taken, true)
+            }
+            Err(e) if e.code == ErrorCode::ServerError => return Err(e),
+            Err(e) => {
+                ctx.record(
+                    LogLine::rejected("authorize", &e)
+                        .client(client_id)
+                        .params(params),
+                );
+                return Ok(Begun::ErrorPage(e, Untrusted::RedirectUri));
+            }
+        },
+        _ => (params, false),
+    };
+    // A request object (RFC 9101): its verified parameters replace the URL's.
+    let objected;
+    let params = match (params.get("request"), &client) {
+        (Some(jwt), Some(c)) => match super::request_object::verify(c, jwt, ctx.issuer(), now) {
+            Ok(p) => {
+                objected = p;
+                &objected
+            }
+            Err(e) => {
+                ctx.record(
+                    LogLine::rejected("authorize", &e)
+                        .client(client_id)
+                        .params(params),
+                );
+                return Ok(Begun::ErrorPage(e, Untrusted::RedirectUri));
+            }
+        },
+        _ => params,
+    };
     let mut req = match validate(client, params) {
         Ok(r) => r,
         Err(failure) => {
@@ -675,11 +714,14 @@ pub async fn begin(
             });
         }
     };
+    if let Err(e) = super::par::check_required(&req.client, ctx.config.require_par, pushed) {
+        return Ok(refuse(ctx, &req, e));
+    }
     ctx.record(
         LogLine::new("authorize", RequestStatus::Received)
             .client(client_id.clone())
             .params(params)
-            .detail(json!({"scopes": req.scopes})),
+            .detail(json!({"scopes": req.scopes, "pushed": pushed})),
     );
     let auto = match auto_approver(ctx, &req.client, req.login_hint.as_deref()).await {
         Ok(auto) => auto,

@@ -32,6 +32,7 @@ pub mod paths {
     pub const END_SESSION: &str = "/end_session";
     pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     pub const DEVICE: &str = "/device";
+    pub const PAR: &str = "/par";
 }
 
 /// Runtime settings of a serving provider.
@@ -43,6 +44,10 @@ pub struct ProviderConfig {
     pub auto_approve: Option<String>,
     /// The token shape of every client without a preset of its own (`serve --preset`).
     pub preset: Option<crate::token_shape::Preset>,
+    /// Every authorization request must be pushed first (RFC 9126 §5, provider-wide).
+    pub require_par: bool,
+    /// DPoP proofs must carry a nonce of this provider (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 impl ProviderConfig {
@@ -64,6 +69,8 @@ pub struct Parts {
     /// Authorization requests waiting for consent (in memory).
     pub pending: PendingRegistry,
     pub log: RequestLog,
+    /// The key of DPoP nonces.
+    pub dpop: super::dpop::NonceKey,
 }
 
 impl Context {

@@ -61,6 +61,7 @@ pub fn metadata(ctx: &Context, scopes: Vec<String>) -> Value {
     if c.registration_open {
         doc["registration_endpoint"] = json!(c.url(paths::REGISTER));
     }
+    super::standards::metadata(ctx, &mut doc);
     doc
 }
 

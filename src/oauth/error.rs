@@ -41,6 +41,10 @@ codes! {
     ExpiredToken = "expired_token",
     TemporarilyUnavailable = "temporarily_unavailable",
     InvalidTarget = "invalid_target",
+    InvalidRequestUri = "invalid_request_uri",
+    InvalidRequestObject = "invalid_request_object",
+    InvalidDpopProof = "invalid_dpop_proof",
+    UseDpopNonce = "use_dpop_nonce",
 }
 
 /// The `WWW-Authenticate` challenge an error's answer carries.
@@ -55,6 +59,8 @@ pub enum Challenge {
     /// A protected resource asked without any token: a bare challenge, without an
     /// error code (RFC 6750 §3.1).
     BearerMissing,
+    /// A DPoP-bound token's request: a `DPoP` challenge (RFC 9449 §7.1).
+    Dpop,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +71,8 @@ pub struct OAuthError {
     pub challenge: Challenge,
     /// An HTTP status other than the code's usual one (registration's 403, 413).
     pub status_override: Option<u16>,
+    /// A fresh DPoP nonce to send in the `DPoP-Nonce` header (RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
 }
 
 impl std::fmt::Display for OAuthError {
@@ -82,6 +90,7 @@ impl OAuthError {
             description: description.into(),
             challenge: Challenge::Client,
             status_override: None,
+            dpop_nonce: None,
         }
     }
     /// A protected resource was called without any access token.
@@ -93,7 +102,7 @@ impl OAuthError {
     }
     /// This error as a protected resource's answer (RFC 6750 §3).
     pub fn for_bearer(mut self) -> Self {
-        if self.challenge != Challenge::BearerMissing {
+        if !matches!(self.challenge, Challenge::BearerMissing | Challenge::Dpop) {
             self.challenge = Challenge::Bearer;
         }
         self
@@ -146,8 +155,8 @@ impl OAuthError {
             (_, ErrorCode::ServerError) => 500,
             (_, ErrorCode::TemporarilyUnavailable) => 503,
             (_, ErrorCode::InvalidClient | ErrorCode::InvalidToken) => 401,
-            (Challenge::Bearer, ErrorCode::InvalidRequest) => 400,
-            (Challenge::Bearer, _) => 401,
+            (Challenge::Bearer | Challenge::Dpop, ErrorCode::InvalidRequest) => 400,
+            (Challenge::Bearer | Challenge::Dpop, _) => 401,
             _ => 400,
         }
     }
@@ -167,6 +176,12 @@ impl OAuthError {
             Challenge::BearerMissing => Some("Bearer realm=\"authdesk\"".to_string()),
             Challenge::Bearer => Some(format!(
                 "Bearer realm=\"authdesk\", error=\"{}\", error_description=\"{}\"",
+                self.code.as_str(),
+                quote_safe(&self.description)
+            )),
+            Challenge::Dpop => Some(format!(
+                "DPoP realm=\"authdesk\", algs=\"{}\", error=\"{}\", error_description=\"{}\"",
+                super::dpop::ALGS.join(" "),
                 self.code.as_str(),
                 quote_safe(&self.description)
             )),

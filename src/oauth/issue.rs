@@ -39,6 +39,8 @@ pub struct Issue<'a> {
     pub refresh: bool,
     /// An id_token comes with the access token.
     pub id_token: bool,
+    /// The DPoP key (its thumbprint) the tokens are bound to (RFC 9449).
+    pub jkt: Option<&'a str>,
 }
 
 impl<'a> Issue<'a> {
@@ -56,7 +58,14 @@ impl<'a> Issue<'a> {
             sign_in: &NO_SIGN_IN,
             refresh: user.is_some() && client.allows_grant(GrantType::RefreshToken),
             id_token: user.is_some() && scopes.iter().any(|s| s == "openid"),
+            jkt: None,
         }
+    }
+
+    /// Bound to the DPoP key with thumbprint `jkt` (RFC 9449), if any.
+    pub fn bound(mut self, jkt: Option<&'a str>) -> Self {
+        self.jkt = jkt;
+        self
     }
 
     /// Under the grant `id`, signed in at `auth_time`.
@@ -97,6 +106,7 @@ impl<'a> Issue<'a> {
             refresh: self.refresh,
             id_token: self.id_token,
             now,
+            jkt: self.jkt,
         }
     }
 }

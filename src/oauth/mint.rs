@@ -58,6 +58,8 @@ pub struct Mint<'a> {
     pub refresh: bool,
     pub id_token: bool,
     pub now: Timestamp,
+    /// The DPoP key thumbprint the access token is bound to (`cnf.jkt`, RFC 9449).
+    pub jkt: Option<&'a str>,
 }
 
 impl<'a> Mint<'a> {
@@ -163,6 +165,9 @@ pub fn mint(
             claims.insert("jti".into(), json!(jti));
             claims.insert("nbf".into(), json!(m.now));
             claims.insert("scope".into(), json!(scope));
+            if let Some(jkt) = m.jkt {
+                claims.insert("cnf".into(), json!({ "jkt": jkt }));
+            }
             claims.insert(
                 "sub".into(),
                 json!(sub.as_deref().unwrap_or(&client.client_id)),
@@ -225,7 +230,7 @@ pub fn mint(
     Ok((
         TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: if m.jkt.is_some() { "DPoP" } else { "Bearer" },
             expires_in: client.access_token_ttl,
             refresh_token,
             id_token,

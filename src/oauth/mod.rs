@@ -15,6 +15,10 @@
 //! - [`resource`] answers introspection, revocation, userinfo and bearer checks;
 //!   [`device`] the device authorization and verification; [`logout`] RP-initiated
 //!   logout; [`register`] dynamic registration; [`discovery`] the metadata.
+//! - the newer standards, each in its own module: [`par`] pushed authorization
+//!   requests, [`request_object`] request objects, [`dpop`] DPoP proofs and token
+//!   bindings (with [`jose`], verifying JWTs that others sign), advertised by
+//!   [`standards`].
 //!
 //! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 
@@ -25,15 +29,20 @@ pub mod consent;
 pub mod context;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod issue;
+pub mod jose;
 pub mod logout;
 pub mod mint;
+pub mod par;
 pub mod params;
 pub mod register;
+pub mod request_object;
 pub mod resource;
 pub mod session;
 pub mod signing;
+pub mod standards;
 pub mod token;
 
 pub use context::{Context, LogLine, Parts, ProviderConfig, paths};

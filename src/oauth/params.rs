@@ -43,6 +43,11 @@ impl Params {
         self.0.get(key).map(String::as_str)
     }
 
+    /// Parameters from a map (each once).
+    pub fn from_map(map: BTreeMap<String, String>) -> Self {
+        Params(map, Vec::new())
+    }
+
     /// Every value of a repeatable parameter, in order.
     pub fn get_all(&self, key: &str) -> Vec<&str> {
         self.get(key)

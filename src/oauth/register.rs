@@ -27,6 +27,10 @@ pub struct Metadata {
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: Option<String>,
     pub userinfo_signed_response_alg: Option<String>,
+    /// RFC 9126 §6.
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 fn metadata_err(d: impl Into<String>) -> OAuthError {
@@ -111,6 +115,8 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         userinfo_signed_response_alg: userinfo_alg.map(Some),
         jwks: m.jwks,
         tags: Some(vec!["registered".into()]),
+        require_pushed_authorization_requests: m.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: m.dpop_bound_access_tokens,
         ..Default::default()
     })
 }
@@ -160,6 +166,12 @@ pub fn response(c: &Client) -> Value {
     }
     if let Some(alg) = c.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg);
+    }
+    if c.require_pushed_authorization_requests {
+        v["require_pushed_authorization_requests"] = json!(true);
+    }
+    if c.dpop_bound_access_tokens {
+        v["dpop_bound_access_tokens"] = json!(true);
     }
     v
 }

@@ -27,9 +27,11 @@ pub async fn introspection_of(
         Some(sub) => ctx.core.cached_user(sub).await?.map(|u| u.username.clone()),
         None => None,
     };
+    let jkt = super::dpop::binding_of(ctx, &t.id).await?;
     Ok(Introspection {
         active: true,
         token: Some((t, ctx.clone(), username)),
+        jkt,
     })
 }
 
@@ -40,6 +42,8 @@ pub struct Introspection {
     pub active: bool,
     /// The active token, the provider (its issuer) and the token's persona.
     token: Option<(Arc<TokenRow>, Context, Option<String>)>,
+    /// The DPoP key the token is bound to (RFC 9449 §6.2: `cnf.jkt`).
+    jkt: Option<String>,
 }
 
 impl serde::Serialize for Introspection {
@@ -70,12 +74,13 @@ impl serde::Serialize for Introspection {
             nbf: t.issued_at,
             scope: &t.scopes,
             sub: t.sub.as_deref().unwrap_or(&t.client_id),
-            token_type: if t.kind == TokenKind::AccessToken {
-                "Bearer"
-            } else {
-                "refresh_token"
+            token_type: match (t.kind, &self.jkt) {
+                (TokenKind::AccessToken, Some(_)) => "DPoP",
+                (TokenKind::AccessToken, None) => "Bearer",
+                _ => "refresh_token",
             },
             username: username.as_deref(),
+            cnf: self.jkt.as_ref().map(|jkt| json!({ "jkt": jkt })),
         }
         .serialize(s)
     }
@@ -97,6 +102,8 @@ struct ActiveClaims<'a> {
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Value>,
 }
 
 #[derive(Debug, serde::Serialize)]

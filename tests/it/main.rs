@@ -23,6 +23,7 @@
 //!   the consent page, window decisions, sessions and logout.
 //! - [`debugger`]: the window's debugger: trials through the loopback listener, their
 //!   fixes, token facts, the comparison with the registration.
+//! - [`standards`]: the newer standards of issue 19 (PAR, …) and their refusals.
 //! - [`slow_clients`]: deadlines of slow or stuck connections; memory released when idle.
 
 // clippy.toml allows these in `#[test]` functions; the helpers they call are test code too.
@@ -39,4 +40,5 @@ mod flows;
 mod lifecycle;
 mod provider;
 mod slow_clients;
+mod standards;
 mod support;

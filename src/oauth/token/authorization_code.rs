@@ -91,6 +91,7 @@ pub async fn exchange(
     client: &Client,
     presented: Presented<'_>,
     resources: &[&str],
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let code_hash = hash_secret(presented.code);
@@ -124,7 +125,8 @@ pub async fn exchange(
     let what = Issue::new(client, Some(&user), &scopes)
         .grant(Some(&row.grant_id), Some(row.auth_time))
         .nonce(row.nonce.as_deref())
-        .sign_in(&sign_in);
+        .sign_in(&sign_in)
+        .bound(jkt);
     let (response, rows) = ctx.issue(&what, now).await?;
     // Consume the code and store the tokens atomically: of two concurrent exchanges
     // of one code, exactly one issues tokens and the other revokes them.

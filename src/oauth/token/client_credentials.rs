@@ -39,6 +39,7 @@ pub async fn exchange(
     client: &Client,
     scope: Option<&str>,
     resources: &[&str],
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let scopes = check(client, scope)?;
@@ -48,7 +49,9 @@ pub async fn exchange(
     };
     // No grant row: client-credentials tokens stand alone and are revoked one by one
     // or all of the client at once.
-    let what = Issue::new(client, None, &scopes).sign_in(&sign_in);
+    let what = Issue::new(client, None, &scopes)
+        .sign_in(&sign_in)
+        .bound(jkt);
     let (response, rows) = ctx.issue(&what, now).await?;
     ctx.store_tokens(None, rows).await?;
     Ok(response)

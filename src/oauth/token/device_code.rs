@@ -66,6 +66,7 @@ pub async fn exchange(
     ctx: &Context,
     client: &Client,
     device_code: &str,
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let hash = hash_secret(device_code);
@@ -97,7 +98,9 @@ pub async fn exchange(
     let user = ctx.user_by_sub(sub, "who approved this device").await?;
     let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
     let grant_id = crate::model::sortable_id(now);
-    let what = Issue::new(client, Some(&user), &scopes).grant(Some(&grant_id), row.auth_time);
+    let what = Issue::new(client, Some(&user), &scopes)
+        .grant(Some(&grant_id), row.auth_time)
+        .bound(jkt);
     let (response, rows) = ctx.issue(&what, now).await?;
     let grant = new_grant(&what, grant_id.clone(), now);
     ctx.store_tokens(Some(grant), rows).await?;

@@ -184,8 +184,14 @@ pub fn resolve_scopes(
 pub type TokenOutcome =
     Result<(TokenResponse, std::sync::Arc<Client>), (OAuthError, Option<String>)>;
 
-/// Runs a token request; `authorization` is the `Authorization` header's value.
-pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) -> TokenOutcome {
+/// Runs a token request; `authorization` is the `Authorization` header's value and
+/// `dpop` the `DPoP` header's (a proof binding the tokens to its key, RFC 9449).
+pub async fn token(
+    ctx: &Context,
+    authorization: Option<&str>,
+    dpop: Option<&str>,
+    params: &Params,
+) -> TokenOutcome {
     let now = ctx.now();
     let client = client_auth::authenticate(ctx, authorization, params, paths::TOKEN, now)
         .await
@@ -195,6 +201,10 @@ pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) 
     check_grant_allowed(&client, request.grant_type()).map_err(with_client)?;
     // RFC 8707 resources (and Auth0's `audience`), for every grant.
     let asked = params.resources();
+    let jkt = super::dpop::at_token_endpoint(ctx, &client, dpop, now)
+        .await
+        .map_err(with_client)?;
+    let jkt = jkt.as_deref();
     let res = match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -206,14 +216,25 @@ pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) 
                 redirect_uri: redirect_uri.as_deref(),
                 verifier: code_verifier.as_deref(),
             };
-            authorization_code::exchange(ctx, &client, presented, &asked, now).await
+            authorization_code::exchange(ctx, &client, presented, &asked, jkt, now).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh::exchange(ctx, &client, &refresh_token, scope.as_deref(), &asked, now).await,
+        } => {
+            refresh::exchange(
+                ctx,
+                &client,
+                &refresh_token,
+                scope.as_deref(),
+                &asked,
+                jkt,
+                now,
+            )
+            .await
+        }
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::exchange(ctx, &client, scope.as_deref(), &asked, now).await
+            client_credentials::exchange(ctx, &client, scope.as_deref(), &asked, jkt, now).await
         }
         TokenRequest::Password {
             username,
@@ -224,11 +245,17 @@ pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) 
                 username: &username,
                 password: &password,
             };
-            password::exchange(ctx, &client, login, scope.as_deref(), &asked, now).await
+            password::exchange(ctx, &client, login, scope.as_deref(), &asked, jkt, now).await
         }
         TokenRequest::DeviceCode { device_code } => {
-            device_code::exchange(ctx, &client, &device_code, now).await
+            device_code::exchange(ctx, &client, &device_code, jkt, now).await
         }
+    };
+    let res = match (res, jkt) {
+        (Ok(r), Some(jkt)) => super::dpop::store_bindings(ctx, &r, jkt, client.is_public())
+            .await
+            .map(|()| r),
+        (res, _) => res,
     };
     res.map(|r| (r, client.clone())).map_err(with_client)
 }

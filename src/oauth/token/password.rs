@@ -44,6 +44,7 @@ pub async fn exchange(
     login: Login<'_>,
     scope: Option<&str>,
     resources: &[&str],
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let Login { username, password } = login;
@@ -63,7 +64,8 @@ pub async fn exchange(
     };
     let what = Issue::new(client, user, &scopes)
         .grant(Some(&grant_id), Some(now))
-        .sign_in(&sign_in);
+        .sign_in(&sign_in)
+        .bound(jkt);
     let (response, rows) = ctx.issue(&what, now).await?;
     let grant = new_grant(&what, grant_id.clone(), now);
     ctx.store_tokens(Some(grant), rows).await?;

@@ -93,6 +93,7 @@ pub async fn exchange(
     refresh_token: &str,
     scope: Option<&str>,
     resources: &[&str],
+    jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let (row, grant) = {
@@ -106,6 +107,8 @@ pub async fn exchange(
         };
         (row, grant)
     };
+    let bound_to = super::super::dpop::binding_of(ctx, &row.id).await?;
+    super::super::dpop::check_refresh_binding(bound_to.as_deref(), jkt)?;
     let grant_id = row.grant_id.clone().unwrap_or_default();
     let scopes = match check(&row, grant.as_ref(), client, scope, now) {
         Ok(scopes) => scopes,
@@ -131,6 +134,7 @@ pub async fn exchange(
         )
         .sign_in(&sign_in);
     what.refresh = true;
+    let what = what.bound(jkt);
     let (response, mut rows) = ctx.issue(&what, now).await?;
     // RFC 6749 §6: a narrowed scope applies to the access token; the new refresh
     // token keeps the scope originally granted.

@@ -48,3 +48,14 @@ access_token_signed_response_alg: SigningAlg,
  * plain JSON when `None` (OIDC Dynamic Client Registration §2).
  */
 userinfo_signed_response_alg: SigningAlg | null, };
+ * RFC 9126: authorization requests must be pushed to the PAR endpoint first.
+ */
+require_pushed_authorization_requests: boolean, 
+/**
+ * RFC 9101: accept request objects signed with `alg: none` (refused otherwise).
+ */
+allow_unsigned_request_objects: boolean, 
+/**
+ * RFC 9449 §5.2: tokens must be bound to a DPoP key (a plain Bearer request is refused).
+ */
+dpop_bound_access_tokens: boolean, };

@@ -23,3 +23,4 @@ client_secret?: string, name?: string, client_type?: ClientType, redirect_uris?:
  * `null` turns signed userinfo off; absent keeps what the client has.
  */
 userinfo_signed_response_alg?: SigningAlg | null, };
+client_secret?: string, name?: string, client_type?: ClientType, redirect_uris?: Array<string>, post_logout_redirect_uris?: Array<string>, grant_types?: Array<GrantType>, response_types?: Array<ResponseType>, scopes?: Array<string>, token_endpoint_auth_method?: AuthMethod, require_pkce?: boolean, allow_plain_pkce?: boolean, access_token_format?: TokenFormat, access_token_ttl?: number, refresh_token_ttl?: number, id_token_ttl?: number, code_ttl?: number, id_token_signed_response_alg?: SigningAlg, auto_approve?: boolean, tags?: Array<string>, jwks?: unknown, require_pushed_authorization_requests?: boolean, allow_unsigned_request_objects?: boolean, dpop_bound_access_tokens?: boolean, };
