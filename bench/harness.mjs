@@ -43,7 +43,7 @@ const cfg = {
   coldstartRuns: Math.max(1, int(env.BENCH_COLDSTART_RUNS ?? '10', 'BENCH_COLDSTART_RUNS')),
   tokens: int(env.BENCH_TOKENS ?? '0', 'BENCH_TOKENS'),
   oldPercent: Math.min(95, int(env.BENCH_TOKENS_OLD_PERCENT ?? '10', 'BENCH_TOKENS_OLD_PERCENT')),
-  servers: list(env.BENCH_SERVERS ?? 'ceiling,authdesk,node-oidc'),
+  servers: list(env.BENCH_SERVERS ?? 'ceiling,floor,authdesk,node-oidc'),
   // Extra `serve` arguments for the Authdesk servers under load, e.g. `--durability full`.
   authdeskArgs: String(env.BENCH_AUTHDESK_ARGS ?? '').split(/\s+/).filter(Boolean),
   desktop: env.BENCH_DESKTOP ?? 'auto',
@@ -52,6 +52,7 @@ const cfg = {
   bins: {
     authdesk: env.BENCH_AUTHDESK_BIN,
     ceiling: env.BENCH_CEILING_BIN,
+    floor: env.BENCH_FLOOR_BIN,
     coldstart: env.BENCH_COLDSTART_BIN,
     desktop: env.BENCH_DESKTOP_BIN,
   },
@@ -689,6 +690,13 @@ async function main() {
   const servers = {};
   servers.ceiling = await startServer('ceiling', cfg.bins.ceiling, ['--port', '0', '--cert', pki.cert, '--key', pki.key]);
   servers.ceiling.ca = fs.readFileSync(pki.ca);
+  if (cfg.servers.includes('floor')) {
+    if (!cfg.bins.floor || !fs.existsSync(cfg.bins.floor)) die(`BENCH_FLOOR_BIN is not a file (${cfg.bins.floor}); run bench/run.sh`);
+    // The work floor: a token's (and a login's) irreducible work on the same stack.
+    servers.floor = await startServer('floor', cfg.bins.floor, ['--port', '0', '--cert', pki.cert, '--key', pki.key, '--db', path.join(work, 'floor.db')]);
+    servers.floor.ca = fs.readFileSync(pki.ca);
+    servers.floor.login = true;
+  }
 
   const loadDir = path.join(work, 'authdesk-load');
   fs.mkdirSync(loadDir, { mode: 0o700 });
@@ -906,6 +914,9 @@ function summarize(results) {
         const p99 = med(key, (r) => r.latency_us?.p99 / 1000).value;
         const ceil = ceilingRate(c);
         const ratio = v.value && ceil ? v.value / ceil : null;
+        // Tokens and logins also against the floor's same figure (its irreducible work).
+        const floor = kind === 'introspect' ? null : med(`${kind}|floor|${c}`, f).value;
+        const floorRatio = v.value && floor ? v.value / floor : null;
         const target = name.startsWith('authdesk') ? targetOf(c) : null;
         rows.push({
           id: `${kind}.c${c}.${name}`,
@@ -916,6 +927,7 @@ function summarize(results) {
           p50_ms: p50,
           p99_ms: p99,
           ratio,
+          floor_ratio: floorRatio,
           target: target ? `≥ ${target}× ceiling` : null,
           result: v.invalid.length ? 'INVALID' : target ? pass(ratio !== null && ratio >= target) : '',
           samples: (results.samples[key] || []).map((r) => (r.invalid ? null : f(r))),
@@ -1002,10 +1014,10 @@ function markdown(report) {
   L.push(`${report.valid ? 'Valid run' : '**INVALID RUN** (errors below)'}; ${c.runs} repetition(s), ${c.duration_s} s per load run after ${c.warmup_s} s warm-up, medians over repetitions; ` +
     `wrk ${report.host.wrk}, ${report.host.cpus} × ${report.host.cpu_model}, load average at start ${report.host.loadavg_start.map((x) => x.toFixed(2)).join(' ')}. Authdesk ${report.versions.authdesk}${c.authdesk_args?.length ? ` (serve ${c.authdesk_args.join(' ')})` : ''}, node-oidc-provider ${report.versions.node_oidc_provider} on Node ${report.host.node}.`);
   L.push('');
-  L.push('| Figure | Server | Value | p50 ms | p99 ms | × ceiling | Target | Result |');
-  L.push('| --- | --- | ---: | ---: | ---: | ---: | --- | --- |');
+  L.push('| Figure | Server | Value | p50 ms | p99 ms | × ceiling | × floor | Target | Result |');
+  L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of report.figures) {
-    L.push(`| ${r.figure} | ${r.server} | ${fmtNum(r.value, r.unit)} ${r.unit} | ${r.p50_ms != null ? r.p50_ms.toFixed(2) : ''} | ${r.p99_ms != null ? r.p99_ms.toFixed(2) : ''} | ${r.ratio != null ? r.ratio.toFixed(2) + '×' : ''} | ${r.target || ''} | ${r.result}${r.note ? ' — ' + md(r.note) : ''} |`);
+    L.push(`| ${r.figure} | ${r.server} | ${fmtNum(r.value, r.unit)} ${r.unit} | ${r.p50_ms != null ? r.p50_ms.toFixed(2) : ''} | ${r.p99_ms != null ? r.p99_ms.toFixed(2) : ''} | ${r.ratio != null ? r.ratio.toFixed(2) + '×' : ''} | ${r.floor_ratio != null ? r.floor_ratio.toFixed(2) + '×' : ''} | ${r.target || ''} | ${r.result}${r.note ? ' — ' + md(r.note) : ''} |`);
   }
   if (report.big) {
     const b = report.big;
@@ -1018,7 +1030,7 @@ function markdown(report) {
     for (const p of report.problems) L.push(`- ${md(p)}`);
   }
   L.push('');
-  L.push('Throughput ratios are to the ceiling\'s client_credentials rate at the same concurrency; cold start and RSS ratios to the ceiling\'s. See bench/README.md for how each figure is taken.');
+  L.push('Throughput ratios are to the ceiling\'s client_credentials rate at the same concurrency; "× floor" is a token or login rate over the work floor\'s same figure (bench/ceiling/src/bin/floor.rs); cold start and RSS ratios to the ceiling\'s. See bench/README.md for how each figure is taken.');
   return L.join('\n') + '\n';
 }
 

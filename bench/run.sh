@@ -14,7 +14,7 @@
 #   BENCH_HEAVY_CONCURRENCY=16,64  concurrencies of the introspection runs
 #   BENCH_LOGIN_CONCURRENCY=1,16,64  concurrencies of the auth-code + PKCE login runs
 #   BENCH_COLDSTART_RUNS=10    launches per server per repetition for cold start
-#   BENCH_SERVERS=ceiling,authdesk,node-oidc
+#   BENCH_SERVERS=ceiling,floor,authdesk,node-oidc
 #   BENCH_AUTHDESK_ARGS=       extra `serve` arguments for Authdesk under load, e.g. --durability full
 #   BENCH_DESKTOP=auto         0: skip the desktop app; auto: measure it if its binary exists
 #   BENCH_DESKTOP_BIN=…        default $CARGO_TARGET_DIR/release/authdesk-desktop
@@ -73,6 +73,7 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
 fi
 export BENCH_AUTHDESK_BIN="$CARGO_TARGET_DIR/release/authdesk"
 export BENCH_CEILING_BIN="$CARGO_TARGET_DIR/release/ceiling"
+export BENCH_FLOOR_BIN="$CARGO_TARGET_DIR/release/floor"
 export BENCH_COLDSTART_BIN="$CARGO_TARGET_DIR/release/coldstart"
 export BENCH_DESKTOP_BIN="${BENCH_DESKTOP_BIN:-$CARGO_TARGET_DIR/release/authdesk-desktop}"
 

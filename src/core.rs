@@ -71,7 +71,15 @@ struct CacheInner {
     /// is cached only if no bump happened while it was read, so a read that raced a
     /// revocation cannot put the old state back.
     token_epoch: u64,
+    /// The modification time of the data directory's revocation doorbell when last
+    /// looked at (see [`Core::find_token`]).
+    doorbell: Option<std::time::SystemTime>,
 }
+
+/// A file in the data directory that a process touches after committing a revocation
+/// or forced expiry, so that a provider running on the same directory drops its cached
+/// token rows at its next lookup: a `stat` per introspection instead of a database read.
+const DOORBELL: &str = "tokens-changed";
 
 /// Which of a user's keys a cache lookup uses.
 #[derive(Debug, Clone, Copy)]
@@ -324,6 +332,20 @@ impl Core {
     /// by another process on the same data directory bump the store's revision, which
     /// is checked at most every [`RecordCache::RECHECK`].
     pub async fn find_token(&self, token: &str) -> Result<Option<Arc<TokenRow>>> {
+        // A revocation by another process (the CLI) rings the doorbell once committed:
+        // then the revision is read now, not at the next periodic check.
+        let rung = std::fs::metadata(self.data_dir.join(DOORBELL))
+            .and_then(|m| m.modified())
+            .ok();
+        let heard = self.cache.inner.read().is_ok_and(|c| c.doorbell != rung);
+        if heard {
+            let revision = self.store.revision().await?;
+            if let Ok(mut c) = self.cache.inner.write() {
+                c.doorbell = rung;
+                c.forget_tokens();
+            }
+            self.note_revision(revision);
+        }
         self.revalidate().await?;
         let hash = flows::hash_secret(token);
         let epoch = match self.cache.inner.read() {
@@ -350,6 +372,10 @@ impl Core {
     pub fn tokens_revoked(&self, id: Option<String>) {
         if let Ok(mut c) = self.cache.inner.write() {
             c.forget_tokens();
+        }
+        // Tells a provider serving this data directory from another process.
+        if let Err(e) = std::fs::write(self.data_dir.join(DOORBELL), b"") {
+            tracing::debug!(error = %e, "cannot touch the revocation doorbell");
         }
         self.events.publish(ProviderEvent::TokenChanged { id });
     }

@@ -103,6 +103,17 @@ pub struct RequestEntry {
     pub params: std::collections::BTreeMap<String, String>,
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
     pub detail: serde_json::Value,
+    /// How many identical successful requests this entry stands for: 1, or more for a
+    /// folded entry (see [`crate::log`]); `at` is the first of them, `last_at` the last.
+    #[serde(default = "one")]
+    pub count: u32,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[serde(default)]
+    pub last_at: Timestamp,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The sending half of the event bus; cheap to clone.

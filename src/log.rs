@@ -4,8 +4,13 @@
 use crate::model::Timestamp;
 use crate::store::writer::{AppendRow, Col};
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::mpsc;
 
+use crate::clock::SharedClock;
 use crate::events::{EventBus, ProviderEvent, RequestEntry, RequestStatus};
 
 /// How long and how much request history is kept.
@@ -31,6 +36,8 @@ impl Default for Retention {
 pub struct RequestLog {
     tx: mpsc::Sender<Message>,
     events: EventBus,
+    /// Repeated identical successful requests, being folded into one entry each.
+    folds: Arc<Mutex<Folds>>,
 }
 
 /// What the log's writer task receives.
@@ -47,13 +54,45 @@ enum Message {
 
 impl RequestLog {
     /// Starts the writer task on the current runtime.
-    pub fn start(store: crate::store::Store, events: EventBus, retention: Retention) -> Self {
+    /// Starts the writer task on the current runtime; `clock` closes folded entries.
+    pub fn start(
+        store: crate::store::Store,
+        events: EventBus,
+        retention: Retention,
+        clock: SharedClock,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer(store, rx, retention));
-        RequestLog { tx, events }
+        let folds = Arc::new(Mutex::new(Folds::default()));
+        let closer = Closer {
+            folds: folds.clone(),
+            events: events.clone(),
+            clock,
+        };
+        tokio::spawn(writer(store, rx, retention, closer));
+        RequestLog { tx, events, folds }
     }
 
+    /// Logs one request: at once on the event bus and (within 20 ms) in the store; a
+    /// repeat of a recent identical successful request is counted into a folded entry
+    /// instead, which reaches the store when its window closes.
     pub fn record(&self, entry: RequestEntry) {
+        let folded = match self.folds.lock() {
+            Ok(mut folds) => folds.fold(entry),
+            Err(poisoned) => poisoned.into_inner().fold(entry),
+        };
+        match folded {
+            Folded::Single(entry) => self.record_single(entry),
+            Folded::Into(update) => {
+                if let Some(entry) = update
+                    && self.events.has_subscribers()
+                {
+                    self.events.publish(ProviderEvent::Request { entry });
+                }
+            }
+        }
+    }
+
+    fn record_single(&self, entry: RequestEntry) {
         match (&entry.error, &entry.error_description) {
             (Some(code), Some(desc)) => tracing::warn!(
                 kind = %entry.kind,
@@ -87,14 +126,36 @@ impl RequestLog {
 /// How long the log writer waits for more entries before a small batch is written.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
-async fn writer(store: crate::store::Store, mut rx: mpsc::Receiver<Message>, retention: Retention) {
+async fn writer(
+    store: crate::store::Store,
+    mut rx: mpsc::Receiver<Message>,
+    retention: Retention,
+    closer: Closer,
+) {
     let mut since_prune = 0u32;
     // Memory is released when the provider goes idle by `crate::idle`, after requests
     // of every kind, logged or not.
     loop {
-        let first = match rx.recv().await {
+        // While entries are being folded, wake up to store the ones whose window closed
+        // even when no request comes.
+        let next = if closer.any_open() {
+            match tokio::time::timeout(FOLD_TICK, rx.recv()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    let closed = closer.close(false);
+                    if !closed.is_empty() {
+                        store_rows(&store, closed).await;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let first = match next {
             Some(Message::Entry(entry)) => entry,
             Some(Message::Close(reply)) => {
+                store_rows(&store, closer.close(true)).await;
                 let _ = reply.send(());
                 break;
             }
@@ -119,18 +180,11 @@ async fn writer(store: crate::store::Store, mut rx: mpsc::Receiver<Message>, ret
                 Err(_) => break,
             }
         }
+        // Folded entries whose window closed (all of them when the log closes).
+        batch.extend(closer.close(closing.is_some()));
         let newest = batch.iter().map(|e| e.at).max().unwrap_or(0);
         let count = batch.len() as u32;
-        // Through the group writer, so the log shares commits with the token paths
-        // instead of contending with them for SQLite's write lock.
-        let rows = batch
-            .into_iter()
-            .map(|e| Box::new(LogRow(e)) as Box<dyn AppendRow>)
-            .collect();
-        let res = store.writer().append(rows).await;
-        if let Err(e) = res {
-            tracing::warn!(error = %e, "cannot write the request log");
-        }
+        store_rows(&store, batch).await;
         if let Some(reply) = closing {
             let _ = reply.send(());
             break;
@@ -145,12 +199,229 @@ async fn writer(store: crate::store::Store, mut rx: mpsc::Receiver<Message>, ret
     }
 }
 
+/// Stores entries through the group writer, so the log shares commits with the token
+/// paths instead of contending with them for SQLite's write lock.
+async fn store_rows(store: &crate::store::Store, batch: Vec<RequestEntry>) {
+    if batch.is_empty() {
+        return;
+    }
+    let rows = batch
+        .into_iter()
+        .map(|e| Box::new(LogRow(e)) as Box<dyn AppendRow>)
+        .collect();
+    if let Err(e) = store.writer().append(rows).await {
+        tracing::warn!(error = %e, "cannot write the request log");
+    }
+}
+
+/// Identical successful requests less than this many seconds apart are folded into one
+/// entry; a folded entry is closed (stored, and published in its final state) this
+/// long after its first request, and the next repeat opens a new one.
+pub const FOLD_SECS: i64 = 2;
+
+/// At most this many distinct requests are followed for folding at once; others are
+/// logged one by one.
+const FOLD_KEYS: usize = 1024;
+
+/// How often the log's writer looks for folded entries to close while any is open.
+const FOLD_TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What [`Folds::fold`] made of an entry.
+#[derive(Debug, PartialEq)]
+pub enum Folded {
+    /// Log it as it is (stored and published).
+    Single(RequestEntry),
+    /// Counted into a folded entry: nothing to store yet; publish this state of the
+    /// folded entry when given (when it opened, then at most once a second).
+    Into(Option<RequestEntry>),
+}
+
+/// Folding of repeated identical successful requests (the same endpoint, client,
+/// persona, parameters as logged, outcome and detail): the first is logged as usual;
+/// a repeat within [`FOLD_SECS`] of the previous one opens a folded entry (its own id,
+/// `at` its first request), which counts every further repeat until it closes,
+/// [`FOLD_SECS`] after its first request. Failures and requests still in progress are
+/// never folded. Decisions depend only on the entries and the `now` given.
+#[derive(Debug, Default)]
+pub struct Folds {
+    /// By a hash of what makes requests identical; a bucket holds those that collide.
+    keys: HashMap<u64, Vec<Recent>>,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct Recent {
+    /// The first entry of this request seen (what later ones must equal).
+    sample: RequestEntry,
+    /// When the last one came.
+    last: Timestamp,
+    /// The open folded entry, and when it was last published.
+    fold: Option<(RequestEntry, Timestamp)>,
+}
+
+/// Whether an entry may be folded: a success, with no error.
+fn foldable(e: &RequestEntry) -> bool {
+    e.status == RequestStatus::Completed && e.error.is_none() && e.error_description.is_none()
+}
+
+/// Whether two entries are the same request with the same outcome (all but id and times).
+fn same_request(a: &RequestEntry, b: &RequestEntry) -> bool {
+    a.kind == b.kind
+        && a.client_id == b.client_id
+        && a.username == b.username
+        && a.status == b.status
+        && a.error == b.error
+        && a.params == b.params
+        && a.detail == b.detail
+}
+
+fn hash_json(v: &serde_json::Value, h: &mut impl Hasher) {
+    use serde_json::Value;
+    match v {
+        Value::Null => 0u8.hash(h),
+        Value::Bool(b) => (1u8, b).hash(h),
+        Value::Number(n) => (2u8, n.to_string()).hash(h),
+        Value::String(s) => (3u8, s).hash(h),
+        Value::Array(a) => {
+            (4u8, a.len()).hash(h);
+            a.iter().for_each(|x| hash_json(x, h));
+        }
+        Value::Object(o) => {
+            (5u8, o.len()).hash(h);
+            for (k, x) in o {
+                k.hash(h);
+                hash_json(x, h);
+            }
+        }
+    }
+}
+
+fn fold_key(e: &RequestEntry) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &e.kind,
+        &e.client_id,
+        &e.username,
+        e.status.as_str(),
+        &e.params,
+    )
+        .hash(&mut h);
+    hash_json(&e.detail, &mut h);
+    h.finish()
+}
+
+impl Folds {
+    /// Takes one entry (its `at` is the time it happened).
+    pub fn fold(&mut self, e: RequestEntry) -> Folded {
+        if !foldable(&e) {
+            return Folded::Single(e);
+        }
+        let at = e.at;
+        let key = fold_key(&e);
+        if let Some(r) = self
+            .keys
+            .get_mut(&key)
+            .and_then(|b| b.iter_mut().find(|r| same_request(&r.sample, &e)))
+        {
+            let previous = r.last;
+            r.last = previous.max(at);
+            return match &mut r.fold {
+                Some((open, published)) => {
+                    open.count = open.count.saturating_add(1);
+                    open.last_at = open.last_at.max(at);
+                    if at > *published {
+                        *published = at;
+                        Folded::Into(Some(open.clone()))
+                    } else {
+                        Folded::Into(None)
+                    }
+                }
+                None if at - previous < FOLD_SECS => {
+                    let mut open = e;
+                    open.count = 1;
+                    open.last_at = at;
+                    r.fold = Some((open.clone(), at));
+                    Folded::Into(Some(open))
+                }
+                None => Folded::Single(e),
+            };
+        }
+        if self.len < FOLD_KEYS {
+            self.keys.entry(key).or_default().push(Recent {
+                sample: e.clone(),
+                last: at,
+                fold: None,
+            });
+            self.len += 1;
+        }
+        Folded::Single(e)
+    }
+
+    /// Whether a folded entry is open, or a request is remembered for folding.
+    pub fn any(&self) -> bool {
+        self.len > 0
+    }
+
+    /// Closes the folded entries opened [`FOLD_SECS`] or more before `now` (all of them
+    /// with `all`), returned to be stored, and forgets requests not seen for as long.
+    pub fn close(&mut self, now: Timestamp, all: bool) -> Vec<RequestEntry> {
+        let mut closed = Vec::new();
+        for bucket in self.keys.values_mut() {
+            for r in bucket.iter_mut() {
+                if r.fold
+                    .as_ref()
+                    .is_some_and(|(open, _)| all || now - open.at >= FOLD_SECS)
+                    && let Some((open, _)) = r.fold.take()
+                {
+                    closed.push(open);
+                }
+            }
+            let before = bucket.len();
+            bucket.retain(|r| r.fold.is_some() || (!all && now - r.last < FOLD_SECS));
+            self.len -= before - bucket.len();
+        }
+        self.keys.retain(|_, b| !b.is_empty());
+        closed.sort_by(|a, b| a.id.cmp(&b.id));
+        closed
+    }
+}
+
+/// The log writer's side of folding: closes folded entries on time and publishes their
+/// final state.
+struct Closer {
+    folds: Arc<Mutex<Folds>>,
+    events: EventBus,
+    clock: SharedClock,
+}
+
+impl Closer {
+    fn any_open(&self) -> bool {
+        self.folds.lock().map(|f| f.any()).unwrap_or(false)
+    }
+
+    fn close(&self, all: bool) -> Vec<RequestEntry> {
+        let now = self.clock.now();
+        let closed = match self.folds.lock() {
+            Ok(mut f) => f.close(now, all),
+            Err(poisoned) => poisoned.into_inner().close(now, all),
+        };
+        if self.events.has_subscribers() {
+            for entry in &closed {
+                self.events.publish(ProviderEvent::Request {
+                    entry: entry.clone(),
+                });
+            }
+        }
+        closed
+    }
+}
+
 /// A request-log entry as the group writer appends it.
 struct LogRow(RequestEntry);
 
 impl AppendRow for LogRow {
     fn insert(&self) -> &'static str {
-        "INSERT INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail) "
+        "INSERT INTO request_log (id, at, kind, client_id, username, status, error, error_description, params, detail, count, last_at) "
     }
     fn rank(&self) -> u8 {
         2
@@ -168,6 +439,8 @@ impl AppendRow for LogRow {
             e.error_description.as_deref().into(),
             serde_json::to_string(&e.params).unwrap_or_default().into(),
             e.detail.to_string().into(),
+            i64::from(e.count).into(),
+            e.last_at.into(),
         ]
     }
 }
@@ -251,6 +524,10 @@ pub async fn list(
             error_description: r.get("error_description"),
             params: serde_json::from_str(r.get::<&str, _>("params")).unwrap_or_default(),
             detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or_default(),
+            count: u32::try_from(r.get::<i64, _>("count")).unwrap_or(u32::MAX),
+            last_at: r
+                .get::<Option<i64>, _>("last_at")
+                .unwrap_or_else(|| r.get("at")),
         })
         .collect())
 }
@@ -271,7 +548,150 @@ mod tests {
             error_description: None,
             params: Default::default(),
             detail: serde_json::json!({}),
+            count: 1,
+            last_at: at,
         }
+    }
+
+    fn introspection(i: i64, at: Timestamp) -> RequestEntry {
+        RequestEntry {
+            kind: "introspect".into(),
+            detail: serde_json::json!({"active": true}),
+            ..entry(i, at)
+        }
+    }
+
+    #[test]
+    fn repeated_identical_successes_fold_into_one_entry_with_count_and_times() {
+        let t: Timestamp = 1_800_000_000;
+        let mut folds = Folds::default();
+        // The first is logged as it is.
+        assert!(matches!(folds.fold(introspection(1, t)), Folded::Single(e) if e.id == "r0001"));
+        // The second opens a folded entry (published at once), the next ones count into it.
+        let opened = match folds.fold(introspection(2, t)) {
+            Folded::Into(Some(e)) => e,
+            other => panic!("expected a folded entry, got {other:?}"),
+        };
+        assert_eq!(
+            (opened.id.as_str(), opened.count, opened.at, opened.last_at),
+            ("r0002", 1, t, t)
+        );
+        assert_eq!(folds.fold(introspection(3, t)), Folded::Into(None));
+        assert!(
+            matches!(folds.fold(introspection(4, t + 1)), Folded::Into(Some(e)) if e.count == 3)
+        );
+        // Not closed before its window ends; then one entry for three requests.
+        assert!(folds.close(t + 1, false).is_empty());
+        let closed = folds.close(t + FOLD_SECS, false);
+        assert_eq!(closed.len(), 1);
+        let e = &closed[0];
+        assert_eq!(
+            (e.id.as_str(), e.count, e.at, e.last_at),
+            ("r0002", 3, t, t + 1)
+        );
+        // The next repeat opens a new folded entry; a long pause starts over with a single.
+        assert!(
+            matches!(folds.fold(introspection(5, t + 2)), Folded::Into(Some(e)) if e.id == "r0005")
+        );
+        assert_eq!(folds.close(t + 2 + FOLD_SECS, false).len(), 1);
+        assert!(!folds.any());
+        assert!(matches!(
+            folds.fold(introspection(6, t + 60)),
+            Folded::Single(_)
+        ));
+    }
+
+    #[test]
+    fn failures_and_different_requests_are_never_folded_together() {
+        let t: Timestamp = 1_800_000_000;
+        let mut folds = Folds::default();
+        let failed = |i| RequestEntry {
+            status: RequestStatus::Rejected,
+            error: Some("invalid_client".into()),
+            error_description: Some("wrong secret".into()),
+            ..introspection(i, t)
+        };
+        for i in 0..3 {
+            assert!(
+                matches!(folds.fold(failed(i)), Folded::Single(_)),
+                "failure {i}"
+            );
+        }
+        // Another client, another outcome, another endpoint: each its own entry.
+        let other_client = RequestEntry {
+            client_id: Some("web".into()),
+            ..introspection(10, t)
+        };
+        let inactive = RequestEntry {
+            detail: serde_json::json!({"active": false}),
+            ..introspection(11, t)
+        };
+        let token = entry(12, t);
+        assert!(matches!(folds.fold(introspection(9, t)), Folded::Single(_)));
+        for e in [other_client, inactive, token] {
+            assert!(matches!(folds.fold(e), Folded::Single(_)));
+        }
+        // Closing everything (the provider stops) returns only folded entries: none here.
+        assert!(folds.close(t, true).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_log_stores_a_folded_entry_and_publishes_its_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let clock: SharedClock = Arc::new(crate::clock::ManualClock::new(now));
+        let events = EventBus::new();
+        let mut rx = events.subscribe();
+        let log = RequestLog::start(store.clone(), events, Retention::default(), clock);
+        for i in 0..5 {
+            log.record(introspection(i, now));
+        }
+        let failed = RequestEntry {
+            status: RequestStatus::Rejected,
+            error: Some("invalid_client".into()),
+            error_description: Some("wrong secret".into()),
+            ..introspection(10, now)
+        };
+        log.record(failed.clone());
+        log.record(RequestEntry {
+            id: "r0011".into(),
+            ..failed
+        });
+        // Closing stores what is still folded.
+        log.close().await;
+        let stored = list(store.pool(), None, None, 100).await.unwrap();
+        let shown: Vec<(String, u32, RequestStatus)> = stored
+            .iter()
+            .map(|e| (e.id.clone(), e.count, e.status))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("r0001".to_string(), 4, RequestStatus::Completed),
+                ("r0011".to_string(), 1, RequestStatus::Rejected),
+                ("r0010".to_string(), 1, RequestStatus::Rejected),
+                ("r0000".to_string(), 1, RequestStatus::Completed),
+            ]
+        );
+        assert_eq!((stored[0].at, stored[0].last_at), (now, now));
+        // The window saw the single, the folded entry as it opened, both failures and
+        // the folded entry's final count.
+        let mut seen = Vec::new();
+        while let Ok(ProviderEvent::Request { entry }) = rx.try_recv() {
+            seen.push((entry.id, entry.count));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("r0000".to_string(), 1),
+                ("r0001".to_string(), 1),
+                ("r0010".to_string(), 1),
+                ("r0011".to_string(), 1),
+                ("r0001".to_string(), 4),
+            ]
+        );
+        store.close().await;
     }
 
     #[tokio::test]

@@ -353,6 +353,7 @@ impl Provider {
             core.store.clone(),
             core.events.clone(),
             options.log_retention,
+            core.clock.clone(),
         );
         let context = Context::new(Parts {
             core,

@@ -339,6 +339,7 @@ pub async fn mint(
         core.store.clone(),
         core.events.clone(),
         crate::log::Retention::default(),
+        core.clock.clone(),
     );
     let ctx = crate::oauth::Context::new(crate::oauth::Parts {
         core: core.clone(),

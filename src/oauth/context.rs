@@ -101,6 +101,8 @@ impl Context {
             error_description: error.map(|e| e.description.clone()),
             params: entry.params.map(Params::redacted).unwrap_or_default(),
             detail: entry.detail,
+            count: 1,
+            last_at: at,
         });
     }
 }

@@ -16,4 +16,9 @@ error: string | null,
 /**
  * The plain-language cause and fix.
  */
-error_description: string | null, params: { [key in string]: string }, detail: Record<string, unknown>, };
+error_description: string | null, params: { [key in string]: string }, detail: Record<string, unknown>, 
+/**
+ * How many identical successful requests this entry stands for: 1, or more for a
+ * folded entry (see [`crate::log`]); `at` is the first of them, `last_at` the last.
+ */
+count: number, last_at: number, };

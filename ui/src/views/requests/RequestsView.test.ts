@@ -5,6 +5,7 @@ import { NOW, installHarness } from "../../test/harness";
 import { router } from "../../lib/router.svelte";
 import { tokenFocus } from "../../lib/stores.svelte";
 import RequestsView from "./RequestsView.svelte";
+import { formatDateTime } from "../../lib/format";
 
 const entry = (id: string, over: Partial<RequestEntry> = {}): RequestEntry => ({
   id,
@@ -17,6 +18,8 @@ const entry = (id: string, over: Partial<RequestEntry> = {}): RequestEntry => ({
   error_description: null,
   params: { grant_type: "refresh_token" },
   detail: {},
+  count: 1,
+  last_at: NOW,
   ...over,
 });
 
@@ -108,5 +111,25 @@ describe("RequestsView", () => {
     expect(screen.getByTestId("request-detail-rq_0004")).toHaveTextContent(
       "http://localhost:3001/api/auth/callback/authdesk",
     );
+  });
+
+  it("shows a folded entry's count and its first and last time", async () => {
+    const h = installHarness();
+    h.data.requests.unshift(
+      entry("rq_folded", { kind: "introspect", detail: { active: true }, count: 1840, at: NOW - 2, last_at: NOW }),
+      entry("rq_single", { kind: "introspect", detail: { active: true } }),
+    );
+    render(RequestsView);
+    const count = await screen.findByTestId("request-count-rq_folded");
+    expect(count).toHaveTextContent("×1,840");
+    // One request: no count.
+    await screen.findByTestId("request-row-rq_single");
+    expect(screen.queryByTestId("request-count-rq_single")).toBeNull();
+    const row = screen.getByTestId("request-row-rq_folded");
+    await fireEvent.click(row.querySelector("button")!);
+    const fold = await screen.findByTestId("request-fold-rq_folded");
+    expect(fold).toHaveTextContent("1,840 identical requests");
+    expect(fold).toHaveTextContent(formatDateTime(NOW - 2));
+    expect(fold).toHaveTextContent(formatDateTime(NOW));
   });
 });

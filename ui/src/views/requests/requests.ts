@@ -35,3 +35,13 @@ export function mergeEntry(list: readonly RequestEntry[], e: RequestEntry, max =
   if (next.length > max) next.length = max;
   return next;
 }
+
+/**
+ * What a folded entry stands for (identical successful requests counted into one
+ * entry by the provider), e.g. "×1,840 · 14:02:11 – 14:02:13"; null for one request.
+ */
+export function foldSummary(e: RequestEntry, time: (ts: number) => string): string | null {
+  if (!e.count || e.count <= 1) return null;
+  const span = e.last_at > e.at ? `${time(e.at)} – ${time(e.last_at)}` : time(e.at);
+  return `×${e.count.toLocaleString("en")} · ${span}`;
+}
