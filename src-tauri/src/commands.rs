@@ -265,9 +265,12 @@ pub async fn decide_consent(
     request_id: String,
     approve: bool,
     username: Option<String>,
+    claims: Option<String>,
 ) -> Result<(), ErrorPayload> {
     let state = ipc(shell.provider_context().await)?;
-    ipc(state.decide_consent(&request_id, approve, username).await)
+    ipc(state
+        .decide_consent_with_claims(&request_id, approve, username, claims)
+        .await)
 }
 
 // ---- signing keys ----

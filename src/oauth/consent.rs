@@ -536,11 +536,24 @@ impl Context {
         approve: bool,
         username: Option<String>,
     ) -> crate::Result<()> {
+        self.decide_consent_with_claims(request_id, approve, username, None)
+            .await
+    }
+
+    /// [`Context::decide_consent`] with claims (a JSON object's text) that replace the
+    /// persona's for this sign-in: its id_token, access token, userinfo and refreshes.
+    pub async fn decide_consent_with_claims(
+        &self,
+        request_id: &str,
+        approve: bool,
+        username: Option<String>,
+        claims: Option<String>,
+    ) -> crate::Result<()> {
         let answer = Answer {
             request_id: request_id.to_string(),
             approve,
             username,
-            claims: None,
+            claims,
             by: DecidedBy::Window,
         };
         match decide(self, answer, self.now()).await {

@@ -42,7 +42,7 @@ describe("call", () => {
     await listRequests({ status: "rejected" });
     expect(seen).toEqual([
       ["revoke_client_tokens", { clientId: "acme-web" }],
-      ["decide_consent", { requestId: "rq_1", approve: true, username: "alice" }],
+      ["decide_consent", { requestId: "rq_1", approve: true, username: "alice", claims: null }],
       ["list_requests", { status: "rejected" }],
     ]);
   });

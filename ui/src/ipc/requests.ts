@@ -20,5 +20,10 @@ export function listRequests(query: RequestQuery = {}): Promise<RequestEntry[]> 
 export const listPendingConsents = () => call("list_pending_consents");
 
 /** Approves (as `username`) or denies a pending authorization request. */
-export const decideConsent = (requestId: string, approve: boolean, username: string | null) =>
-  call("decide_consent", { requestId, approve, username });
+/** `claims`: a JSON object's text replacing the persona's claims for this sign-in. */
+export const decideConsent = (
+  requestId: string,
+  approve: boolean,
+  username: string | null,
+  claims: string | null = null,
+) => call("decide_consent", { requestId, approve, username, claims });

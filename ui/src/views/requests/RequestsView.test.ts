@@ -32,8 +32,25 @@ describe("RequestsView", () => {
     await waitFor(() => expect(picker.value).toBe("alice"));
     await fireEvent.click(screen.getByTestId("consent-approve-rq_0009"));
     await waitFor(() => expect(h.count("decide_consent")).toBe(1));
-    expect(h.lastArgs("decide_consent")).toEqual({ requestId: "rq_0009", approve: true, username: "alice" });
+    expect(h.lastArgs("decide_consent")).toEqual({
+      requestId: "rq_0009",
+      approve: true,
+      username: "alice",
+      claims: null,
+    });
     await waitFor(() => expect(screen.queryByTestId("consent-rq_0009")).toBeNull());
+  });
+
+  it("approves with claims for this sign-in", async () => {
+    const h = installHarness();
+    render(RequestsView);
+    await screen.findByTestId("consent-rq_0009");
+    await fireEvent.input(screen.getByTestId("consent-claims-rq_0009"), {
+      target: { value: ' {"roles": ["admin"]} ' },
+    });
+    await fireEvent.click(screen.getByTestId("consent-approve-rq_0009"));
+    await waitFor(() => expect(h.count("decide_consent")).toBe(1));
+    expect(h.lastArgs("decide_consent")).toMatchObject({ approve: true, claims: '{"roles": ["admin"]}' });
   });
 
   it("drops a request that no longer waits when deciding it fails", async () => {
@@ -70,7 +87,12 @@ describe("RequestsView", () => {
     await fireEvent.change(await screen.findByTestId("consent-user-rq_0009"), { target: { value: "bob" } });
     await fireEvent.click(screen.getByTestId("consent-deny-rq_0009"));
     await waitFor(() =>
-      expect(h.lastArgs("decide_consent")).toEqual({ requestId: "rq_0009", approve: false, username: null }),
+      expect(h.lastArgs("decide_consent")).toEqual({
+        requestId: "rq_0009",
+        approve: false,
+        username: null,
+        claims: null,
+      }),
     );
   });
 
