@@ -863,6 +863,7 @@ impl Core {
             scopes,
             users,
             clients,
+            faults: Vec::new(),
         })
     }
 

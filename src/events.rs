@@ -39,6 +39,8 @@ pub enum ProviderEvent {
         request_id: String,
         approved: bool,
     },
+    /// Fault rules were added, changed, used or cleared (issue 20).
+    FaultsChanged,
 }
 
 /// What the window shows of a request waiting for consent.

@@ -354,6 +354,7 @@ impl Provider {
             core.events.clone(),
             options.log_retention,
         );
+        let faults = crate::oauth::faults::Faults::new(core.data_dir());
         let context = Context::new(Parts {
             core,
             keys,
@@ -364,6 +365,7 @@ impl Provider {
             },
             pending: Default::default(),
             log,
+            faults,
         });
         spawn_pruner(context.core.clone(), options.log_retention);
         spawn_idle_release(&activity, &context.core);

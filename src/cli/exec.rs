@@ -351,6 +351,7 @@ pub async fn mint(
         },
         pending: Default::default(),
         log,
+        faults: crate::oauth::faults::Faults::new(core.data_dir()),
     });
     let minted = ctx.mint(request, now).await;
     ctx.log.close().await;

@@ -23,6 +23,7 @@ pub mod cors;
 pub mod device;
 pub mod discovery;
 pub mod extract;
+pub mod faults;
 pub mod logout;
 pub mod pages;
 pub mod register;
@@ -72,6 +73,10 @@ pub fn app(ctx: Context) -> App {
             .merge(logout::router())
             .merge(device::router())
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                faults::inject,
+            ))
             .with_state(state),
     )
 }

@@ -62,6 +62,8 @@ pub struct Parts {
     /// Authorization requests waiting for consent (in memory).
     pub pending: PendingRegistry,
     pub log: RequestLog,
+    /// Fault rules in force (failures on demand).
+    pub faults: super::faults::Faults,
 }
 
 impl Context {
@@ -81,7 +83,7 @@ impl Context {
     pub fn record(&self, entry: LogLine<'_>) {
         let at = self.core.now();
         let error = entry.error;
-        self.log.record(RequestEntry {
+        let mut entry = RequestEntry {
             id: crate::model::sortable_id(at),
             at,
             kind: entry.kind.to_string(),
@@ -92,7 +94,11 @@ impl Context {
             error_description: error.map(|e| e.description.clone()),
             params: entry.params.map(Params::redacted).unwrap_or_default(),
             detail: entry.detail,
-        });
+        };
+        if let Some(mark) = super::faults::Mark::current() {
+            mark.apply(&mut entry);
+        }
+        self.log.record(entry);
     }
 }
 

@@ -25,6 +25,7 @@ pub mod context;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod faults;
 pub mod issue;
 pub mod logout;
 pub mod mint;
