@@ -16,6 +16,8 @@
 //!   the test (Debian system store, NSS, a JDK's cacerts) and the clients that read
 //!   them (curl, headless Chromium, Java).
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
+//! - [`faults`]: failures on demand: fault rules from the CLI and seed files, their
+//!   effects on the wire, the request log's marks, the scenarios.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
 //! - [`lifecycle`]: live authorization requests and consent: events, the request log,
@@ -30,6 +32,7 @@ mod cli_ci;
 mod cli_records;
 mod cli_serve;
 mod cli_trust;
+mod faults;
 mod flows;
 mod lifecycle;
 mod provider;
