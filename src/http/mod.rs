@@ -7,7 +7,8 @@
 //! consent page), [`token`] (with introspection and revocation), [`resource`]
 //! (userinfo and the sample API), [`register`], [`logout`] and [`device`]. [`extract`]
 //! and [`reply`] are the shared request and answer shapes; [`pages`] renders the
-//! browser pages; [`cors`] wraps the whole app.
+//! browser pages; [`cors`] wraps the whole app; [`faults`] applies the fault rules
+//! (failures on demand) around the endpoints.
 
 use std::sync::Arc;
 

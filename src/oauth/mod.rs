@@ -16,6 +16,9 @@
 //!   [`device`] the device authorization and verification; [`logout`] RP-initiated
 //!   logout; [`register`] dynamic registration; [`discovery`] the metadata.
 //!
+//! [`faults`] holds the fault rules (failures on demand): the pure choice of which rule
+//! changes a request and the bad tokens on purpose.
+//!
 //! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 
 pub mod authorize;
