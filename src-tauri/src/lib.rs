@@ -76,6 +76,10 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::import_records,
             commands::get_settings,
             commands::save_settings,
+            commands::list_faults,
+            commands::add_fault,
+            commands::clear_faults,
+            commands::pause_faults,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

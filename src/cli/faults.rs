@@ -114,7 +114,7 @@ impl AddArgs {
             status: self.status,
             retry_after: self.retry_after,
             latency: self.latency.clone(),
-            drop: self.drop,
+            drop: self.drop.then_some(true),
             body: self.body.clone(),
             bad_token: self.bad_token.clone(),
             clock_skew: self.clock_skew,

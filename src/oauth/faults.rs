@@ -400,7 +400,7 @@ fn expand_scenario(spec: &FaultSpec, name: &str) -> Result<std::result::Result<F
     let effects_given = spec.error.is_some()
         || spec.status.is_some()
         || spec.latency.is_some()
-        || spec.drop
+        || spec.drop == Some(true)
         || spec.body.is_some()
         || spec.bad_token.is_some()
         || spec.clock_skew.is_some();
@@ -607,7 +607,7 @@ fn compile(spec: &FaultSpec) -> Result<Compiled> {
         let (min_ms, max_ms) = parse_latency(l)?;
         effects.push(Effect::Latency { min_ms, max_ms });
     }
-    if spec.drop {
+    if spec.drop == Some(true) {
         effects.push(Effect::Drop);
     }
     if let Some(b) = &spec.body {
@@ -1705,7 +1705,7 @@ mod tests {
         assert!(err(&s).contains("unsupported status 404"));
         let mut s = spec("token");
         s.status = Some(503);
-        s.drop = true;
+        s.drop = Some(true);
         assert!(err(&s).contains("one effect per rule"));
         let mut s = spec("userinfo");
         s.bad_token = Some("alg-none".into());

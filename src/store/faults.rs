@@ -58,8 +58,8 @@ pub struct FaultSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<String>,
     /// Effect: the connection is closed without an answer.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub drop: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop: Option<bool>,
     /// Effect: the JSON body is `truncated` or `malformed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,

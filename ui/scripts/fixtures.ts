@@ -13,6 +13,7 @@ import type { Settings } from "../src/bindings/Settings";
 import type { Snippet } from "../src/bindings/Snippet";
 import type { TokenDetail } from "../src/bindings/TokenDetail";
 import type { TrustStatus } from "../src/bindings/TrustStatus";
+import type { FaultView } from "../src/bindings/FaultView";
 import type { User } from "../src/bindings/User";
 import { base64UrlEncode } from "../src/views/tokens/jwt";
 
@@ -30,6 +31,8 @@ export interface Fixtures {
   remembered: Consent[];
   /** The trust stores of the machine: system not trusted (needs root), NSS trusted, Java with a stale CA. */
   trust: TrustStatus;
+  /** Fault rules (none by default). */
+  faults: FaultView[];
 }
 
 const ISSUER = "https://localhost:8443";
@@ -456,6 +459,7 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
     requests,
     consents,
     trust: sampleTrust(certificates.ca.sha256_fingerprint, certificates.ca.path),
+    faults: [],
     remembered: [
       {
         sub: "3f6c1a52-9c55-4d5e-8a0e-5b1a7c1d2e01",

@@ -4,6 +4,9 @@ import type { Client } from "./Client";
 import type { ClientInput } from "./ClientInput";
 import type { Consent } from "./Consent";
 import type { ExportFormat } from "./ExportFormat";
+import type { FaultSpec } from "./FaultSpec";
+import type { FaultView } from "./FaultView";
+import type { FaultsAdded } from "./FaultsAdded";
 import type { ImportSummary } from "./ImportSummary";
 import type { PendingConsent } from "./PendingConsent";
 import type { ProviderStatus } from "./ProviderStatus";
@@ -80,6 +83,14 @@ export type Commands = {
   import_records: { args: Record<string, never>; result: ImportSummary | null };
   get_settings: { args: Record<string, never>; result: Settings };
   save_settings: { args: { settings: Settings }; result: SaveSettingsResult };
+  /** Every fault rule, oldest first. */
+  list_faults: { args: Record<string, never>; result: Array<FaultView> };
+  /** Adds a fault rule (or runs a scenario) from the window's form. */
+  add_fault: { args: { spec: FaultSpec }; result: FaultsAdded };
+  /** Removes one rule, or all without an id; returns how many. */
+  clear_faults: { args: { id?: number | null }; result: number };
+  /** Pauses or resumes one rule, or all without an id; returns how many. */
+  pause_faults: { args: { id?: number | null; paused: boolean }; result: number };
 };
 
 export type CommandName = keyof Commands;

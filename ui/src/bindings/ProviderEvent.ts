@@ -2,4 +2,4 @@
 import type { PendingConsent } from "./PendingConsent";
 import type { RequestEntry } from "./RequestEntry";
 
-export type ProviderEvent = { "type": "client_changed", client_id: string, } | { "type": "user_changed", username: string, } | { "type": "scopes_changed" } | { "type": "records_changed" } | { "type": "token_changed", id: string | null, } | { "type": "request", entry: RequestEntry, } | { "type": "consent_pending", consent: PendingConsent, } | { "type": "consent_resolved", request_id: string, approved: boolean, };
+export type ProviderEvent = { "type": "client_changed", client_id: string, } | { "type": "user_changed", username: string, } | { "type": "scopes_changed" } | { "type": "records_changed" } | { "type": "token_changed", id: string | null, } | { "type": "request", entry: RequestEntry, } | { "type": "consent_pending", consent: PendingConsent, } | { "type": "consent_resolved", request_id: string, approved: boolean, } | { "type": "faults_changed" };

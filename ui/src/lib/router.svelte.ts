@@ -1,5 +1,5 @@
 /** Hash routing between the views: `#/clients`, `#/tokens`, … (survives a reload). */
-export const ROUTES = ["clients", "requests", "tokens", "users", "certificates", "settings"] as const;
+export const ROUTES = ["clients", "requests", "tokens", "users", "certificates", "faults", "settings"] as const;
 export type Route = (typeof ROUTES)[number];
 
 export function parseRoute(hash: string): Route {
