@@ -577,6 +577,40 @@ try {
     await shot("requests");
   });
 
+  await step("a fault rule added in the Faults view fails the next token request, marked in the timeline", async () => {
+    await nav("faults");
+    await (await $t("faults-empty")).waitForExist({ timeout: 10_000 });
+    // The form's default: the next token request gets invalid_grant; only this client's.
+    await type("fault-client", CLIENT_ID);
+    await (await $t("fault-add")).click();
+    const row = await browser.$('[data-testid^="fault-row-"]');
+    await row.waitForExist({ timeout: 10_000 });
+    await (await $t("faults-banner")).waitForDisplayed({ timeout: 10_000 });
+    assert(execFileSync(CLI, ["faults", "list", "--data-dir", DATA_DIR], { encoding: "utf8" }).includes(CLIENT_ID),
+      "the CLI lists the window's rule");
+    await shot("faults");
+    const res = await postForm(
+      `${issuer}/token`,
+      { grant_type: "client_credentials" },
+      { ca: caPem, user: CLIENT_ID, password: secret },
+    );
+    assert(res.status === 400 && res.json.error === "invalid_grant", `injected: ${JSON.stringify(res.json)}`);
+    await nav("requests");
+    const marked = await browser.$('[data-testid^="request-injected-"]');
+    await marked.waitForExist({ timeout: 10_000 });
+    assert((await text(marked)).startsWith("injected by rule"), `the mark: ${await text(marked)}`);
+    const again = await postForm(
+      `${issuer}/token`,
+      { grant_type: "client_credentials" },
+      { ca: caPem, user: CLIENT_ID, password: secret },
+    );
+    assert(again.status === 200, `the rule was for one request: ${JSON.stringify(again.json)}`);
+    await nav("faults");
+    await (await $t("faults-clear-all")).click();
+    await (await $t("faults-empty")).waitForExist({ timeout: 10_000 });
+    await (await $t("faults-banner")).waitForExist({ reverse: true, timeout: 10_000 });
+  });
+
   await step("screenshots of the other views", async () => {
     await nav("users");
     await (await $t("user-row-alice")).waitForExist({ timeout: 10_000 });

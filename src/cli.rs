@@ -11,6 +11,7 @@ use serde::Serialize;
 use url::Url;
 
 mod exec;
+mod faults;
 mod keys;
 mod manage;
 
@@ -64,6 +65,10 @@ pub enum Command {
     /// data directory).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Failures on demand: fault rules that make the provider fail on purpose (works
+    /// while `serve` runs on the same data directory).
+    #[command(subcommand)]
+    Faults(faults::FaultsCommand),
     /// Run COMMAND with a provider around it: starts one on a free port (on a temporary
     /// data directory unless --data-dir is given), runs COMMAND with the variables a
     /// client needs (issuer, CA, client credentials), stops the provider and exits with
@@ -522,6 +527,7 @@ impl Command {
                 | UsersCommand::Delete { json, .. } => *json,
             },
             Command::Tokens(t) => t.json(),
+            Command::Faults(f) => f.json(),
             Command::Env { json } => *json,
             Command::Import { json, .. } => *json,
             Command::Keys(cmd) => cmd.json(),
@@ -622,6 +628,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Users(cmd) => users(&dir, cmd).await,
         Command::Tokens(cmd) => manage::tokens(&dir, cmd).await,
         Command::Keys(cmd) => keys::keys(&dir, cmd).await,
+        Command::Faults(cmd) => faults::faults(&dir, cmd).await,
         Command::Env { json } => exec::env(&dir, json).await,
         Command::Exec(_) => Err(Error::Other("exec runs from main".into())),
         Command::Export { out, format } => {
@@ -652,8 +659,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { file, json } => {
             let seed = SeedFile::read(&file)?;
+            let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+            crate::oauth::faults::check_all(&seed.faults, "seed", now)?;
+            let seed_faults = seed.faults.clone();
             let core = Core::open(&dir).await?;
             let summary = core.import(seed).await?;
+            crate::oauth::faults::add(&core, &seed_faults, "seed", true).await?;
             if json {
                 print_json(&summary)
             } else {
@@ -681,6 +692,9 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
             core.set_key_retire_after(seconds).await?;
         }
         if let Some(seed) = &args.seed {
+            // A seed's fault rules are checked before anything of it is applied.
+            let seed_faults = SeedFile::read(seed)?.faults;
+            crate::oauth::faults::check_all(&seed_faults, "seed", core.now())?;
             match core.import_seed_file(seed).await? {
                 Some(summary) => tracing::info!(
                     file = %seed.display(),
@@ -693,6 +707,12 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
                     "seed unchanged since it was applied, and nothing changed the records since"
                 ),
             }
+            crate::oauth::faults::add(&core, &seed_faults, "seed", true).await?;
+        }
+        for rule in crate::oauth::faults::active_summaries(&core).await? {
+            tracing::warn!(
+                "fault {rule} is active: requests fail on purpose until it ends or `authdesk faults clear` removes it"
+            );
         }
         Ok(core)
     };

@@ -1015,6 +1015,7 @@ impl Core {
             scopes,
             users,
             clients,
+            faults: Vec::new(),
         })
     }
 

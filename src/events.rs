@@ -42,6 +42,8 @@ pub enum ProviderEvent {
     /// Signing keys were rotated or retired (here; another process's changes come as
     /// `RecordsChanged`).
     KeysChanged,
+    /// Fault rules were added, changed, used or cleared (issue 20).
+    FaultsChanged,
 }
 
 /// What the window shows of a request waiting for consent.

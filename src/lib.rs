@@ -17,7 +17,8 @@
 //!   ([`oauth::authorize`], [`oauth::consent`], [`oauth::session`]), the token
 //!   endpoint's pipeline with one module per grant (each a pure `check(…, now)` and an
 //!   operation that commits once, refusals that must persist included), client
-//!   authentication, issuing, resources, device, logout, registration, discovery. Its
+//!   authentication, issuing, resources, device, logout, registration, discovery, and
+//!   [`oauth::faults`], failures on demand (applied on the wire by `http::faults`). Its
 //!   [`oauth::OAuthError`] is the one error shape of every OAuth endpoint. It never
 //!   names axum or `http`.
 //! - [`core`] is the record-keeping shared by the CLI, the protocol and the desktop

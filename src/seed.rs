@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{ClientInput, UserInput};
+use crate::store::faults::FaultSpec;
 
 pub const SEED_VERSION: u32 = 1;
 
@@ -33,6 +34,11 @@ pub struct SeedFile {
     pub scopes: Vec<ScopeInput>,
     pub users: Vec<UserInput>,
     pub clients: Vec<ClientInput>,
+    /// Fault rules (issue 20), spelled as `authdesk faults add`'s options; `serve
+    /// --seed` and `import` set them afresh (rules added otherwise are kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts-bindings", ts(optional, as = "Option<Vec<FaultSpec>>"))]
+    pub faults: Vec<FaultSpec>,
 }
 
 /// What applying a seed changed.

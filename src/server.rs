@@ -355,6 +355,7 @@ impl Provider {
             options.log_retention,
             core.clock.clone(),
         );
+        let faults = crate::oauth::faults::Faults::new(core.data_dir());
         let context = Context::new(Parts {
             core,
             keys,
@@ -369,6 +370,7 @@ impl Provider {
             pending: Default::default(),
             log,
             dpop: Default::default(),
+            faults,
         });
         spawn_pruner(context.core.clone(), options.log_retention);
         spawn_idle_release(&activity, &context.core);

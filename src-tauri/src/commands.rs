@@ -8,6 +8,7 @@ use authdesk::events::PendingConsent;
 use authdesk::events::{RequestEntry, RequestStatus};
 use authdesk::keys::{KeyInfo, RetireOld};
 use authdesk::model::{Client, ClientInput, Scope, SigningAlg, User, UserInput};
+use authdesk::oauth::faults::{self, FaultSpec, FaultView, FaultsAdded};
 use authdesk::oauth::resource::TokenDetail;
 use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
@@ -435,7 +436,12 @@ pub async fn import_records(shell: Shared<'_>) -> Result<Option<ImportSummary>, 
         return Ok(None);
     };
     let seed = ipc(SeedFile::read(&path))?;
-    ipc(shell.core().import(seed).await).map(Some)
+    let now = shell.core().now();
+    ipc(faults::check_all(&seed.faults, "seed", now))?;
+    let seed_faults = seed.faults.clone();
+    let summary = ipc(shell.core().import(seed).await)?;
+    ipc(faults::add(&shell.core(), &seed_faults, "seed", true).await)?;
+    Ok(Some(summary))
 }
 
 /// Issues a new server certificate and restarts the provider to serve it.
@@ -475,4 +481,34 @@ pub fn save_settings(
 ) -> Result<SaveSettingsResult, ErrorPayload> {
     let restart_required = ipc(shell.save_settings(settings))?;
     Ok(SaveSettingsResult { restart_required })
+}
+
+// ---- faults (failures on demand) ----
+
+/// Every fault rule, oldest first.
+#[tauri::command]
+pub async fn list_faults(shell: Shared<'_>) -> Result<Vec<FaultView>, ErrorPayload> {
+    ipc(faults::list(&shell.core()).await)
+}
+
+/// Adds a fault rule (or runs a scenario) from the window's form.
+#[tauri::command]
+pub async fn add_fault(shell: Shared<'_>, spec: FaultSpec) -> Result<FaultsAdded, ErrorPayload> {
+    ipc(faults::add(&shell.core(), &[spec], "window", false).await)
+}
+
+/// Removes one rule, or all without an id; returns how many.
+#[tauri::command]
+pub async fn clear_faults(shell: Shared<'_>, id: Option<i64>) -> Result<u64, ErrorPayload> {
+    ipc(faults::clear(&shell.core(), id).await)
+}
+
+/// Pauses or resumes one rule, or all without an id; returns how many.
+#[tauri::command]
+pub async fn pause_faults(
+    shell: Shared<'_>,
+    id: Option<i64>,
+    paused: bool,
+) -> Result<u64, ErrorPayload> {
+    ipc(faults::pause(&shell.core(), id, paused).await)
 }

@@ -89,6 +89,10 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             debugger::compare_request,
             debugger::apply_fix,
             debugger::token_facts,
+            commands::list_faults,
+            commands::add_fault,
+            commands::clear_faults,
+            commands::pause_faults,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

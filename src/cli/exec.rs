@@ -355,6 +355,7 @@ pub async fn mint(
         pending: Default::default(),
         log,
         dpop: Default::default(),
+        faults: crate::oauth::faults::Faults::new(core.data_dir()),
     });
     let minted = ctx.mint(request, core.now()).await;
     ctx.log.close().await;

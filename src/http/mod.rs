@@ -7,7 +7,8 @@
 //! consent page), [`token`] (with introspection and revocation), [`resource`]
 //! (userinfo and the sample API), [`register`], [`logout`] and [`device`]. [`extract`]
 //! and [`reply`] are the shared request and answer shapes; [`pages`] renders the
-//! browser pages; [`cors`] wraps the whole app.
+//! browser pages; [`cors`] wraps the whole app; [`faults`] applies the fault rules
+//! (failures on demand) around the endpoints.
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod extract;
+pub mod faults;
 pub mod logout;
 pub mod pages;
 pub mod par;
@@ -75,6 +77,10 @@ pub fn app(ctx: Context) -> App {
             .merge(device::router())
             .merge(par::router())
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                faults::inject,
+            ))
             .with_state(state),
     )
 }

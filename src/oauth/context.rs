@@ -71,6 +71,8 @@ pub struct Parts {
     pub log: RequestLog,
     /// The key of DPoP nonces.
     pub dpop: super::dpop::NonceKey,
+    /// Fault rules in force (failures on demand).
+    pub faults: super::faults::Faults,
 }
 
 impl Context {
@@ -90,7 +92,7 @@ impl Context {
     pub fn record(&self, entry: LogLine<'_>) {
         let at = self.core.now();
         let error = entry.error;
-        self.log.record(RequestEntry {
+        let mut entry = RequestEntry {
             id: crate::model::sortable_id(at),
             at,
             kind: entry.kind.to_string(),
@@ -103,7 +105,11 @@ impl Context {
             detail: entry.detail,
             count: 1,
             last_at: at,
-        });
+        };
+        if let Some(mark) = super::faults::Mark::current() {
+            mark.apply(&mut entry);
+        }
+        self.log.record(entry);
     }
 }
 

@@ -9,8 +9,13 @@ macro_rules! codes {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum ErrorCode { $($variant),+ }
         impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
             pub fn as_str(self) -> &'static str {
                 match self { $(ErrorCode::$variant => $wire),+ }
+            }
+            /// The code spelled `s` on the wire.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|c| c.as_str() == s)
             }
         }
     };

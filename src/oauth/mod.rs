@@ -20,6 +20,9 @@
 //!   bindings (with [`jose`], verifying JWTs that others sign), advertised by
 //!   [`standards`].
 //!
+//! [`faults`] holds the fault rules (failures on demand): the pure choice of which rule
+//! changes a request and the bad tokens on purpose.
+//!
 //! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 
 pub mod authorize;
@@ -31,6 +34,7 @@ pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod error;
+pub mod faults;
 pub mod issue;
 pub mod jose;
 pub mod logout;

@@ -16,6 +16,7 @@ pub mod assertions;
 pub mod codes;
 pub mod consents;
 pub mod devices;
+pub mod faults;
 pub mod flows;
 pub mod grants;
 pub mod sessions;

@@ -17,6 +17,8 @@
 //!   them (curl, headless Chromium, Java).
 //! - [`cli_records`]: `clients`, `users`, `export` and `import`.
 //! - [`cli_keys`]: `keys list|rotate|retire` while `serve` runs, and their refusals.
+//! - [`faults`]: failures on demand: fault rules from the CLI and seed files, their
+//!   effects on the wire, the request log's marks, the scenarios.
 //! - [`flows`]: every OAuth 2.0 / OpenID Connect flow with the `oauth2` and
 //!   `openidconnect` crates and raw requests, refusals included.
 //! - [`lifecycle`]: live authorization requests and consent: events, the request log,
@@ -36,6 +38,7 @@ mod cli_records;
 mod cli_serve;
 mod cli_trust;
 mod debugger;
+mod faults;
 mod flows;
 mod lifecycle;
 mod provider;

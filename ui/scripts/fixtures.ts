@@ -13,6 +13,7 @@ import type { Settings } from "../src/bindings/Settings";
 import type { Snippet } from "../src/bindings/Snippet";
 import type { TokenDetail } from "../src/bindings/TokenDetail";
 import type { TrustStatus } from "../src/bindings/TrustStatus";
+import type { FaultView } from "../src/bindings/FaultView";
 import type { User } from "../src/bindings/User";
 import type { KeyInfo } from "../src/bindings/KeyInfo";
 import { base64UrlEncode } from "../src/views/tokens/jwt";
@@ -33,6 +34,8 @@ export interface Fixtures {
   trust: TrustStatus;
   /** Signing keys: an active RS256 and ES256 key, an ES256 key published until tomorrow. */
   keys: KeyInfo[];
+  /** Fault rules (none by default). */
+  faults: FaultView[];
 }
 
 const ISSUER = "https://localhost:8443";
@@ -489,6 +492,7 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
         retire_at: now - 3600 + 86400,
       },
     ],
+    faults: [],
     remembered: [
       {
         sub: "3f6c1a52-9c55-4d5e-8a0e-5b1a7c1d2e01",

@@ -13,6 +13,8 @@ import type { ErrorPayload } from "../src/bindings/ErrorPayload";
 import type { CommandName } from "../src/bindings/Ipc";
 import { LIMITS } from "../src/bindings/Limits";
 import type { ExportFormat } from "../src/bindings/ExportFormat";
+import type { FaultSpec } from "../src/bindings/FaultSpec";
+import type { FaultView } from "../src/bindings/FaultView";
 import { PROVIDER_EVENT, type WindowEvent } from "../src/ipc/events";
 import type { ProviderState } from "../src/bindings/ProviderState";
 import type { RequestStatus } from "../src/bindings/RequestStatus";
@@ -370,6 +372,48 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         if (data.remembered.length === before)
           fail("not_found", `no consent ${String(args.username)} → ${String(args.clientId)}`);
         return null;
+      }
+      case "list_faults":
+        return structuredClone(data.faults);
+      case "add_fault": {
+        const spec = args.spec as FaultSpec;
+        if (!spec.scenario && !spec.endpoint)
+          fail("invalid_input", "fault endpoint: say which endpoint the rule targets", "fault endpoint");
+        const id = (data.faults.at(-1)?.id ?? 0) + 1;
+        const what = spec.scenario ?? spec.error ?? (spec.status ? `HTTP ${spec.status}` : (spec.bad_token ?? "fault"));
+        const rule: FaultView = {
+          id,
+          summary: `rule ${id}: ${spec.endpoint ?? "scenario"} requests -> ${what}, ${spec.count ? `${spec.count} more request${spec.count === 1 ? "" : "s"}` : "until cleared"}`,
+          endpoint: spec.endpoint ?? "token",
+          client: spec.client ?? null,
+          grant_type: spec.grant_type ?? null,
+          effect: String(what),
+          duration: spec.count ? `${spec.count} more requests` : "until cleared",
+          remaining: spec.count ?? null,
+          expires_at: null,
+          paused: false,
+          active: true,
+          injected: 0,
+          origin: "window",
+          scenario: spec.scenario ?? null,
+          created_at: now(),
+          spec,
+        };
+        data.faults.push(rule);
+        return { rules: [structuredClone(rule)], done: [] };
+      }
+      case "clear_faults": {
+        const before = data.faults.length;
+        data.faults = args.id === undefined ? [] : data.faults.filter((f) => f.id !== args.id);
+        return before - data.faults.length;
+      }
+      case "pause_faults": {
+        const hit = data.faults.filter((f) => args.id === undefined || f.id === args.id);
+        for (const f of hit) {
+          f.paused = args.paused as boolean;
+          f.active = !f.paused;
+        }
+        return hit.length;
       }
       case "list_pending_consents":
         return structuredClone(data.consents);

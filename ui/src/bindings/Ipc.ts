@@ -6,6 +6,9 @@ import type { ClientInput } from "./ClientInput";
 import type { Comparison } from "./Comparison";
 import type { Consent } from "./Consent";
 import type { ExportFormat } from "./ExportFormat";
+import type { FaultSpec } from "./FaultSpec";
+import type { FaultView } from "./FaultView";
+import type { FaultsAdded } from "./FaultsAdded";
 import type { ImportSummary } from "./ImportSummary";
 import type { KeyInfo } from "./KeyInfo";
 import type { PendingConsent } from "./PendingConsent";
@@ -106,6 +109,14 @@ export type Commands = {
   apply_fix: { args: { clientId: string; change: Change }; result: Client };
   /** What the provider knows about a token: signature against its keys, stored record. */
   token_facts: { args: { token: string }; result: TokenFacts };
+  /** Every fault rule, oldest first. */
+  list_faults: { args: Record<string, never>; result: Array<FaultView> };
+  /** Adds a fault rule (or runs a scenario) from the window's form. */
+  add_fault: { args: { spec: FaultSpec }; result: FaultsAdded };
+  /** Removes one rule, or all without an id; returns how many. */
+  clear_faults: { args: { id?: number | null }; result: number };
+  /** Pauses or resumes one rule, or all without an id; returns how many. */
+  pause_faults: { args: { id?: number | null; paused: boolean }; result: number };
 };
 
 export type CommandName = keyof Commands;

@@ -1,5 +1,14 @@
 /** Hash routing between the views: `#/clients`, `#/tokens`, … (survives a reload). */
-export const ROUTES = ["clients", "requests", "tokens", "users", "certificates", "settings", "debugger"] as const;
+export const ROUTES = [
+  "clients",
+  "requests",
+  "tokens",
+  "users",
+  "certificates",
+  "faults",
+  "settings",
+  "debugger",
+] as const;
 export type Route = (typeof ROUTES)[number];
 
 export function parseRoute(hash: string): Route {
