@@ -1,0 +1,178 @@
+//! `authdesk tokens mint --claims/--audience` (issue 18): the claims and audience end
+//! up in the JWT, and every bad input is one line naming the fix, exit 1, nothing
+//! stored.
+
+use serde_json::Value;
+
+use crate::support::{Sandbox, jwt_claims, parse_json};
+
+const SEED: &str = "clients:
+  - client_id: api-svc
+    name: API service
+    client_secret: svc-secret
+    grant_types: [client_credentials]
+    scopes: [api.read]
+    resources: [https://api.example, https://other.example]
+  - client_id: legacy
+    name: Legacy app
+    client_secret: legacy-secret
+    grant_types: [password, refresh_token]
+    scopes: [openid, profile, offline_access]
+scopes:
+  - name: api.read
+    description: Read the API
+";
+
+fn imported() -> Sandbox {
+    let sb = Sandbox::new();
+    let seed = sb.file("mint.yaml");
+    std::fs::write(&seed, SEED).unwrap();
+    sb.ok(&["import", seed.to_str().unwrap()]);
+    sb
+}
+
+#[test]
+fn minted_tokens_carry_the_claims_and_audience_asked_for() {
+    let sb = imported();
+    let minted = parse_json(&sb.ok(&[
+        "tokens",
+        "mint",
+        "--client",
+        "api-svc",
+        "--claims",
+        r#"{"roles":["admin"],"tenant":"acme"}"#,
+        "--audience",
+        "https://api.example",
+    ]));
+    let at = jwt_claims(minted["access_token"].as_str().expect("a JWT access token"));
+    assert_eq!(at["roles"], serde_json::json!(["admin"]), "{at}");
+    assert_eq!(at["tenant"], "acme");
+    assert_eq!(at["aud"], "https://api.example");
+    assert_eq!(at["client_id"], "api-svc");
+
+    // Two audiences: an array.
+    let minted = parse_json(&sb.ok(&[
+        "tokens",
+        "mint",
+        "--client",
+        "api-svc",
+        "--audience",
+        "https://api.example",
+        "--audience",
+        "https://other.example",
+    ]));
+    let at = jwt_claims(minted["access_token"].as_str().unwrap());
+    assert_eq!(
+        at["aud"],
+        serde_json::json!(["https://api.example", "https://other.example"])
+    );
+    assert!(at.get("tenant").is_none(), "claims of one mint only: {at}");
+
+    // For a persona with openid: the claims reach the id_token too.
+    let minted = parse_json(&sb.ok(&[
+        "tokens",
+        "mint",
+        "--client",
+        "legacy",
+        "--user",
+        "alice",
+        "--scope",
+        "openid",
+        "--claims",
+        r#"{"tenant":"acme"}"#,
+    ]));
+    let id = jwt_claims(minted["id_token"].as_str().expect("an id_token"));
+    assert_eq!(id["tenant"], "acme", "{id}");
+    assert_eq!(sb.ok_json(&["tokens", "list"]).as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn bad_mint_claims_and_audiences_are_one_line_exit_1_and_store_nothing() {
+    let sb = imported();
+    let before: Value = sb.ok_json(&["tokens", "list"]);
+    assert_eq!(before, serde_json::json!([]));
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["tokens", "mint", "--client", "nope"], &["nope"]),
+        (
+            &["tokens", "mint", "--client", "legacy", "--user", "nobody"],
+            &["nobody"],
+        ),
+        (
+            &[
+                "tokens",
+                "mint",
+                "--client",
+                "api-svc",
+                "--claims",
+                r#"{"sub":"x","roles":[]}"#,
+            ],
+            &["--claims", "sub", "reserved"],
+        ),
+        (
+            &[
+                "tokens",
+                "mint",
+                "--client",
+                "api-svc",
+                "--claims",
+                r#"{"exp":1}"#,
+            ],
+            &["exp"],
+        ),
+        (
+            &[
+                "tokens",
+                "mint",
+                "--client",
+                "api-svc",
+                "--claims",
+                "{not json",
+            ],
+            &["--claims", "JSON", "object"],
+        ),
+        (
+            &["tokens", "mint", "--client", "api-svc", "--claims", "[1,2]"],
+            &["--claims", "object"],
+        ),
+        (
+            &["tokens", "mint", "--client", "api-svc", "--scope", "admin"],
+            &["admin", "allowed"],
+        ),
+        (
+            &[
+                "tokens",
+                "mint",
+                "--client",
+                "api-svc",
+                "--audience",
+                "https://unknown.example",
+            ],
+            &[
+                "https://unknown.example",
+                "https://api.example",
+                "--resource",
+            ],
+        ),
+        (
+            &[
+                "tokens",
+                "mint",
+                "--client",
+                "api-svc",
+                "--audience",
+                "not-a-uri",
+            ],
+            &["not-a-uri"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let run = sb.run(args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {}", run.stderr);
+        run.one_line_error(needles);
+        assert_eq!(
+            sb.ok_json(&["tokens", "list"]),
+            before,
+            "{args:?} stored a token"
+        );
+    }
+}
