@@ -672,7 +672,7 @@ async fn preset_tokens(
         ..with_resources(id)
     })
     .await;
-    let body = tokens(&tp, id, &[("scope", PRESET_SCOPE)]).await;
+    let body = tokens(tp, id, &[("scope", PRESET_SCOPE)]).await;
     let access = str_of(&body, "access_token").to_string();
     let at = if access.split('.').count() == 3 {
         jwt_claims(&access)
