@@ -843,3 +843,180 @@ fn serve_preset_refuses_an_unknown_name() {
     assert_ne!(run.status.code(), Some(0));
     assert_mentions(&run.stderr, &["ping", "keycloak"]);
 }
+
+#[tokio::test]
+async fn refreshes_keep_the_sign_ins_resources_and_may_narrow_them() {
+    let tp = TestProvider::start().await;
+    tp.add_client(with_resources("web")).await;
+    let auth = Auth::basic("web", SECRET);
+    let pkce = Pkce::new();
+    let mut params = authorize_params("web", &pkce, &[("resource", API), ("resource", OTHER)]);
+    params.retain(|(k, _)| *k != "scope");
+    params.push(("scope", "openid offline_access"));
+    let redirect = tp.approved_redirect(&params).await;
+    let body = tp
+        .exchange(
+            &crate::support::Code {
+                code: redirect["code"].clone(),
+                verifier: pkce.verifier.clone(),
+            },
+            &auth,
+        )
+        .await;
+    let refresh = |rt: String, resource: Option<&'static str>| {
+        let tp = &tp;
+        let auth = &auth;
+        async move {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ];
+            if let Some(r) = resource {
+                form.push(("resource", r));
+            }
+            tp.token(&form, auth).await
+        }
+    };
+    let both = refresh(str_of(&body, "refresh_token").into(), None)
+        .await
+        .ok();
+    assert_eq!(at_claims(&both)["aud"], json!([API, OTHER]));
+    let seen = tp.introspect(str_of(&both, "access_token"), &auth).await;
+    assert_eq!(seen["aud"], json!([API, OTHER]), "{seen}");
+    let one = refresh(str_of(&both, "refresh_token").into(), Some(OTHER))
+        .await
+        .ok();
+    assert_eq!(at_claims(&one)["aud"], OTHER);
+    // The next refresh still has the sign-in's two.
+    let again = refresh(str_of(&one, "refresh_token").into(), None)
+        .await
+        .ok();
+    assert_eq!(at_claims(&again)["aud"], json!([API, OTHER]));
+    refresh(
+        str_of(&again, "refresh_token").into(),
+        Some("https://unknown.example"),
+    )
+    .await
+    .assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_target",
+        &["https://unknown.example"],
+    );
+}
+
+#[tokio::test]
+async fn a_password_grants_refresh_keeps_its_amr_and_audience() {
+    let tp = TestProvider::start().await;
+    tp.add_client(ClientInput {
+        grant_types: Some(vec![GrantType::Password, GrantType::RefreshToken]),
+        ..with_resources("legacy")
+    })
+    .await;
+    let auth = Auth::basic("legacy", SECRET);
+    let body = tp
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "password"),
+                ("scope", "openid offline_access"),
+                ("resource", API),
+            ],
+            &auth,
+        )
+        .await
+        .ok();
+    let refreshed = tp
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", str_of(&body, "refresh_token")),
+            ],
+            &auth,
+        )
+        .await
+        .ok();
+    assert_eq!(at_claims(&refreshed)["aud"], API);
+    assert_eq!(id_claims(&refreshed)["amr"], json!(["pwd"]));
+}
+
+#[tokio::test]
+async fn presets_shape_client_credentials_tokens_too() {
+    let tp = TestProvider::start().await;
+    let mut by_preset = Vec::new();
+    for preset in ["entra_id", "auth0", "cognito", "okta"] {
+        let id = format!("svc-{preset}");
+        tp.add_client(ClientInput {
+            preset: Some(preset.into()),
+            ..service_client(&id, "svc-secret")
+        })
+        .await;
+        let body = tp
+            .token(
+                &[("grant_type", "client_credentials")],
+                &Auth::basic(&id, "svc-secret"),
+            )
+            .await
+            .ok();
+        by_preset.push((preset, id, at_claims(&body)));
+    }
+    for (preset, id, at) in &by_preset {
+        assert!(at.get("sub").is_some(), "{preset}: {at}");
+        assert_eq!(at["client_id"], id.as_str(), "{preset}: {at}");
+        match *preset {
+            "entra_id" => {
+                assert_eq!(at["idtyp"], "app", "{at}");
+                assert!(is_uuid(&at["oid"]), "{at}");
+                assert!(at.get("scp").is_none(), "no scp without a user: {at}");
+            }
+            "auth0" => {
+                assert_eq!(at["gty"], "client-credentials", "{at}");
+                assert_eq!(at["permissions"], json!(["api.read"]));
+            }
+            "cognito" => {
+                assert_eq!(at["token_use"], "access", "{at}");
+                assert!(at.get("username").is_none(), "{at}");
+            }
+            "okta" => {
+                assert_eq!(at["cid"], id.as_str(), "{at}");
+                assert_eq!(at["scp"], json!(["api.read"]));
+                assert!(at.get("uid").is_none(), "{at}");
+            }
+            _ => unreachable!(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_claims_request_for_userinfo_holds_after_a_refresh() {
+    let tp = TestProvider::start().await;
+    tp.add_client(with_resources("web")).await;
+    let body = tokens(
+        &tp,
+        "web",
+        &[
+            ("scope", "openid offline_access"),
+            (
+                "claims",
+                r#"{"userinfo":{"locale":null},"id_token":{"given_name":null}}"#,
+            ),
+        ],
+    )
+    .await;
+    let refreshed = tp
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", str_of(&body, "refresh_token")),
+            ],
+            &Auth::basic("web", SECRET),
+        )
+        .await
+        .ok();
+    assert_eq!(id_claims(&refreshed)["given_name"], "Alice");
+    let info = tp
+        .bearer_get("/userinfo", str_of(&refreshed, "access_token"))
+        .await
+        .ok();
+    assert_eq!(info["locale"], "en-US", "{info}");
+}
