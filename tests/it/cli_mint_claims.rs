@@ -1,6 +1,7 @@
-//! `authdesk tokens mint --claims/--audience` (issue 18): the claims and audience end
-//! up in the JWT, and every bad input is one line naming the fix, exit 1, nothing
-//! stored.
+//! Issue 18 from the command line: `clients create|update --claim/--resource/
+//! --default-audience/--preset`, and `authdesk tokens mint --claims/--audience`: the
+//! claims and audience end up in the JWT, and every bad input is one line naming the
+//! fix, exit 1, nothing stored or changed.
 
 use serde_json::Value;
 
@@ -175,4 +176,88 @@ fn bad_mint_claims_and_audiences_are_one_line_exit_1_and_store_nothing() {
             "{args:?} stored a token"
         );
     }
+}
+
+#[test]
+fn clients_take_claims_resources_a_default_audience_and_a_preset_from_the_command_line() {
+    let sb = imported();
+    let created = sb.ok_json(&[
+        "clients",
+        "create",
+        "--name",
+        "Shaped",
+        "--redirect-uri",
+        "http://127.0.0.1:8765/callback",
+        "--claim",
+        "tenant=acme@access_token",
+        "--claim",
+        "roles<-roles",
+        "--resource",
+        "https://api.example",
+        "--default-audience",
+        "https://api.example",
+        "--preset",
+        "keycloak",
+    ]);
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let shown = sb.ok_json(&["clients", "show", &id]);
+    assert_eq!(
+        shown["resources"],
+        serde_json::json!(["https://api.example"])
+    );
+    assert_eq!(shown["default_audience"], "https://api.example");
+    assert_eq!(shown["preset"], "keycloak");
+    let claims = shown["extra_claims"].as_array().expect("extra_claims");
+    assert_eq!(claims.len(), 2, "{shown}");
+    assert_eq!(claims[0]["name"], "tenant");
+    assert_eq!(claims[0]["value"], "acme");
+    assert_eq!(claims[0]["into"], serde_json::json!(["access_token"]));
+    assert_eq!(claims[1]["from"], "roles");
+
+    // `none` and "" remove them.
+    sb.ok(&[
+        "clients",
+        "update",
+        &id,
+        "--claim",
+        "none",
+        "--resource",
+        "none",
+        "--default-audience",
+        "",
+        "--preset",
+        "none",
+    ]);
+    let shown = sb.ok_json(&["clients", "show", &id]);
+    assert_eq!(shown["extra_claims"], serde_json::json!([]), "{shown}");
+    assert_eq!(shown["resources"], serde_json::json!([]));
+    assert!(shown["default_audience"].is_null(), "{shown}");
+    assert!(shown["preset"].is_null(), "{shown}");
+
+    // Bad values: one line, exit 1, the client unchanged.
+    let before = sb.ok_json(&["clients", "show", &id]);
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["clients", "update", &id, "--preset", "ping"],
+            &["ping", "keycloak"],
+        ),
+        (
+            &["clients", "update", &id, "--resource", "my-api"],
+            &["my-api", "absolute"],
+        ),
+        (
+            &["clients", "update", &id, "--claim", "novalue"],
+            &["novalue", "name=VALUE"],
+        ),
+        (
+            &["clients", "update", &id, "--claim", "iss=x"],
+            &["iss", "reserved"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let run = sb.run(args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {}", run.stderr);
+        run.one_line_error(needles);
+    }
+    assert_eq!(sb.ok_json(&["clients", "show", &id]), before);
 }

@@ -1020,3 +1020,20 @@ async fn a_claims_request_for_userinfo_holds_after_a_refresh() {
         .ok();
     assert_eq!(info["locale"], "en-US", "{info}");
 }
+
+#[tokio::test]
+async fn introspection_reports_the_aud_of_an_opaque_access_token() {
+    let tp = TestProvider::start().await;
+    tp.add_client(ClientInput {
+        preset: Some("google".into()),
+        ..with_resources("goog")
+    })
+    .await;
+    let auth = Auth::basic("goog", SECRET);
+    let body = tokens(&tp, "goog", &[("resource", API)]).await;
+    let access = str_of(&body, "access_token");
+    assert_ne!(access.split('.').count(), 3, "opaque: {access}");
+    let seen = tp.introspect(access, &auth).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], API, "{seen}");
+}
