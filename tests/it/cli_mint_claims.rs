@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, jwt_claims, parse_json};
+use crate::support::{Sandbox, client_trusting, jwt_claims, parse_json};
 
 const SEED: &str = "clients:
   - client_id: api-svc
@@ -260,4 +260,41 @@ fn clients_take_claims_resources_a_default_audience_and_a_preset_from_the_comman
         run.one_line_error(needles);
     }
     assert_eq!(sb.ok_json(&["clients", "show", &id]), before);
+}
+
+#[test]
+fn a_minted_tokens_audience_is_reported_by_introspection_while_serve_runs() {
+    let sb = imported();
+    let mut served = sb.serve(&[]);
+    let ca = sb.ca_pem();
+    let minted = parse_json(&sb.ok(&[
+        "tokens",
+        "mint",
+        "--client",
+        "api-svc",
+        "--audience",
+        "https://api.example",
+        "--format",
+        "opaque",
+    ]));
+    let token = minted["access_token"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen: Value = rt.block_on(async {
+        client_trusting(&ca)
+            .post(format!("{}/introspect", served.issuer))
+            .basic_auth("api-svc", Some("svc-secret"))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], "https://api.example", "{seen}");
+    served.stop_with(libc::SIGTERM);
 }

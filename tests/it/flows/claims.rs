@@ -988,7 +988,7 @@ async fn presets_shape_client_credentials_tokens_too() {
 }
 
 #[tokio::test]
-async fn a_claims_request_for_userinfo_holds_after_a_refresh() {
+async fn a_claims_request_acr_and_amr_hold_after_a_refresh() {
     let tp = TestProvider::start().await;
     tp.add_client(with_resources("web")).await;
     let body = tokens(
@@ -1000,6 +1000,7 @@ async fn a_claims_request_for_userinfo_holds_after_a_refresh() {
                 "claims",
                 r#"{"userinfo":{"locale":null},"id_token":{"given_name":null}}"#,
             ),
+            ("acr_values", "urn:example:gold"),
         ],
     )
     .await;
@@ -1013,7 +1014,10 @@ async fn a_claims_request_for_userinfo_holds_after_a_refresh() {
         )
         .await
         .ok();
-    assert_eq!(id_claims(&refreshed)["given_name"], "Alice");
+    let id = id_claims(&refreshed);
+    assert_eq!(id["given_name"], "Alice", "{id}");
+    assert_eq!(id["acr"], "urn:example:gold", "{id}");
+    assert_eq!(id["amr"], json!(["user"]), "{id}");
     let info = tp
         .bearer_get("/userinfo", str_of(&refreshed, "access_token"))
         .await
