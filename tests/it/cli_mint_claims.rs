@@ -298,3 +298,19 @@ fn a_minted_tokens_audience_is_reported_by_introspection_while_serve_runs() {
     assert_eq!(seen["aud"], "https://api.example", "{seen}");
     served.stop_with(libc::SIGTERM);
 }
+
+#[test]
+fn a_token_minted_while_serve_runs_with_a_preset_has_that_presets_shape() {
+    let sb = imported();
+    let mut served = sb.serve(&["--preset", "okta"]);
+    let minted = parse_json(&sb.ok(&["tokens", "mint", "--client", "api-svc"]));
+    let at = jwt_claims(minted["access_token"].as_str().unwrap());
+    assert_eq!(at["iss"], served.issuer.as_str());
+    assert_eq!(at["cid"], "api-svc", "serve's okta preset: {at}");
+    assert_eq!(at["scp"], serde_json::json!(["api.read"]), "{at}");
+    served.stop_with(libc::SIGTERM);
+    // With serve stopped, no provider-wide preset applies.
+    let minted = parse_json(&sb.ok(&["tokens", "mint", "--client", "api-svc"]));
+    let at = jwt_claims(minted["access_token"].as_str().unwrap());
+    assert!(at.get("cid").is_none(), "{at}");
+}
