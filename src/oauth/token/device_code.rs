@@ -66,8 +66,14 @@ pub async fn exchange(
     ctx: &Context,
     client: &Client,
     device_code: &str,
+    resources: &[&str],
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
+    // RFC 8707 at the token endpoint, checked before the poll can use the code up.
+    let sign_in = crate::oauth::claims::SignIn {
+        resources: crate::oauth::claims::resources(client, resources)?,
+        ..Default::default()
+    };
     let hash = hash_secret(device_code);
     match flows::device_client(ctx.core.store.pool(), &hash).await? {
         None => {
@@ -97,7 +103,9 @@ pub async fn exchange(
     let user = ctx.user_by_sub(sub, "who approved this device").await?;
     let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_string).collect();
     let grant_id = crate::model::sortable_id(now);
-    let what = Issue::new(client, Some(&user), &scopes).grant(Some(&grant_id), row.auth_time);
+    let what = Issue::new(client, Some(&user), &scopes)
+        .grant(Some(&grant_id), row.auth_time)
+        .sign_in(&sign_in);
     let (response, rows) = ctx.issue(&what, now).await?;
     let grant = new_grant(&what, grant_id.clone(), now);
     ctx.store_tokens(Some(grant), rows).await?;

@@ -227,7 +227,7 @@ pub async fn token(ctx: &Context, authorization: Option<&str>, params: &Params) 
             password::exchange(ctx, &client, login, scope.as_deref(), &asked, now).await
         }
         TokenRequest::DeviceCode { device_code } => {
-            device_code::exchange(ctx, &client, &device_code, now).await
+            device_code::exchange(ctx, &client, &device_code, &asked, now).await
         }
     };
     res.map(|r| (r, client.clone())).map_err(with_client)

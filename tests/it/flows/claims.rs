@@ -1041,3 +1041,80 @@ async fn introspection_reports_the_aud_of_an_opaque_access_token() {
     assert_eq!(seen["active"], true, "{seen}");
     assert_eq!(seen["aud"], API, "{seen}");
 }
+
+#[tokio::test]
+async fn the_device_grant_takes_a_resource_at_the_token_endpoint() {
+    const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let tp = TestProvider::start_with(asking_consent()).await;
+    tp.add_client(ClientInput {
+        client_id: Some("tv".into()),
+        name: Some("TV".into()),
+        client_type: Some(authdesk::model::ClientType::Public),
+        grant_types: Some(vec![GrantType::DeviceCode]),
+        resources: Some(vec![API.into()]),
+        ..Default::default()
+    })
+    .await;
+    let auth = Auth::public("tv");
+    let start = tp
+        .post_form("/device_authorization", &[("scope", "openid")], &auth)
+        .await
+        .ok();
+    let device_code = str_of(&start, "device_code").to_string();
+    let user_code = str_of(&start, "user_code").to_string();
+    let page = crate::support::Reply::read(
+        tp.http
+            .get(tp.url(&format!("/device?user_code={user_code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let cookie = page
+        .set_cookie("authdesk_device_csrf")
+        .expect("csrf cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = crate::support::hidden_input(&page.text, "csrf");
+    let decided = tp
+        .http
+        .post(tp.url("/device"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[
+            ("user_code", user_code.as_str()),
+            ("csrf", &csrf),
+            ("action", "approve"),
+            ("username", "bob"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::OK);
+    tp.clock.advance(6);
+    // An unregistered resource is refused, and does not use the code up.
+    tp.token(
+        &[
+            ("grant_type", GRANT),
+            ("device_code", &device_code),
+            ("resource", "https://unknown.example"),
+        ],
+        &auth,
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "invalid_target", &[API]);
+    tp.clock.advance(6);
+    let tokens = tp
+        .token(
+            &[
+                ("grant_type", GRANT),
+                ("device_code", &device_code),
+                ("resource", API),
+            ],
+            &auth,
+        )
+        .await
+        .ok();
+    assert_eq!(at_claims(&tokens)["aud"], API);
+}
