@@ -72,6 +72,8 @@ pub async fn exchange(
     // RFC 8707 at the token endpoint, checked before the poll can use the code up.
     let sign_in = crate::oauth::claims::SignIn {
         resources: crate::oauth::claims::resources(client, resources)?,
+        // Approved by a person on the verification page, as on the consent page.
+        amr: vec!["user".into()],
         ..Default::default()
     };
     let hash = hash_secret(device_code);

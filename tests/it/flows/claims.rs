@@ -1117,4 +1117,9 @@ async fn the_device_grant_takes_a_resource_at_the_token_endpoint() {
         .await
         .ok();
     assert_eq!(at_claims(&tokens)["aud"], API);
+    assert_eq!(
+        id_claims(&tokens)["amr"],
+        json!(["user"]),
+        "approved on a page, like a consent-page sign-in"
+    );
 }
