@@ -742,7 +742,7 @@ async fn serve(dir: &Path, args: ServeArgs) -> Result<()> {
         synchronous = provider.core().store.durability().pragma(),
         "listening"
     );
-    if let Err(e) = exec::record_running(dir, &provider.issuer) {
+    if let Err(e) = exec::record_running(dir, &provider.issuer, options.preset) {
         tracing::warn!(error = %e, "cannot record the running provider for `authdesk env`");
     }
     if let Some(path) = &args.ready_file

@@ -48,6 +48,9 @@ pub struct ExecArgs {
 pub struct Running {
     pub issuer: String,
     pub pid: u32,
+    /// `serve --preset`, so tokens minted meanwhile have the shape served ones have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<crate::token_shape::Preset>,
 }
 
 /// The runtime file of the provider serving `dir`.
@@ -55,11 +58,17 @@ pub fn running_file(dir: &Path) -> PathBuf {
     dir.join("running.json")
 }
 
-/// Records that this process serves `dir` at `issuer` (removed by [`forget_running`]).
-pub fn record_running(dir: &Path, issuer: &str) -> Result<()> {
+/// Records that this process serves `dir` at `issuer`, with the provider-wide
+/// `preset` (removed by [`forget_running`]).
+pub fn record_running(
+    dir: &Path,
+    issuer: &str,
+    preset: Option<crate::token_shape::Preset>,
+) -> Result<()> {
     let text = serde_json::to_string(&Running {
         issuer: issuer.to_string(),
         pid: std::process::id(),
+        preset,
     })
     .map_err(|e| Error::Other(e.to_string()))?;
     crate::fsutil::write_atomic(&running_file(dir), text.as_bytes(), true)
@@ -319,20 +328,20 @@ pub async fn mint(
     issuer: Option<Url>,
     request: &crate::oauth::issue::MintRequest,
 ) -> Result<crate::oauth::mint::TokenResponse> {
-    let issuer = match issuer {
-        Some(url) => ServeOptions {
+    // The running `serve`'s issuer and preset, so a minted token looks like its tokens.
+    let running = std::fs::read_to_string(running_file(dir))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Running>(&t).ok())
+        .filter(|r| alive(r.pid));
+    let preset = running.as_ref().and_then(|r| r.preset);
+    let issuer = match (issuer, running) {
+        (Some(url), _) => ServeOptions {
             issuer_override: Some(url),
             ..Default::default()
         }
         .issuer_for(config::DEFAULT_PORT)?,
-        None => match std::fs::read_to_string(running_file(dir))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Running>(&t).ok())
-            .filter(|r| alive(r.pid))
-        {
-            Some(running) => running.issuer,
-            None => ServeOptions::default().issuer_for(config::DEFAULT_PORT)?,
-        },
+        (None, Some(running)) => running.issuer,
+        (None, None) => ServeOptions::default().issuer_for(config::DEFAULT_PORT)?,
     };
     let keys = crate::keys::KeySet::open(&core.store, core.clock.clone()).await?;
     let log = crate::log::RequestLog::start(
@@ -348,7 +357,7 @@ pub async fn mint(
             issuer,
             registration_open: false,
             auto_approve: None,
-            preset: None,
+            preset,
             require_par: false,
             dpop_nonce: false,
         },

@@ -12,6 +12,8 @@
 //! - [`cli_ca`]: `authdesk ca export` in every format.
 //! - [`cli_ci`]: `authdesk exec`, `serve --ready-file`, `authdesk env`, and the
 //!   management of clients, users and tokens from the command line.
+//! - [`cli_mint_claims`]: `clients … --claim/--resource/--preset` and `tokens mint
+//!   --claims/--audience`, with their refusals.
 //! - [`cli_trust`]: `authdesk ca install|uninstall|status` with real stores built for
 //!   the test (Debian system store, NSS, a JDK's cacerts) and the clients that read
 //!   them (curl, headless Chromium, Java).
@@ -34,6 +36,7 @@
 mod cli_ca;
 mod cli_ci;
 mod cli_keys;
+mod cli_mint_claims;
 mod cli_records;
 mod cli_serve;
 mod cli_trust;

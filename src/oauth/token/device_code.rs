@@ -66,9 +66,17 @@ pub async fn exchange(
     ctx: &Context,
     client: &Client,
     device_code: &str,
+    resources: &[&str],
     jkt: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
+    // RFC 8707 at the token endpoint, checked before the poll can use the code up.
+    let sign_in = crate::oauth::claims::SignIn {
+        resources: crate::oauth::claims::resources(client, resources)?,
+        // Approved by a person on the verification page, as on the consent page.
+        amr: vec!["user".into()],
+        ..Default::default()
+    };
     let hash = hash_secret(device_code);
     match flows::device_client(ctx.core.store.pool(), &hash).await? {
         None => {
@@ -100,6 +108,7 @@ pub async fn exchange(
     let grant_id = crate::model::sortable_id(now);
     let what = Issue::new(client, Some(&user), &scopes)
         .grant(Some(&grant_id), row.auth_time)
+        .sign_in(&sign_in)
         .bound(jkt);
     let (response, rows) = ctx.issue(&what, now).await?;
     let grant = new_grant(&what, grant_id.clone(), now);

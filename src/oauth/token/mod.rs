@@ -248,7 +248,7 @@ pub async fn token(
             password::exchange(ctx, &client, login, scope.as_deref(), &asked, jkt, now).await
         }
         TokenRequest::DeviceCode { device_code } => {
-            device_code::exchange(ctx, &client, &device_code, jkt, now).await
+            device_code::exchange(ctx, &client, &device_code, &asked, jkt, now).await
         }
     };
     let res = match (res, jkt) {

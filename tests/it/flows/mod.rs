@@ -10,6 +10,7 @@
 //! - [`oidc`]: discovery, code + PKCE + nonce, id_token verification, userinfo (RS256, ES256).
 //! - [`with_oauth2`]: public-client PKCE, refresh rotation, client_credentials,
 //!   password, revocation and introspection through the `oauth2` crate.
+//! - [`claims`]: RFC 8707 resources, extra claims, overrides, the claims parameter, presets.
 //! - [`client_auth`]: client_secret_basic / post / jwt and private_key_jwt on the wire.
 //! - [`refusals`]: each refused request gets its RFC error code and a description naming the cause.
 //! - [`bearer`]: RFC 6750 access to `/userinfo` and `/api/me`.
@@ -22,6 +23,7 @@
 
 mod authorize;
 mod bearer;
+mod claims;
 mod client_auth;
 mod consent;
 mod device;
