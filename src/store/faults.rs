@@ -52,7 +52,7 @@ pub struct FaultSpec {
     pub status: Option<u16>,
     /// `Retry-After` seconds of a 503 or 429.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub retry_after: Option<i64>,
     /// Effect: latency in milliseconds, `2000` or a range `500-3000`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,7 +69,7 @@ pub struct FaultSpec {
     pub bad_token: Option<String>,
     /// Effect: tokens issued this many seconds in the past (negative) or future.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub clock_skew: Option<i64>,
     /// A named scenario instead of an effect (next-refresh-fails, expire-access-tokens,
     /// rotate-keys, jwks-unavailable, clock-skew, consent-denied).
@@ -77,15 +77,15 @@ pub struct FaultSpec {
     pub scenario: Option<String>,
     /// The scenario's seconds (jwks-unavailable: how long; clock-skew: the offset).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub seconds: Option<i64>,
     /// Duration: the next N matching requests.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub count: Option<i64>,
     /// Duration: this percentage of the matching requests, until cleared.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    #[cfg_attr(feature = "ts-bindings", ts(as = "Option<f64>"))]
     pub percent: Option<i64>,
     /// Duration: for this long (seconds, or 90s, 5m, 2h).
     #[serde(rename = "for", skip_serializing_if = "Option::is_none")]

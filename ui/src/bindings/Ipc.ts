@@ -73,7 +73,7 @@ export type Commands = {
   list_consents: { args: { username?: string | null }; result: Array<Consent> };
   /** Forgets a persona's consent to a client and revokes what it granted; the next sign-in asks again. */
   revoke_consent: { args: { username: string; clientId: string }; result: void };
-  decide_consent: { args: { requestId: string; approve: boolean; username?: string | null }; result: void };
+  decide_consent: { args: { requestId: string; approve: boolean; username?: string | null; claims?: string | null }; result: void };
   certificates: { args: Record<string, never>; result: CertificatesInfo };
   list_keys: { args: Record<string, never>; result: Array<KeyInfo> };
   /** Rotates `alg`'s key (every algorithm in use when absent); the replaced keys retire after `retire_after_secs` (0: at once; absent: the provider's setting, 24 h). */

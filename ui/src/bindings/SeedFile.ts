@@ -4,4 +4,9 @@ import type { FaultSpec } from "./FaultSpec";
 import type { ScopeInput } from "./ScopeInput";
 import type { UserInput } from "./UserInput";
 
-export type SeedFile = { version: number, scopes: Array<ScopeInput>, users: Array<UserInput>, clients: Array<ClientInput>, faults?: Array<FaultSpec>, };
+export type SeedFile = { version: number, scopes: Array<ScopeInput>, users: Array<UserInput>, clients: Array<ClientInput>, 
+/**
+ * Fault rules (issue 20), spelled as `authdesk faults add`'s options; `serve
+ * --seed` and `import` set them afresh (rules added otherwise are kept).
+ */
+faults?: Array<FaultSpec>, };
