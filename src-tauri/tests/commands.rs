@@ -501,6 +501,55 @@ fn a_token_is_minted_for_a_persona_stored_and_bad_input_named() {
     );
 }
 
+/// The client form's token-shape fields as the window sends them (`ui/src/views/clients/clientForm.ts`).
+#[test]
+fn the_client_forms_claims_and_audience_fields_shape_minted_tokens() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    let mut input = web_client();
+    input["preset"] = json!("");
+    input["resources"] = json!(["https://api.example.test"]);
+    input["default_audience"] = json!("https://api.example.test");
+    input["extra_claims"] =
+        json!([{ "name": "tenant", "value": "acme", "into": ["access_token"] }]);
+    let created = t.ok("create_client", json!({ "input": input }));
+    assert_eq!(created["preset"], Value::Null, "{created}");
+    assert_eq!(created["default_audience"], "https://api.example.test");
+    let mint = json!({ "request": {
+        "client_id": "web-app", "username": null, "scopes": [], "ttl": null, "format": "jwt",
+        "expired": false, "claims": null, "audiences": [],
+    } });
+    let at = jwt_payload(
+        t.ok("mint_token", mint.clone())["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(at["aud"], "https://api.example.test", "{at}");
+    assert_eq!(at["tenant"], "acme");
+
+    // Cleared as the form clears them: "" and empty lists.
+    let mut cleared = input.clone();
+    cleared["preset"] = json!("keycloak");
+    cleared["default_audience"] = json!("");
+    cleared["extra_claims"] = json!([]);
+    let updated = t.ok(
+        "update_client",
+        json!({ "clientId": "web-app", "input": cleared }),
+    );
+    assert_eq!(updated["preset"], "keycloak", "{updated}");
+    assert_eq!(updated["default_audience"], Value::Null);
+    let at = jwt_payload(t.ok("mint_token", mint)["access_token"].as_str().unwrap());
+    assert_eq!(at["aud"], "web-app", "{at}");
+    assert!(at.get("tenant").is_none(), "{at}");
+    let bad = t
+        .invoke(
+            "update_client",
+            json!({ "clientId": "web-app", "input": { "extra_claims": [{ "name": "iss", "value": 1 }] } }),
+        )
+        .unwrap_err();
+    assert_eq!(bad["field"], "extra_claims", "{bad}");
+}
+
 #[test]
 fn remembered_consents_are_listed_and_revoked() {
     let t = TestApp::start();
