@@ -7,14 +7,17 @@ use authdesk::error::{Error, ErrorPayload};
 use authdesk::events::PendingConsent;
 use authdesk::events::{RequestEntry, RequestStatus};
 use authdesk::keys::{KeyInfo, RetireOld};
-use authdesk::model::{Client, ClientInput, Scope, SigningAlg, User, UserInput};
+use authdesk::model::{Client, ClientInput, Scope, SigningAlg, TokenFormat, User, UserInput};
 use authdesk::oauth::faults::{self, FaultSpec, FaultView, FaultsAdded};
+use authdesk::oauth::issue::MintRequest;
+use authdesk::oauth::mint::TokenResponse;
 use authdesk::oauth::resource::TokenDetail;
 use authdesk::seed::{ImportSummary, ScopeInput, SeedFile, SeedFormat};
 use authdesk::snippets::{self, Snippet, SnippetContext};
 use authdesk::store::flows::{Consent, TokenFilter, TokenSummary};
 use authdesk::tls::{CertificatesInfo, ExportFormat, TlsMaterial, TlsPaths};
 use authdesk::trust::{self, CaCert, Elevation, TrustEnv, TrustReport, TrustStatus, TrustStore};
+use serde::{Deserialize, Serialize};
 use tauri::State;
 
 use crate::settings::{SaveSettingsResult, Settings};
@@ -206,6 +209,97 @@ pub async fn revoke_user_tokens(shell: Shared<'_>, username: String) -> Result<u
 #[tauri::command]
 pub async fn expire_token(shell: Shared<'_>, id: String) -> Result<TokenSummary, ErrorPayload> {
     ipc(shell.core().expire_token(&id).await)
+}
+
+/// What the window's "Generate token" asks for: the options of `authdesk tokens mint`.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct MintInput {
+    pub client_id: String,
+    /// The persona the token is for; none: a token for the client itself.
+    pub username: Option<String>,
+    /// None: what the client may have (without a persona: what needs none).
+    pub scopes: Vec<String>,
+    /// The access token's lifetime in seconds; the client's when absent.
+    #[ts(type = "number | null")]
+    pub ttl: Option<i64>,
+    pub format: Option<TokenFormat>,
+    /// Issued already expired.
+    pub expired: bool,
+    /// Extra claims for the access token and id_token: a JSON object, none reserved.
+    #[ts(type = "Record<string, unknown> | null")]
+    pub claims: Option<serde_json::Value>,
+    /// RFC 8707 resources: the access token's audience (the client's default when empty).
+    pub audiences: Vec<String>,
+}
+
+impl MintInput {
+    fn into_request(self) -> Result<MintRequest, Error> {
+        let claims = match self.claims {
+            None => None,
+            Some(serde_json::Value::Object(map)) => {
+                authdesk::token_shape::check_not_reserved(map.keys().map(String::as_str), "claims")
+                    .map_err(|e| Error::invalid("claims", e))?;
+                Some(map)
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "claims",
+                    "must be a JSON object, e.g. {\"roles\": [\"admin\"]}",
+                ));
+            }
+        };
+        Ok(MintRequest {
+            client_id: self.client_id,
+            username: self.username.filter(|u| !u.is_empty()),
+            scopes: self.scopes,
+            ttl: self.ttl,
+            format: self.format,
+            expired: self.expired,
+            claims,
+            audiences: self.audiences,
+        })
+    }
+}
+
+/// The token response of a minted token (RFC 6749 §5.1), as `authdesk tokens mint` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct MintedToken {
+    pub access_token: String,
+    pub token_type: String,
+    #[ts(type = "number")]
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+impl From<TokenResponse> for MintedToken {
+    fn from(r: TokenResponse) -> Self {
+        MintedToken {
+            access_token: r.access_token,
+            token_type: r.token_type.to_string(),
+            expires_in: r.expires_in,
+            refresh_token: r.refresh_token,
+            id_token: r.id_token,
+            scope: r.scope,
+        }
+    }
+}
+
+/// Mints a token without a flow, as `authdesk tokens mint`: stored like any other
+/// (introspectable, revocable) and logged as minted. Needs the running provider (its
+/// issuer and keys).
+#[tauri::command]
+pub async fn mint_token(
+    shell: Shared<'_>,
+    request: MintInput,
+) -> Result<MintedToken, ErrorPayload> {
+    let request = ipc(request.into_request())?;
+    let ctx = ipc(shell.provider_context().await)?;
+    let now = shell.core().now();
+    ipc(ctx.mint(&request, now).await.map_err(Error::from)).map(MintedToken::from)
 }
 
 // ---- remembered consents ----

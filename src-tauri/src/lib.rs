@@ -64,6 +64,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::revoke_client_tokens,
             commands::revoke_user_tokens,
             commands::expire_token,
+            commands::mint_token,
             commands::list_requests,
             commands::list_pending_consents,
             commands::list_consents,

@@ -421,6 +421,135 @@ fn tokens_and_requests_commands_answer_on_a_fresh_provider() {
     assert_eq!(err["code"], "not_found");
 }
 
+/// The payload of a JWT, decoded.
+fn jwt_payload(jwt: &str) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn a_token_is_minted_for_a_persona_stored_and_bad_input_named() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    t.ok("create_client", json!({ "input": web_client() }));
+    let minted = t.ok(
+        "mint_token",
+        json!({ "request": {
+            "client_id": "web-app", "username": "alice", "scopes": ["openid", "profile"],
+            "ttl": 300, "format": "jwt", "expired": false,
+            "claims": { "tenant": "acme" }, "audiences": [],
+        } }),
+    );
+    assert_eq!(minted["token_type"], "Bearer", "{minted}");
+    assert_eq!(minted["expires_in"], 300);
+    let at = jwt_payload(minted["access_token"].as_str().unwrap());
+    assert_eq!(at["tenant"], "acme");
+    assert_eq!(at["client_id"], "web-app");
+    let id = jwt_payload(minted["id_token"].as_str().unwrap());
+    assert_eq!(id["aud"], "web-app");
+    assert_eq!(id["tenant"], "acme");
+    // Stored like any other token: the Tokens view lists it.
+    let tokens = t.ok(
+        "list_tokens",
+        json!({ "filter": { "client_id": "web-app" } }),
+    );
+    assert!(!tokens.as_array().unwrap().is_empty(), "{tokens}");
+
+    let mint = |request: Value| {
+        t.invoke("mint_token", json!({ "request": request }))
+            .unwrap_err()
+    };
+    let base = json!({
+        "client_id": "web-app", "username": null, "scopes": [], "ttl": null, "format": null,
+        "expired": false, "claims": null, "audiences": [],
+    });
+    let with = |key: &str, value: Value| {
+        let mut r = base.clone();
+        r[key] = value;
+        r
+    };
+    let reserved = mint(with("claims", json!({ "iss": "x" })));
+    assert_eq!(reserved["code"], "invalid_input", "{reserved}");
+    assert_eq!(reserved["field"], "claims");
+    assert!(
+        reserved["message"].as_str().unwrap().contains("iss"),
+        "{reserved}"
+    );
+    let not_object = mint(with("claims", json!(["roles"])));
+    assert_eq!(not_object["field"], "claims", "{not_object}");
+    let unknown = mint(with("client_id", json!("nope")));
+    assert!(
+        unknown["message"].as_str().unwrap().contains("nope"),
+        "{unknown}"
+    );
+    let stranger = mint(with("username", json!("nobody")));
+    assert!(
+        stranger["message"].as_str().unwrap().contains("nobody"),
+        "{stranger}"
+    );
+    // Nothing more was stored by the refusals.
+    assert_eq!(
+        t.ok(
+            "list_tokens",
+            json!({ "filter": { "client_id": "web-app" } })
+        ),
+        tokens
+    );
+}
+
+/// The client form's token-shape fields as the window sends them (`ui/src/views/clients/clientForm.ts`).
+#[test]
+fn the_client_forms_claims_and_audience_fields_shape_minted_tokens() {
+    let t = TestApp::start();
+    t.wait_for_state("running");
+    let mut input = web_client();
+    input["preset"] = json!("");
+    input["resources"] = json!(["https://api.example.test"]);
+    input["default_audience"] = json!("https://api.example.test");
+    input["extra_claims"] =
+        json!([{ "name": "tenant", "value": "acme", "into": ["access_token"] }]);
+    let created = t.ok("create_client", json!({ "input": input }));
+    assert_eq!(created["preset"], Value::Null, "{created}");
+    assert_eq!(created["default_audience"], "https://api.example.test");
+    let mint = json!({ "request": {
+        "client_id": "web-app", "username": null, "scopes": [], "ttl": null, "format": "jwt",
+        "expired": false, "claims": null, "audiences": [],
+    } });
+    let at = jwt_payload(
+        t.ok("mint_token", mint.clone())["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(at["aud"], "https://api.example.test", "{at}");
+    assert_eq!(at["tenant"], "acme");
+
+    // Cleared as the form clears them: "" and empty lists.
+    let mut cleared = input.clone();
+    cleared["preset"] = json!("keycloak");
+    cleared["default_audience"] = json!("");
+    cleared["extra_claims"] = json!([]);
+    let updated = t.ok(
+        "update_client",
+        json!({ "clientId": "web-app", "input": cleared }),
+    );
+    assert_eq!(updated["preset"], "keycloak", "{updated}");
+    assert_eq!(updated["default_audience"], Value::Null);
+    let at = jwt_payload(t.ok("mint_token", mint)["access_token"].as_str().unwrap());
+    assert_eq!(at["aud"], "web-app", "{at}");
+    assert!(at.get("tenant").is_none(), "{at}");
+    let bad = t
+        .invoke(
+            "update_client",
+            json!({ "clientId": "web-app", "input": { "extra_claims": [{ "name": "iss", "value": 1 }] } }),
+        )
+        .unwrap_err();
+    assert_eq!(bad["field"], "extra_claims", "{bad}");
+}
+
 #[test]
 fn remembered_consents_are_listed_and_revoked() {
     let t = TestApp::start();
@@ -519,7 +648,7 @@ fn a_token_opens_while_the_provider_is_not_running() {
         client["client_secret"].as_str().unwrap()
     );
     let params = authdesk::oauth::params::Params::parse(form.as_bytes()).unwrap();
-    tauri::async_runtime::block_on(authdesk::oauth::token::token(&ctx, None, &params))
+    tauri::async_runtime::block_on(authdesk::oauth::token::token(&ctx, None, None, &params))
         .map_err(|(e, _)| e.description)
         .unwrap();
     let id = t.ok("list_tokens", json!({ "filter": {} }))[0]["id"]

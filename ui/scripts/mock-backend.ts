@@ -23,7 +23,8 @@ import type { Settings } from "../src/bindings/Settings";
 import type { Theme } from "../src/bindings/Theme";
 import type { TokenFilter } from "../src/bindings/TokenFilter";
 import type { UserInput } from "../src/bindings/UserInput";
-import { makeFixtures, sampleSnippets, type Fixtures } from "./fixtures";
+import type { MintInput } from "../src/bindings/MintInput";
+import { fakeJwt, makeFixtures, sampleSnippets, type Fixtures } from "./fixtures";
 
 export interface MockOptions {
   now?: number;
@@ -111,6 +112,21 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       auto_approve: input.auto_approve ?? base?.auto_approve ?? false,
       tags: [...(input.tags ?? base?.tags ?? [])].sort(),
       jwks: input.jwks ?? base?.jwks ?? null,
+      extra_claims: input.extra_claims ?? base?.extra_claims ?? [],
+      resources: input.resources ?? base?.resources ?? [],
+      default_audience:
+        input.default_audience === undefined || input.default_audience === null
+          ? (base?.default_audience ?? null)
+          : input.default_audience || null,
+      preset:
+        input.preset === undefined || input.preset === null
+          ? (base?.preset ?? null)
+          : ((input.preset || null) as Client["preset"]),
+      require_pushed_authorization_requests:
+        input.require_pushed_authorization_requests ?? base?.require_pushed_authorization_requests ?? false,
+      allow_unsigned_request_objects:
+        input.allow_unsigned_request_objects ?? base?.allow_unsigned_request_objects ?? false,
+      dpop_bound_access_tokens: input.dpop_bound_access_tokens ?? base?.dpop_bound_access_tokens ?? false,
       created_at: base?.created_at ?? t,
       updated_at: t,
       extra_claims: input.extra_claims ?? base?.extra_claims ?? [],
@@ -280,6 +296,36 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         return revokeWhere((s) => s.client_id === args.clientId);
       case "revoke_user_tokens":
         return revokeWhere((s) => s.username === args.username);
+      case "mint_token": {
+        // Tokens as `authdesk tokens mint` shapes them (unsigned here); not stored.
+        const r = args.request as MintInput;
+        const client = data.clients.find((c) => c.client_id === r.client_id);
+        if (!client) fail("invalid_request", `no client '${r.client_id}'; see \`authdesk clients list\``);
+        if (r.username && !data.users.some((u) => u.username === r.username))
+          fail("invalid_request", `no persona '${r.username}'`);
+        const scopes = r.scopes.length ? r.scopes : client.scopes;
+        const ttl = r.ttl ?? client.access_token_ttl;
+        const iat = r.expired ? now() - ttl - 60 : now();
+        const base = { iss: data.status.issuer, iat, exp: iat + ttl, ...(r.claims ?? {}) };
+        const sub = r.username ?? r.client_id;
+        const aud = r.audiences.length ? r.audiences : r.client_id;
+        const accessToken = fakeJwt(
+          { alg: "ES256", typ: "at+jwt", kid: "mock" },
+          { ...base, sub, aud, client_id: r.client_id, scope: scopes.join(" "), jti: `mint-${iat}` },
+        );
+        const idToken =
+          r.username && scopes.includes("openid")
+            ? fakeJwt({ alg: "RS256", typ: "JWT", kid: "mock" }, { ...base, sub, aud: r.client_id })
+            : null;
+        return {
+          access_token: accessToken,
+          token_type: "Bearer",
+          expires_in: r.expired ? 0 : ttl,
+          refresh_token: null,
+          id_token: idToken,
+          scope: scopes.join(" "),
+        };
+      }
       case "expire_token": {
         const t = data.tokens.find((x) => x.summary.id === args.id) ?? fail("not_found", "no such token");
         t.summary.expires_at = now() - 1;

@@ -11,6 +11,8 @@ import type { FaultView } from "./FaultView";
 import type { FaultsAdded } from "./FaultsAdded";
 import type { ImportSummary } from "./ImportSummary";
 import type { KeyInfo } from "./KeyInfo";
+import type { MintInput } from "./MintInput";
+import type { MintedToken } from "./MintedToken";
 import type { PendingConsent } from "./PendingConsent";
 import type { ProviderStatus } from "./ProviderStatus";
 import type { RequestEntry } from "./RequestEntry";
@@ -66,6 +68,8 @@ export type Commands = {
   revoke_client_tokens: { args: { clientId: string }; result: number };
   revoke_user_tokens: { args: { username: string }; result: number };
   expire_token: { args: { id: string }; result: TokenSummary };
+  /** Mints a token without a flow, as `authdesk tokens mint`: stored like any other (introspectable, revocable) and logged as minted. Needs the running provider (its issuer and keys). */
+  mint_token: { args: { request: MintInput }; result: MintedToken };
   list_requests: { args: { clientId?: string | null; status?: RequestStatus | null; limit?: number | null }; result: Array<RequestEntry> };
   /** Pending consents live in the running server; none wait while it is stopped. */
   list_pending_consents: { args: Record<string, never>; result: Array<PendingConsent> };

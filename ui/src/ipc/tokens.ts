@@ -1,3 +1,4 @@
+import type { MintInput } from "../bindings/MintInput";
 import type { TokenFilter } from "../bindings/TokenFilter";
 import { call } from "./core";
 
@@ -9,3 +10,8 @@ export const revokeClientTokens = (clientId: string) => call("revoke_client_toke
 /** Returns how many tokens were revoked. */
 export const revokeUserTokens = (username: string) => call("revoke_user_tokens", { username });
 export const expireToken = (id: string) => call("expire_token", { id });
+/**
+ * Mints a token without a flow, as `authdesk tokens mint` (stored, introspectable,
+ * logged as minted); needs the running provider.
+ */
+export const mintToken = (request: MintInput) => call("mint_token", { request });

@@ -111,6 +111,46 @@ describe("ClientsView", () => {
     expect(screen.getByTestId("client-secret-value")).toHaveAttribute("data-revealed", "false");
   });
 
+  it("sends the preset, audiences and extra claims, and shows the core's refusal on extra claims", async () => {
+    const h = installHarness();
+    render(ClientsView);
+    await fireEvent.click(await screen.findByTestId("client-new"));
+    await fireEvent.input(screen.getByTestId("client-name-input"), { target: { value: "API" } });
+    await fireEvent.input(screen.getByTestId("client-redirect-uris-input"), {
+      target: { value: "http://localhost:4000/callback" },
+    });
+    await fireEvent.change(screen.getByTestId("client-preset-select"), { target: { value: "entra_id" } });
+    await fireEvent.input(screen.getByTestId("client-resources-input"), {
+      target: { value: "https://api.example.test\nurn:acme:api" },
+    });
+    await fireEvent.input(screen.getByTestId("client-default-audience-input"), {
+      target: { value: "https://api.example.test" },
+    });
+    await fireEvent.input(screen.getByTestId("client-extra-claims-input"), {
+      target: { value: '[{"name": "roles", "from": "roles"}]' },
+    });
+    await fireEvent.click(screen.getByTestId("client-save"));
+    await waitFor(() => expect(h.count("create_client")).toBe(1));
+    expect(h.lastArgs("create_client")).toEqual({
+      input: expect.objectContaining({
+        preset: "entra_id",
+        resources: ["https://api.example.test", "urn:acme:api"],
+        default_audience: "https://api.example.test",
+        extra_claims: [{ name: "roles", from: "roles" }],
+      }),
+    });
+
+    h.override("update_client", () => {
+      throw { code: "invalid_input", message: "an extra claim may not set 'iss'", field: "extra_claims" };
+    });
+    await fireEvent.click(await screen.findByTestId("client-tab-settings"));
+    await fireEvent.input(screen.getByTestId("client-extra-claims-input"), {
+      target: { value: '[{"name": "iss", "value": 1}]' },
+    });
+    await fireEvent.click(screen.getByTestId("client-save"));
+    expect(await screen.findByTestId("field-error-extra_claims")).toHaveTextContent("may not set 'iss'");
+  });
+
   it("starts a new client from the default lifetimes of the settings", async () => {
     const h = installHarness();
     h.override("get_settings", () => ({

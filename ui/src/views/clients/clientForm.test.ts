@@ -215,3 +215,44 @@ describe("list filters", () => {
     expect(matchesTags(web!, [])).toBe(true);
   });
 });
+
+describe("claims and audience fields", () => {
+  it("round-trip through the form into ClientInput", () => {
+    const rules = [
+      { name: "roles", from: "roles", into: ["access_token" as const, "id_token" as const] },
+      { name: "tenant", value: "acme", into: ["access_token" as const] },
+    ];
+    const input = toClientInput(
+      {
+        ...valid(),
+        preset: "keycloak",
+        resources: " https://api.example.test \n\nurn:acme:api",
+        default_audience: " https://api.example.test ",
+        extra_claims: JSON.stringify(rules),
+      },
+      { isNew: true },
+    );
+    expect(input.preset).toBe("keycloak");
+    expect(input.resources).toEqual(["https://api.example.test", "urn:acme:api"]);
+    expect(input.default_audience).toBe("https://api.example.test");
+    expect(input.extra_claims).toEqual(rules);
+  });
+
+  it("clears them with empty values the core reads as none", () => {
+    const input = toClientInput(valid(), { isNew: true });
+    expect(input.preset).toBe("");
+    expect(input.default_audience).toBe("");
+    expect(input.resources).toEqual([]);
+    expect(input.extra_claims).toEqual([]);
+  });
+
+  it("refuses extra claims that are not an array of named rules", () => {
+    const err = (extra_claims: string) =>
+      validateClientForm({ ...valid(), extra_claims }, { isNew: true }).extra_claims;
+    expect(err("")).toBeUndefined();
+    expect(err("[{")).toMatch(/Not valid JSON/);
+    expect(err('{"name": "roles"}')).toMatch(/JSON array of rules/);
+    expect(err('[{"value": 1}]')).toMatch(/with a "name"/);
+    expect(err('[{"name": "roles", "from": "roles"}]')).toBeUndefined();
+  });
+});

@@ -4,10 +4,12 @@
  */
 import type { AuthMethod } from "../../bindings/AuthMethod";
 import type { Client } from "../../bindings/Client";
+import type { ClaimRule } from "../../bindings/ClaimRule";
 import type { ClientInput } from "../../bindings/ClientInput";
 import type { ClientType } from "../../bindings/ClientType";
 import type { GrantType } from "../../bindings/GrantType";
 import { LIMITS } from "../../bindings/Limits";
+import type { Preset } from "../../bindings/Preset";
 import type { ResponseType } from "../../bindings/ResponseType";
 import type { SigningAlg } from "../../bindings/SigningAlg";
 import type { TokenFormat } from "../../bindings/TokenFormat";
@@ -56,6 +58,14 @@ export const AUTH_METHODS: { value: AuthMethod; label: string }[] = [
 ];
 
 export const TOKEN_FORMATS: TokenFormat[] = ["jwt", "opaque"];
+export const PRESETS: { value: Preset; label: string }[] = [
+  { value: "entra_id", label: "Microsoft Entra ID (v2)" },
+  { value: "auth0", label: "Auth0" },
+  { value: "keycloak", label: "Keycloak" },
+  { value: "cognito", label: "Amazon Cognito" },
+  { value: "okta", label: "Okta" },
+  { value: "google", label: "Google" },
+];
 export const SIGNING_ALGS: SigningAlg[] = ["RS256", "PS256", "ES256", "EdDSA"];
 
 /** What the form edits. Lists typed as text are kept as text until saved. */
@@ -88,6 +98,14 @@ export interface ClientForm {
   tags: string;
   /** A JWK Set as JSON text; empty for none. */
   jwks: string;
+  /** A preset's name; "" for none (Authdesk's own claims). */
+  preset: Preset | "";
+  /** RFC 8707 resources the client may ask for, one per line. */
+  resources: string;
+  /** The access token's audience when none is asked for; "" for the client id. */
+  default_audience: string;
+  /** The extra claim rules as a JSON array; empty for none. */
+  extra_claims: string;
 }
 
 export type ClientFormField = keyof ClientForm;
@@ -117,6 +135,10 @@ export function newClientForm(): ClientForm {
     auto_approve: false,
     tags: "",
     jwks: "",
+    preset: "",
+    resources: "",
+    default_audience: "",
+    extra_claims: "",
   };
 }
 
@@ -144,6 +166,10 @@ export function clientToForm(c: Client): ClientForm {
     auto_approve: c.auto_approve,
     tags: c.tags.join(", "),
     jwks: c.jwks === null || c.jwks === undefined ? "" : JSON.stringify(c.jwks, null, 2),
+    preset: c.preset ?? "",
+    resources: c.resources.join("\n"),
+    default_audience: c.default_audience ?? "",
+    extra_claims: c.extra_claims.length ? JSON.stringify(c.extra_claims, null, 2) : "",
   };
 }
 
@@ -204,7 +230,30 @@ export function validateClientForm(form: ClientForm, opts: { isNew: boolean }): 
     refresh_token_ttl: validateTtl(form.refresh_token_ttl),
     id_token_ttl: validateTtl(form.id_token_ttl),
     code_ttl: validateCodeTtl(form.code_ttl),
+    extra_claims: parseClaimRules(form.extra_claims).error,
   });
+}
+
+/**
+ * The extra claim rules typed as JSON: an array of `{name, value | from, into?}`, or
+ * blank for none. The core checks each rule (reserved names, value and from).
+ */
+export function parseClaimRules(text: string): { rules: ClaimRule[]; error: string | null } {
+  if (text.trim() === "") return { rules: [], error: null };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { rules: [], error: `Not valid JSON: ${(e as Error).message}` };
+  }
+  const example = '[{"name": "roles", "from": "roles", "into": ["access_token"]}]';
+  if (!Array.isArray(value)) return { rules: [], error: `Extra claims are a JSON array of rules, e.g. ${example}` };
+  for (const r of value) {
+    if (typeof r !== "object" || r === null || Array.isArray(r) || typeof (r as { name?: unknown }).name !== "string") {
+      return { rules: [], error: `Each extra claim is an object with a "name", e.g. ${example}` };
+    }
+  }
+  return { rules: value as ClaimRule[], error: null };
 }
 
 /** The input sent to `create_client` / `update_client`. Assumes the form validated. */
@@ -232,6 +281,10 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
     tags: parseTags(form.tags),
   };
   if (opts.isNew && form.client_id.trim() !== "") input.client_id = form.client_id.trim();
+  input.extra_claims = parseClaimRules(form.extra_claims).rules;
+  input.resources = parseLines(form.resources);
+  input.default_audience = form.default_audience.trim();
+  input.preset = form.preset;
   const jwks = parseJwks(form.jwks);
   if (jwks !== undefined) input.jwks = jwks;
   return input;
