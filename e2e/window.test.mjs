@@ -467,6 +467,38 @@ try {
     await shot("tokens-revoked");
   });
 
+  await step("Generate token in the Tokens view mints a token with extra claims, which introspects active", async () => {
+    await nav("tokens");
+    await (await $t("tokens-generate")).click();
+    await (await $t("mint-form")).waitForExist({ timeout: 10_000 });
+    await choose("mint-client", CLIENT_ID);
+    // Set as an input event, as the debugger's step does (WebKitWebDriver's keystrokes
+    // into a textarea may not reach Svelte).
+    await browser.execute(
+      (e, v) => {
+        e.value = v;
+        e.dispatchEvent(new Event("input", { bubbles: true }));
+      },
+      await $t("mint-claims"),
+      '{"tenant": "acme"}',
+    );
+    await (await $t("mint-submit")).click();
+    const payload = await $t("mint-access-payload");
+    await payload.waitForExist({ timeout: 20_000, timeoutMsg: "no decoded access token" });
+    const claims = JSON.parse(await text(payload));
+    assert(claims.tenant === "acme", `the extra claim: ${JSON.stringify(claims)}`);
+    assert(claims.client_id === CLIENT_ID && claims.iss === issuer, `minted for the client: ${JSON.stringify(claims)}`);
+    const response = JSON.parse(await text(await $t("mint-response")));
+    const intro = await postForm(
+      `${issuer}/introspect`,
+      { token: response.access_token },
+      { ca: caPem, user: CLIENT_ID, password: secret },
+    );
+    assert(intro.json.active === true, `the minted token is stored and active: ${JSON.stringify(intro.json)}`);
+    await shot("generate-token");
+    await (await $t("mint-close")).click();
+  });
+
   await step("introspection says the revoked token is inactive", async () => {
     const intro = await postForm(`${issuer}/introspect`, { token: accessToken }, { ca: caPem, user: CLIENT_ID, password: secret });
     assert(intro.status === 200, `introspect ${intro.status}`);

@@ -129,16 +129,6 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       dpop_bound_access_tokens: input.dpop_bound_access_tokens ?? base?.dpop_bound_access_tokens ?? false,
       created_at: base?.created_at ?? t,
       updated_at: t,
-      extra_claims: input.extra_claims ?? base?.extra_claims ?? [],
-      resources: input.resources ?? base?.resources ?? [],
-      default_audience:
-        input.default_audience === undefined ? (base?.default_audience ?? null) : input.default_audience || null,
-      preset: input.preset === undefined ? (base?.preset ?? null) : ((input.preset || null) as Client["preset"]),
-      require_pushed_authorization_requests:
-        input.require_pushed_authorization_requests ?? base?.require_pushed_authorization_requests ?? false,
-      allow_unsigned_request_objects:
-        input.allow_unsigned_request_objects ?? base?.allow_unsigned_request_objects ?? false,
-      dpop_bound_access_tokens: input.dpop_bound_access_tokens ?? base?.dpop_bound_access_tokens ?? false,
       access_token_signed_response_alg:
         input.access_token_signed_response_alg ?? base?.access_token_signed_response_alg ?? "ES256",
       userinfo_signed_response_alg:
