@@ -3,7 +3,7 @@
 //! a popular identity provider. The records only; `oauth::claims` applies them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Claims the provider sets itself in access tokens, beyond a persona's reserved
 /// claims ([`crate::model::RESERVED_CLAIMS`]): a client's extra claims and
@@ -230,12 +230,6 @@ pub fn validate_resource(r: &str) -> Result<(), String> {
         return Err(format!("'{r}' contains white space"));
     }
     Ok(())
-}
-
-/// Per-sign-in claims replacing the persona's: a JSON object whose names are not
-/// reserved.
-pub fn validate_override(map: &Map<String, Value>) -> Result<(), String> {
-    check_not_reserved(map.keys().map(String::as_str), "the claims")
 }
 
 #[cfg(test)]

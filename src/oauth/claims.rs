@@ -291,17 +291,15 @@ impl<'a> Shaper<'a> {
     /// The claims the scopes release, and those the claims request names (OIDC Core
     /// §5.4, §5.5), from the persona.
     fn released(&self, target: ClaimTarget) -> Map<String, Value> {
-        let mut out = Map::new();
-        if self.user.is_none() {
-            return out;
-        }
-        for scope in self.scope_defs.iter().filter(|s| self.granted(&s.name)) {
-            for claim in &scope.claims {
-                if let Some(v) = self.persona_claim(claim) {
-                    out.insert(claim.clone(), v);
-                }
-            }
-        }
+        let Some(user) = self.user else {
+            return Map::new();
+        };
+        let mut out = super::mint::claims_for_scopes(
+            user,
+            self.sign_in.claims.as_ref(),
+            self.scopes,
+            self.scope_defs,
+        );
         if let Some(req) = &self.sign_in.requested {
             for (name, _) in req.names(target) {
                 if let Some(v) = self.persona_claim(name) {

@@ -324,35 +324,7 @@ async fn a_device_trial_shows_the_user_code_and_polls_until_approved_on_the_page
     let (_cancel, cancelled) = oneshot::channel();
     let finishing = tokio::spawn(trial::finish(pending.unwrap(), cancelled));
     // The person approves on the verification page as bob.
-    let page = crate::support::Reply::read(
-        tp.http
-            .get(tp.url(&format!("/device?user_code={user_code}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let cookie = page
-        .set_cookie("authdesk_device_csrf")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let csrf = crate::support::hidden_input(&page.text, "csrf");
-    let decided = tp
-        .http
-        .post(tp.url("/device"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .form(&[
-            ("user_code", user_code.as_str()),
-            ("csrf", &csrf),
-            ("action", "approve"),
-            ("username", "bob"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let decided = tp.approve_device(&user_code, "bob").await;
     assert!(decided.status().is_success(), "{}", decided.status());
 
     let done = finishing.await.unwrap();

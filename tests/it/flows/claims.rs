@@ -1062,35 +1062,7 @@ async fn the_device_grant_takes_a_resource_at_the_token_endpoint() {
         .ok();
     let device_code = str_of(&start, "device_code").to_string();
     let user_code = str_of(&start, "user_code").to_string();
-    let page = crate::support::Reply::read(
-        tp.http
-            .get(tp.url(&format!("/device?user_code={user_code}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let cookie = page
-        .set_cookie("authdesk_device_csrf")
-        .expect("csrf cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let csrf = crate::support::hidden_input(&page.text, "csrf");
-    let decided = tp
-        .http
-        .post(tp.url("/device"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .form(&[
-            ("user_code", user_code.as_str()),
-            ("csrf", &csrf),
-            ("action", "approve"),
-            ("username", "bob"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let decided = tp.approve_device(&user_code, "bob").await;
     assert_eq!(decided.status(), StatusCode::OK);
     tp.clock.advance(6);
     // An unregistered resource is refused, and does not use the code up.

@@ -433,6 +433,40 @@ impl TestProvider {
         Reply::read(res).await
     }
 
+    /// Approves `user_code` on the device verification page as `username`, as a
+    /// person would: opens the page (its CSRF cookie and field), then posts the
+    /// decision. Returns the decision's answer.
+    pub async fn approve_device(&self, user_code: &str, username: &str) -> reqwest::Response {
+        let page = Reply::read(
+            self.http
+                .get(self.url(&format!("/device?user_code={user_code}")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let cookie = page
+            .set_cookie("authdesk_device_csrf")
+            .expect("the verification page sets its CSRF cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let csrf = super::hidden_input(&page.text, "csrf");
+        self.http
+            .post(self.url("/device"))
+            .header(reqwest::header::COOKIE, &cookie)
+            .form(&[
+                ("user_code", user_code),
+                ("csrf", &csrf),
+                ("action", "approve"),
+                ("username", username),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// POST /token.
     pub async fn token(&self, form: &[(&str, &str)], auth: &Auth<'_>) -> Reply {
         self.post_form("/token", form, auth).await
