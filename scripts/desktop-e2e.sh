@@ -113,7 +113,8 @@ TRAY_WORK=$WORK/tray node e2e/tray.test.mjs
 if ((UPDATE_DOCS)); then
   mkdir -p docs/screenshots
   for s in clients client-snippets requests requests-consent tokens users certificates settings \
-           clients-first-run debugger-trial debugger-explain debugger-fix requests-compare; do
+           clients-first-run debugger-trial debugger-explain debugger-fix requests-compare \
+           faults generate-token; do
     cp "$SCREENSHOT_DIR/$s.png" "docs/screenshots/$s.png"
   done
   echo "copied to docs/screenshots/"
