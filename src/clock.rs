@@ -44,6 +44,12 @@ impl ManualClock {
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
+
+    /// Moves forward to the wall-clock time if it is behind it: for a test whose other
+    /// process (the CLI) acted at the wall-clock time.
+    pub fn catch_up(&self) {
+        self.0.fetch_max(SystemClock.now(), Ordering::SeqCst);
+    }
 }
 
 impl Clock for ManualClock {
