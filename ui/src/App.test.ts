@@ -56,4 +56,21 @@ describe("App", () => {
     await h.emitEvent({ type: "consent_resolved", request_id: "rq_new", approved: true });
     await waitFor(() => expect(screen.getByTestId("nav-consent-count")).toHaveTextContent("1"));
   });
+
+  it("shows a request heard while another view was open, before the provider stored it", async () => {
+    const h = installHarness();
+    render(App);
+    await screen.findByTestId("provider-issuer");
+    const stored = h.data.requests[0]!;
+    // The provider publishes an entry at once and stores it a moment later: the
+    // store's answer to the Requests view does not hold it yet.
+    await h.emitEvent({
+      type: "request",
+      entry: { ...stored, id: "rq_heard", at: stored.at + 60, status: "rejected", error: "invalid_request" },
+    });
+    await fireEvent.click(screen.getByTestId("nav-requests"));
+    const row = await screen.findByTestId("request-row-rq_heard");
+    expect(row).toHaveAttribute("data-status", "rejected");
+    expect(screen.getByTestId(`request-row-${stored.id}`)).toBeInTheDocument();
+  });
 });

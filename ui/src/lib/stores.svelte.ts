@@ -1,5 +1,9 @@
-/** State shared by the shell and several views: provider status and pending consents. */
+/**
+ * State shared by the shell and several views: provider status, pending consents and
+ * the request entries heard lately.
+ */
 import type { PendingConsent } from "../bindings/PendingConsent";
+import type { RequestEntry } from "../bindings/RequestEntry";
 import type { ProviderStatus } from "../bindings/ProviderStatus";
 import { errorMessage } from "../ipc/core";
 import { providerStatus } from "../ipc/provider";
@@ -45,4 +49,20 @@ export function addConsent(c: PendingConsent): void {
 
 export function removeConsent(requestId: string): void {
   consents.items = consents.items.filter((c) => c.request_id !== requestId);
+}
+
+/** How many request entries the window keeps from the event stream. */
+const HEARD_MAX = 300;
+
+/**
+ * The request entries the window heard lately, newest first, whichever view is open:
+ * the Requests view adds the ones its store query did not return yet.
+ */
+export const heardRequests: RequestEntry[] = [];
+
+export function hearRequest(e: RequestEntry): void {
+  const i = heardRequests.findIndex((x) => x.id === e.id);
+  if (i >= 0) heardRequests.splice(i, 1);
+  heardRequests.unshift(e);
+  if (heardRequests.length > HEARD_MAX) heardRequests.length = HEARD_MAX;
 }

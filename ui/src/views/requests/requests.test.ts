@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeFixtures } from "../../../scripts/fixtures";
-import { defaultPersona, matchesFilters, mergeEntry } from "./requests";
+import { defaultPersona, matchesFilters, mergeEntry, withHeard } from "./requests";
 
 const fx = makeFixtures(1_700_000_000);
 
@@ -38,5 +38,26 @@ describe("matchesFilters", () => {
     expect(matchesFilters(e, { clientId: "com.acme.mobile", status: "rejected" })).toBe(true);
     expect(matchesFilters(e, { clientId: "acme-web", status: "" })).toBe(false);
     expect(matchesFilters(e, { clientId: "", status: "completed" })).toBe(false);
+  });
+});
+
+describe("withHeard", () => {
+  const stored = fx.requests;
+  const all = { clientId: "", status: "" as const };
+  it("adds the heard entries the store does not hold, placed by time", () => {
+    const newest = { ...stored[0]!, id: "heard-new", at: stored[0]!.at + 5 };
+    const merged = withHeard(stored, [newest], all);
+    expect(merged[0]).toBe(newest);
+    expect(merged.slice(1)).toEqual(stored);
+  });
+  it("keeps the stored version of an entry it heard too", () => {
+    const again = { ...stored[1]!, count: 7 };
+    expect(withHeard(stored, [again], all)).toEqual(stored);
+  });
+  it("leaves out heard entries the filters exclude, and caps the list", () => {
+    const other = { ...stored[0]!, id: "heard-other", client_id: "someone-else", at: stored[0]!.at + 5 };
+    const filters = { clientId: stored[0]!.client_id ?? "", status: "" as const };
+    expect(withHeard(stored, [other], filters).map((e) => e.id)).not.toContain("heard-other");
+    expect(withHeard(stored, [other], all, 2)).toHaveLength(2);
   });
 });

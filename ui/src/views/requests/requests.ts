@@ -37,6 +37,27 @@ export function mergeEntry(list: readonly RequestEntry[], e: RequestEntry, max =
 }
 
 /**
+ * The timeline as loaded from the store, completed with the entries the window heard
+ * live that the store does not hold yet (the provider stores its log a moment after it
+ * publishes an entry, so a view opened right after a request would miss it). Stored
+ * entries win; the heard ones that match the filters are placed by time, newest first.
+ */
+export function withHeard(
+  stored: readonly RequestEntry[],
+  heard: readonly RequestEntry[],
+  filters: RequestFilters,
+  max = 500,
+): RequestEntry[] {
+  const known = new Set(stored.map((e) => e.id));
+  const missing = heard.filter((e) => !known.has(e.id) && matchesFilters(e, filters));
+  if (missing.length === 0) return [...stored];
+  // A stable sort: entries of the same second keep their order, the heard ones first.
+  const all = [...missing, ...stored].sort((a, b) => b.at - a.at);
+  if (all.length > max) all.length = max;
+  return all;
+}
+
+/**
  * What a folded entry stands for (identical successful requests counted into one
  * entry by the provider), e.g. "×1,840 · 14:02:11 – 14:02:13"; null for one request.
  */
