@@ -278,7 +278,7 @@ pub struct ClientArgs {
     /// Post-logout redirect URI; repeat for several.
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
-    /// Grant type; repeat for several (authorization_code, refresh_token, client_credentials, password, implicit, device_code).
+    /// Grant type; repeat for several (authorization_code, refresh_token, client_credentials, password, implicit, device_code, jwt-bearer).
     #[arg(long = "grant", visible_alias = "grant-type", value_name = "GRANT", value_parser = parse_grant)]
     pub grant_types: Vec<GrantType>,
     /// Response type; repeat for several (code, token, id_token, "id_token token").
@@ -329,6 +329,11 @@ pub struct ClientArgs {
     /// A JWK Set file with the client's public keys (private_key_jwt).
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// An issuer whose assertions the JWT bearer grant accepts: ISSUER=JWKS_FILE (a
+    /// JWK Set of its public keys); repeat for several. `--trusted-issuer none`
+    /// removes them.
+    #[arg(long = "trusted-issuer", value_name = "ISSUER=FILE")]
+    pub trusted_issuers: Vec<String>,
     /// An extra claim: name=VALUE (JSON or text) or name<-persona_claim, optionally
     /// @access_token,id_token,userinfo (default: all three); repeat for several.
     /// `--claim none` removes every extra claim.
@@ -382,6 +387,7 @@ fn parse_bind(s: &str) -> std::result::Result<IpAddr, String> {
 fn parse_grant(s: &str) -> std::result::Result<GrantType, String> {
     match s {
         "device_code" => Ok(GrantType::DeviceCode),
+        "jwt-bearer" | "jwt_bearer" => Ok(GrantType::JwtBearer),
         other => other.parse(),
     }
 }
@@ -442,8 +448,32 @@ impl ClientArgs {
             require_pushed_authorization_requests: self.require_par,
             allow_unsigned_request_objects: self.allow_unsigned_request_objects,
             dpop_bound_access_tokens: self.require_dpop,
+            trusted_issuers: list_or_none(self.trusted_issuers)
+                .map(|all| {
+                    all.iter()
+                        .map(|t| trusted_issuer(t))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
         })
     }
+}
+
+/// `ISSUER=FILE`: the issuer and the JWK Set read from the file.
+fn trusted_issuer(arg: &str) -> Result<crate::model::TrustedIssuer> {
+    let (issuer, path) = arg.rsplit_once('=').ok_or_else(|| {
+        Error::invalid(
+            "--trusted-issuer",
+            format!("'{arg}' is not ISSUER=JWKS_FILE, e.g. https://idp.example.com=idp-jwks.json"),
+        )
+    })?;
+    let text = crate::fsutil::read_to_string(std::path::Path::new(path))?;
+    let jwks = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid("--trusted-issuer", format!("{path} is not JSON: {e}")))?;
+    Ok(crate::model::TrustedIssuer {
+        issuer: issuer.to_string(),
+        jwks,
+    })
 }
 
 /// An algorithm, or `none`.

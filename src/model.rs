@@ -63,8 +63,22 @@ wire_enum!(
         Password = "password",
         Implicit = "implicit",
         DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
+        JwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer",
     }
 );
+
+/// An issuer whose signed assertions a client may trade for tokens with the JWT bearer
+/// grant (RFC 7523 §2.1): its `iss` and the public keys that verify it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuer {
+    /// The assertions' `iss`.
+    pub issuer: String,
+    /// Its public keys (a JWK Set).
+    #[cfg_attr(feature = "ts-bindings", ts(type = "unknown"))]
+    pub jwks: serde_json::Value,
+}
 
 wire_enum!(
     /// Authorization endpoint response types.
@@ -201,6 +215,9 @@ pub struct Client {
     /// RFC 9449 §5.2: tokens must be bound to a DPoP key (a plain Bearer request is refused).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Issuers besides the client itself whose assertions the JWT bearer grant accepts.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
 /// JWT access tokens are signed with ES256 unless a client chooses otherwise: fast to
@@ -291,6 +308,7 @@ pub struct ClientInput {
     pub require_pushed_authorization_requests: Option<bool>,
     pub allow_unsigned_request_objects: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
+    pub trusted_issuers: Option<Vec<TrustedIssuer>>,
 }
 
 impl From<&Client> for ClientInput {
@@ -326,8 +344,33 @@ impl From<&Client> for ClientInput {
             require_pushed_authorization_requests: Some(c.require_pushed_authorization_requests),
             allow_unsigned_request_objects: Some(c.allow_unsigned_request_objects),
             dpop_bound_access_tokens: Some(c.dpop_bound_access_tokens),
+            trusted_issuers: Some(c.trusted_issuers.clone()),
         }
     }
+}
+
+/// An issuer is a non-empty string without spaces (usually a URL), with a JWK Set of
+/// at least one usable public key.
+fn validate_trusted_issuer(t: &TrustedIssuer) -> Result<(), String> {
+    let iss = t.issuer.as_str();
+    if iss.is_empty() || iss.len() > 2048 || iss.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "'{iss}' is not an issuer: give the assertions' iss value (usually a URL), without spaces"
+        ));
+    }
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(t.jwks.clone()).map_err(|e| {
+        format!("the keys of issuer '{iss}' are not a JWK Set {{\"keys\": [...]}} ({e})")
+    })?;
+    if set.keys.is_empty() {
+        return Err(format!(
+            "issuer '{iss}' has no keys; give at least one public key"
+        ));
+    }
+    for k in &set.keys {
+        jsonwebtoken::DecodingKey::from_jwk(k)
+            .map_err(|e| format!("a key of issuer '{iss}' is unusable ({e})"))?;
+    }
+    Ok(())
 }
 
 /// The scopes that exist on a fresh provider.
@@ -715,6 +758,30 @@ impl ClientInput {
             ));
         }
 
+        let trusted_issuers = self
+            .trusted_issuers
+            .or(base.as_ref().map(|c| c.trusted_issuers.clone()))
+            .unwrap_or_default();
+        for (i, t) in trusted_issuers.iter().enumerate() {
+            validate_trusted_issuer(t).map_err(|e| field("trusted_issuers", e))?;
+            if trusted_issuers[..i].iter().any(|o| o.issuer == t.issuer) {
+                return Err(field(
+                    "trusted_issuers",
+                    format!("issuer '{}' is trusted twice; keep one entry", t.issuer),
+                ));
+            }
+        }
+        if grant_types.contains(&GrantType::JwtBearer)
+            && client_type == ClientType::Public
+            && jwks.is_none()
+            && trusted_issuers.is_empty()
+        {
+            return Err(field(
+                "trusted_issuers",
+                "the jwt-bearer grant needs keys to verify assertions: add a trusted issuer with its JWK Set, or the client's own public keys (jwks)",
+            ));
+        }
+
         let client_secret = match client_type {
             ClientType::Public => None,
             ClientType::Confidential => Some(
@@ -838,6 +905,7 @@ impl ClientInput {
                 .unwrap_or(false),
             tags,
             jwks,
+            trusted_issuers,
             created_at: base.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
             extra_claims,
@@ -1005,6 +1073,71 @@ impl Scope {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn trusted_issuers_need_usable_keys_and_the_jwt_bearer_grant_needs_some_key() {
+        let known: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+        let with = |client_type: ClientType, trusted: Vec<TrustedIssuer>| {
+            ClientInput {
+                name: Some("Assertions".into()),
+                client_type: Some(client_type),
+                grant_types: Some(vec![GrantType::JwtBearer]),
+                trusted_issuers: Some(trusted),
+                ..Default::default()
+            }
+            .into_client(None, &known, 1)
+        };
+        let issuer = |iss: &str, jwks: serde_json::Value| TrustedIssuer {
+            issuer: iss.into(),
+            jwks,
+        };
+        let ed = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
+        let ok = with(
+            ClientType::Public,
+            vec![issuer("https://idp.test", ed.clone())],
+        )
+        .unwrap();
+        assert_eq!(ok.trusted_issuers[0].issuer, "https://idp.test");
+        let message = |e: Error| match e {
+            Error::Invalid { field, message } => {
+                assert_eq!(field, "trusted_issuers");
+                message
+            }
+            other => panic!("{other}"),
+        };
+        let m = message(with(ClientType::Public, vec![]).unwrap_err());
+        assert!(m.contains("needs keys to verify assertions"), "{m}");
+        // A confidential client can sign its own assertions with its secret.
+        assert!(with(ClientType::Confidential, vec![]).is_ok());
+        for (bad, expected) in [
+            (issuer("", ed.clone()), "is not an issuer"),
+            (
+                issuer("https://idp.test", serde_json::json!({"keys": []})),
+                "has no keys",
+            ),
+            (
+                issuer("https://idp.test", serde_json::json!([1])),
+                "not a JWK Set",
+            ),
+            (
+                issuer(
+                    "https://idp.test",
+                    serde_json::json!({"keys": [{"kty": "RSA", "n": "not base64!", "e": "AQAB"}]}),
+                ),
+                "unusable",
+            ),
+        ] {
+            let m = message(with(ClientType::Confidential, vec![bad]).unwrap_err());
+            assert!(m.contains(expected), "{m}");
+        }
+        let twice = vec![
+            issuer("https://idp.test", ed.clone()),
+            issuer("https://idp.test", ed),
+        ];
+        assert!(
+            message(with(ClientType::Confidential, twice).unwrap_err()).contains("trusted twice")
+        );
+    }
 
     #[test]
     fn signing_algs_default_for_stored_clients_and_userinfo_null_clears() {

@@ -138,6 +138,22 @@ pub fn verify_client_signed(client: &Client, jwt: &str, what: &str) -> Result<Un
     Ok(peeked)
 }
 
+/// Verifies a JWT signed by the owner of `jwks` (a trusted issuer): the key its `kid`
+/// names, or the set's only key.
+pub fn verify_set_signed(
+    jwks: &Value,
+    owner: &str,
+    jwt: &str,
+    what: &str,
+) -> Result<Unverified, String> {
+    let peeked = peek(jwt, what)?;
+    let alg = algorithm(peeked.alg(), what)?;
+    let kid = peeked.header.get("kid").and_then(Value::as_str);
+    let key = key_in_set(jwks, kid, owner)?;
+    verify_with(jwt, alg, &key, what)?;
+    Ok(peeked)
+}
+
 /// Whether an `aud` claim (a string or an array) contains one of `accepted`.
 pub fn aud_contains(aud: Option<&Value>, accepted: &[&str]) -> bool {
     let ok = |a: &str| accepted.iter().any(|x| *x == a.trim_end_matches('/'));

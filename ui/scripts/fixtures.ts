@@ -73,6 +73,7 @@ function client(now: number, c: Partial<Client> & Pick<Client, "client_id" | "na
     require_pushed_authorization_requests: false,
     allow_unsigned_request_objects: false,
     dpop_bound_access_tokens: false,
+    trusted_issuers: [],
     auto_approve: false,
     tags: [],
     jwks: null,

@@ -127,6 +127,7 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       allow_unsigned_request_objects:
         input.allow_unsigned_request_objects ?? base?.allow_unsigned_request_objects ?? false,
       dpop_bound_access_tokens: input.dpop_bound_access_tokens ?? base?.dpop_bound_access_tokens ?? false,
+      trusted_issuers: input.trusted_issuers ?? base?.trusted_issuers ?? [],
       created_at: base?.created_at ?? t,
       updated_at: t,
       access_token_signed_response_alg:

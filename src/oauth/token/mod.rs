@@ -9,6 +9,7 @@ mod client_credentials;
 
 pub use client_credentials::check as client_credentials_scopes;
 mod device_code;
+pub mod jwt_bearer;
 mod password;
 mod refresh;
 
@@ -45,6 +46,10 @@ pub enum TokenRequest {
     DeviceCode {
         device_code: String,
     },
+    JwtBearer {
+        assertion: String,
+        scope: Option<String>,
+    },
 }
 
 impl TokenRequest {
@@ -80,6 +85,15 @@ impl TokenRequest {
                     )?
                     .to_string(),
             },
+            jwt_bearer::GRANT_TYPE => TokenRequest::JwtBearer {
+                assertion: p
+                    .require(
+                        "assertion",
+                        "the jwt-bearer grant sends the signed JWT as assertion (RFC 7523 §2.1)",
+                    )?
+                    .to_string(),
+                scope,
+            },
             "password" => TokenRequest::Password {
                 username: p
                     .require("username", "the password grant needs username and password")?
@@ -93,7 +107,7 @@ impl TokenRequest {
                 return Err(OAuthError::new(
                     ErrorCode::UnsupportedGrantType,
                     format!(
-                        "grant_type '{other}' is not supported; use authorization_code, refresh_token, client_credentials, password or urn:ietf:params:oauth:grant-type:device_code"
+                        "grant_type '{other}' is not supported; use authorization_code, refresh_token, client_credentials, password, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:jwt-bearer"
                     ),
                 ));
             }
@@ -107,6 +121,7 @@ impl TokenRequest {
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
             TokenRequest::Password { .. } => GrantType::Password,
             TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
+            TokenRequest::JwtBearer { .. } => GrantType::JwtBearer,
         }
     }
 }
@@ -193,9 +208,16 @@ pub async fn token(
     params: &Params,
 ) -> TokenOutcome {
     let now = ctx.now();
-    let client = client_auth::authenticate(ctx, authorization, params, paths::TOKEN, now)
-        .await
-        .map_err(|e| (e, client_auth::claimed_client_id(authorization, params)))?;
+    // RFC 7523 §2.1: a JWT bearer grant may come without client authentication; then
+    // the assertion, signed by the client itself, names and authenticates it.
+    let unauthenticated_assertion = params.get("grant_type") == Some(jwt_bearer::GRANT_TYPE)
+        && matches!(client_auth::presented(authorization, params), Ok(None));
+    let client = if unauthenticated_assertion {
+        jwt_bearer::client_of_assertion(ctx, params.get("assertion")).await
+    } else {
+        client_auth::authenticate(ctx, authorization, params, paths::TOKEN, now).await
+    }
+    .map_err(|e| (e, client_auth::claimed_client_id(authorization, params)))?;
     let with_client = |e: OAuthError| (e, Some(client.client_id.clone()));
     let request = TokenRequest::parse(params).map_err(with_client)?;
     check_grant_allowed(&client, request.grant_type()).map_err(with_client)?;
@@ -249,6 +271,9 @@ pub async fn token(
         }
         TokenRequest::DeviceCode { device_code } => {
             device_code::exchange(ctx, &client, &device_code, &asked, jkt, now).await
+        }
+        TokenRequest::JwtBearer { assertion, scope } => {
+            jwt_bearer::exchange(ctx, &client, &assertion, scope.as_deref(), &asked, jkt, now).await
         }
     };
     let res = match (res, jkt) {

@@ -4,7 +4,9 @@
 //!   and lifetime on the provider's clock.
 //! - [`dpop`]: DPoP (RFC 9449) bindings, introspection and the proof's age.
 //! - [`request_object`]: request objects (RFC 9101) at the authorization endpoint.
+//! - [`jwt_bearer`]: the JWT bearer grant (RFC 7523 §2.1).
 
 mod dpop;
+mod jwt_bearer;
 mod par;
 mod request_object;

@@ -7,6 +7,7 @@ import type { Preset } from "./Preset";
 import type { ResponseType } from "./ResponseType";
 import type { SigningAlg } from "./SigningAlg";
 import type { TokenFormat } from "./TokenFormat";
+import type { TrustedIssuer } from "./TrustedIssuer";
 
 /**
  * A registered OAuth client.
@@ -78,4 +79,8 @@ allow_unsigned_request_objects: boolean,
 /**
  * RFC 9449 §5.2: tokens must be bound to a DPoP key (a plain Bearer request is refused).
  */
-dpop_bound_access_tokens: boolean, };
+dpop_bound_access_tokens: boolean, 
+/**
+ * Issuers besides the client itself whose assertions the JWT bearer grant accepts.
+ */
+trusted_issuers: Array<TrustedIssuer>, };

@@ -6,6 +6,7 @@ import type { GrantType } from "./GrantType";
 import type { ResponseType } from "./ResponseType";
 import type { SigningAlg } from "./SigningAlg";
 import type { TokenFormat } from "./TokenFormat";
+import type { TrustedIssuer } from "./TrustedIssuer";
 
 /**
  * What a person or a seed file gives to create or replace a client. Every field but
@@ -32,4 +33,4 @@ preset?: string, access_token_signed_response_alg?: SigningAlg,
 /**
  * `null` turns signed userinfo off; absent keeps what the client has.
  */
-userinfo_signed_response_alg?: SigningAlg | null, require_pushed_authorization_requests?: boolean, allow_unsigned_request_objects?: boolean, dpop_bound_access_tokens?: boolean, };
+userinfo_signed_response_alg?: SigningAlg | null, require_pushed_authorization_requests?: boolean, allow_unsigned_request_objects?: boolean, dpop_bound_access_tokens?: boolean, trusted_issuers?: Array<TrustedIssuer>, };

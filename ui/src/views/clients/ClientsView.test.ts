@@ -151,6 +151,32 @@ describe("ClientsView", () => {
     expect(await screen.findByTestId("field-error-extra_claims")).toHaveTextContent("may not set 'iss'");
   });
 
+  it("shows trusted issuers once the JWT bearer grant is on, and sends them", async () => {
+    const h = installHarness();
+    render(ClientsView);
+    await fireEvent.click(await screen.findByTestId("client-new"));
+    await fireEvent.input(screen.getByTestId("client-name-input"), { target: { value: "Assertions" } });
+    await fireEvent.input(screen.getByTestId("client-redirect-uris-input"), {
+      target: { value: "http://localhost:4000/callback" },
+    });
+    expect(screen.queryByTestId("client-trusted-issuers-input")).toBeNull();
+    await fireEvent.click(screen.getByTestId("client-grant-jwt-bearer"));
+    const issuers = [
+      { issuer: "https://idp.example.test", jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] } },
+    ];
+    await fireEvent.input(await screen.findByTestId("client-trusted-issuers-input"), {
+      target: { value: JSON.stringify(issuers) },
+    });
+    await fireEvent.click(screen.getByTestId("client-save"));
+    await waitFor(() => expect(h.count("create_client")).toBe(1));
+    expect(h.lastArgs("create_client")).toEqual({
+      input: expect.objectContaining({
+        grant_types: expect.arrayContaining(["urn:ietf:params:oauth:grant-type:jwt-bearer"]),
+        trusted_issuers: issuers,
+      }),
+    });
+  });
+
   it("starts a new client from the default lifetimes of the settings", async () => {
     const h = installHarness();
     h.override("get_settings", () => ({

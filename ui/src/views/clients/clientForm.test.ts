@@ -8,6 +8,7 @@ import {
   matchesTags,
   newClientForm,
   parseTags,
+  parseTrustedIssuers,
   toClientInput,
   validateClientForm,
   withClientType,
@@ -254,5 +255,18 @@ describe("claims and audience fields", () => {
     expect(err('{"name": "roles"}')).toMatch(/JSON array of rules/);
     expect(err('[{"value": 1}]')).toMatch(/with a "name"/);
     expect(err('[{"name": "roles", "from": "roles"}]')).toBeUndefined();
+  });
+});
+
+describe("parseTrustedIssuers", () => {
+  it("reads an array of issuers with their JWK Sets, blank for none", () => {
+    expect(parseTrustedIssuers("  ")).toEqual({ issuers: [], error: null });
+    const one = [{ issuer: "https://idp.example.test", jwks: { keys: [] } }];
+    expect(parseTrustedIssuers(JSON.stringify(one))).toEqual({ issuers: one, error: null });
+  });
+  it("names the shape it wants", () => {
+    expect(parseTrustedIssuers("{").error).toMatch(/^Not valid JSON/);
+    expect(parseTrustedIssuers('[{"issuer": "x"}]').error).toMatch(/array of \{issuer, jwks\}/);
+    expect(parseTrustedIssuers('{"issuer": "x", "jwks": {"keys": []}}').error).toMatch(/array/);
   });
 });

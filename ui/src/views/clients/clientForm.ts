@@ -12,6 +12,7 @@ import { LIMITS } from "../../bindings/Limits";
 import type { Preset } from "../../bindings/Preset";
 import type { ResponseType } from "../../bindings/ResponseType";
 import type { SigningAlg } from "../../bindings/SigningAlg";
+import type { TrustedIssuer } from "../../bindings/TrustedIssuer";
 import type { TokenFormat } from "../../bindings/TokenFormat";
 import {
   RESPONSE_TYPE_GRANT,
@@ -40,6 +41,11 @@ export const GRANT_TYPES: { value: GrantType; label: string; help: string; legac
     value: "urn:ietf:params:oauth:grant-type:device_code",
     label: "Device code",
     help: "TVs and CLIs: sign in on another device",
+  },
+  {
+    value: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    label: "JWT bearer",
+    help: "A signed assertion about a user, traded for a token (RFC 7523)",
   },
   { value: "implicit", label: "Implicit", help: "Tokens returned in the redirect", legacy: true },
   { value: "password", label: "Password", help: "The client collects the password", legacy: true },
@@ -106,6 +112,8 @@ export interface ClientForm {
   default_audience: string;
   /** The extra claim rules as a JSON array; empty for none. */
   extra_claims: string;
+  /** The JWT bearer grant's trusted issuers as a JSON array; empty for none. */
+  trusted_issuers: string;
 }
 
 export type ClientFormField = keyof ClientForm;
@@ -139,6 +147,7 @@ export function newClientForm(): ClientForm {
     resources: "",
     default_audience: "",
     extra_claims: "",
+    trusted_issuers: "",
   };
 }
 
@@ -170,6 +179,7 @@ export function clientToForm(c: Client): ClientForm {
     resources: c.resources.join("\n"),
     default_audience: c.default_audience ?? "",
     extra_claims: c.extra_claims.length ? JSON.stringify(c.extra_claims, null, 2) : "",
+    trusted_issuers: c.trusted_issuers.length ? JSON.stringify(c.trusted_issuers, null, 2) : "",
   };
 }
 
@@ -231,7 +241,31 @@ export function validateClientForm(form: ClientForm, opts: { isNew: boolean }): 
     id_token_ttl: validateTtl(form.id_token_ttl),
     code_ttl: validateCodeTtl(form.code_ttl),
     extra_claims: parseClaimRules(form.extra_claims).error,
+    trusted_issuers: parseTrustedIssuers(form.trusted_issuers).error,
   });
+}
+
+/**
+ * The JWT bearer grant's trusted issuers typed as JSON: an array of `{issuer, jwks}`,
+ * or blank for none. The core checks each issuer's keys.
+ */
+export function parseTrustedIssuers(text: string): { issuers: TrustedIssuer[]; error: string | null } {
+  if (text.trim() === "") return { issuers: [], error: null };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { issuers: [], error: `Not valid JSON: ${(e as Error).message}` };
+  }
+  const example = '[{"issuer": "https://idp.example.com", "jwks": {"keys": [...]}}]';
+  const ok =
+    Array.isArray(value) &&
+    value.every((t) => {
+      const o = t as { issuer?: unknown; jwks?: { keys?: unknown } } | null;
+      return typeof o === "object" && o !== null && typeof o.issuer === "string" && Array.isArray(o.jwks?.keys);
+    });
+  if (!ok) return { issuers: [], error: `Trusted issuers are a JSON array of {issuer, jwks}, e.g. ${example}` };
+  return { issuers: value as TrustedIssuer[], error: null };
 }
 
 /**
@@ -285,6 +319,7 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
   input.resources = parseLines(form.resources);
   input.default_audience = form.default_audience.trim();
   input.preset = form.preset;
+  input.trusted_issuers = parseTrustedIssuers(form.trusted_issuers).issuers;
   const jwks = parseJwks(form.jwks);
   if (jwks !== undefined) input.jwks = jwks;
   return input;
