@@ -278,7 +278,7 @@ pub struct ClientArgs {
     /// Post-logout redirect URI; repeat for several.
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
-    /// Grant type; repeat for several (authorization_code, refresh_token, client_credentials, password, implicit, device_code, jwt-bearer).
+    /// Grant type; repeat for several (authorization_code, refresh_token, client_credentials, password, implicit, device_code, jwt-bearer, token-exchange).
     #[arg(long = "grant", visible_alias = "grant-type", value_name = "GRANT", value_parser = parse_grant)]
     pub grant_types: Vec<GrantType>,
     /// Response type; repeat for several (code, token, id_token, "id_token token").
@@ -388,6 +388,7 @@ fn parse_grant(s: &str) -> std::result::Result<GrantType, String> {
     match s {
         "device_code" => Ok(GrantType::DeviceCode),
         "jwt-bearer" | "jwt_bearer" => Ok(GrantType::JwtBearer),
+        "token-exchange" | "token_exchange" => Ok(GrantType::TokenExchange),
         other => other.parse(),
     }
 }

@@ -64,6 +64,7 @@ wire_enum!(
         Implicit = "implicit",
         DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
         JwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
     }
 );
 

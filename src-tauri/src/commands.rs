@@ -183,6 +183,7 @@ pub async fn get_token(shell: Shared<'_>, id: String) -> Result<TokenDetail, Err
                 introspection: serde_json::json!({
                     "unavailable": "the provider is not running; start it to see its introspection answer"
                 }),
+                origin: None,
             })
         }
     }

@@ -38,6 +38,9 @@ pub struct TokenResponse {
     /// never sent to the client.
     #[serde(skip)]
     pub issued: Vec<String>,
+    /// RFC 8693 §2.2.1: what a token exchange issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// What a token is being minted for.
@@ -236,6 +239,7 @@ pub fn mint(
             id_token,
             scope,
             issued: rows.iter().map(|r| r.id.clone()).collect(),
+            issued_token_type: None,
         },
         rows,
     ))

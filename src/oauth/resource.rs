@@ -57,12 +57,13 @@ impl serde::Serialize for Introspection {
         };
         // The audience the token was issued for (RFC 8707), kept with it when it is
         // not the client.
-        let aud = t
-            .extras
-            .as_deref()
-            .and_then(|e| SignIn::from_column(Some(e)).aud)
+        let kept = SignIn::from_column(t.extras.as_deref());
+        let aud = kept
+            .aud
             .map(Aud::Issued)
             .unwrap_or(Aud::Client(&t.client_id));
+        // The delegation chain of an exchanged token (RFC 8693 §4.1).
+        let act = kept.added.and_then(|mut a| a.remove("act"));
         ActiveClaims {
             active: true,
             aud,
@@ -81,6 +82,7 @@ impl serde::Serialize for Introspection {
             },
             username: username.as_deref(),
             cnf: self.jkt.as_ref().map(|jkt| json!({ "jkt": jkt })),
+            act,
         }
         .serialize(s)
     }
@@ -104,6 +106,8 @@ struct ActiveClaims<'a> {
     username: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<Value>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -322,6 +326,10 @@ pub struct TokenDetail {
     /// The RFC 7662 introspection response for it.
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown>"))]
     pub introspection: Value,
+    /// Where an exchanged token came from (RFC 8693): `exchanged_from` (the subject
+    /// token's id, when Authdesk keeps it), `subject`, `actor` and `act`.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, unknown> | null"))]
+    pub origin: Option<Value>,
 }
 
 impl Context {
@@ -337,10 +345,12 @@ impl Context {
         let introspection = introspection_of(self, row.map(Arc::new), self.now()).await?;
         let introspection = serde_json::to_value(&introspection)
             .map_err(|e| crate::Error::Other(format!("cannot write the introspection: {e}")))?;
+        let origin = crate::store::standards::origin_of(self.core.store.pool(), id).await?;
         Ok(TokenDetail {
             summary,
             value,
             introspection,
+            origin,
         })
     }
 }

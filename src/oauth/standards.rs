@@ -21,5 +21,7 @@ pub fn metadata(ctx: &Context, doc: &mut Value) {
     // RFC 7523 §2.1: clients allowed the grant trade assertions for tokens.
     if let Some(grants) = doc["grant_types_supported"].as_array_mut() {
         grants.push(json!(super::token::jwt_bearer::GRANT_TYPE));
+        // RFC 8693.
+        grants.push(json!(super::token::exchange::GRANT_TYPE));
     }
 }

@@ -232,6 +232,7 @@ export function makeFixtures(now: number = Math.floor(Date.now() / 1000)): Fixtu
               iss: ISSUER,
             }
           : { active: false },
+      origin: null,
     });
   };
   const std = ["openid", "profile", "email", "offline_access"];

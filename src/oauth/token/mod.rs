@@ -9,6 +9,7 @@ mod client_credentials;
 
 pub use client_credentials::check as client_credentials_scopes;
 mod device_code;
+pub mod exchange;
 pub mod jwt_bearer;
 mod password;
 mod refresh;
@@ -50,6 +51,7 @@ pub enum TokenRequest {
         assertion: String,
         scope: Option<String>,
     },
+    TokenExchange(exchange::Exchange),
 }
 
 impl TokenRequest {
@@ -94,6 +96,7 @@ impl TokenRequest {
                     .to_string(),
                 scope,
             },
+            exchange::GRANT_TYPE => TokenRequest::TokenExchange(exchange::Exchange::parse(p)?),
             "password" => TokenRequest::Password {
                 username: p
                     .require("username", "the password grant needs username and password")?
@@ -107,7 +110,7 @@ impl TokenRequest {
                 return Err(OAuthError::new(
                     ErrorCode::UnsupportedGrantType,
                     format!(
-                        "grant_type '{other}' is not supported; use authorization_code, refresh_token, client_credentials, password, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:jwt-bearer"
+                        "grant_type '{other}' is not supported; use authorization_code, refresh_token, client_credentials, password, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:jwt-bearer or urn:ietf:params:oauth:grant-type:token-exchange"
                     ),
                 ));
             }
@@ -122,6 +125,7 @@ impl TokenRequest {
             TokenRequest::Password { .. } => GrantType::Password,
             TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
             TokenRequest::JwtBearer { .. } => GrantType::JwtBearer,
+            TokenRequest::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }
@@ -274,6 +278,9 @@ pub async fn token(
         }
         TokenRequest::JwtBearer { assertion, scope } => {
             jwt_bearer::exchange(ctx, &client, &assertion, scope.as_deref(), &asked, jkt, now).await
+        }
+        TokenRequest::TokenExchange(req) => {
+            exchange::exchange(ctx, &client, &req, &asked, jkt, now).await
         }
     };
     let res = match (res, jkt) {

@@ -5,8 +5,10 @@
 //! - [`dpop`]: DPoP (RFC 9449) bindings, introspection and the proof's age.
 //! - [`request_object`]: request objects (RFC 9101) at the authorization endpoint.
 //! - [`jwt_bearer`]: the JWT bearer grant (RFC 7523 §2.1).
+//! - [`exchange`]: token exchange (RFC 8693), delegation and refusals.
 
 mod dpop;
+mod exchange;
 mod jwt_bearer;
 mod par;
 mod request_object;

@@ -3,4 +3,4 @@
 /**
  * OAuth 2.0 grant types (RFC 6749, RFC 8628).
  */
-export type GrantType = "authorization_code" | "refresh_token" | "client_credentials" | "password" | "implicit" | "urn:ietf:params:oauth:grant-type:device_code" | "urn:ietf:params:oauth:grant-type:jwt-bearer";
+export type GrantType = "authorization_code" | "refresh_token" | "client_credentials" | "password" | "implicit" | "urn:ietf:params:oauth:grant-type:device_code" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:ietf:params:oauth:grant-type:token-exchange";

@@ -12,4 +12,9 @@ value: string | null,
 /**
  * The RFC 7662 introspection response for it.
  */
-introspection: Record<string, unknown>, };
+introspection: Record<string, unknown>, 
+/**
+ * Where an exchanged token came from (RFC 8693): `exchanged_from` (the subject
+ * token's id, when Authdesk keeps it), `subject`, `actor` and `act`.
+ */
+origin: Record<string, unknown> | null, };

@@ -47,6 +47,11 @@ export const GRANT_TYPES: { value: GrantType; label: string; help: string; legac
     label: "JWT bearer",
     help: "A signed assertion about a user, traded for a token (RFC 7523)",
   },
+  {
+    value: "urn:ietf:params:oauth:grant-type:token-exchange",
+    label: "Token exchange",
+    help: "Trade a user's token for one for another audience, acting for them (RFC 8693)",
+  },
   { value: "implicit", label: "Implicit", help: "Tokens returned in the redirect", legacy: true },
   { value: "password", label: "Password", help: "The client collects the password", legacy: true },
 ];

@@ -19,6 +19,23 @@ describe("TokensView", () => {
     expect(screen.getByTestId("token-value").textContent).toBe(value);
   });
 
+  it("shows where an exchanged token came from and opens that token", async () => {
+    const h = installHarness();
+    const exchanged = h.data.tokens.find((t) => t.summary.id === "tk_01HZX4A7Q2")!;
+    exchanged.origin = {
+      exchanged_from: "tk_01HZX4A7Q3",
+      subject: { iss: "https://localhost:8443", sub: "alice-sub" },
+      actor: { sub: "orders-api" },
+    };
+    render(TokensView);
+    await fireEvent.click(await screen.findByTestId("token-row-tk_01HZX4A7Q2"));
+    expect(await screen.findByTestId("token-origin")).toHaveTextContent("token tk_01HZX4A7Q3 · acting: orders-api");
+    await fireEvent.click(screen.getByTestId("token-origin-open"));
+    await waitFor(() => expect(h.lastArgs("get_token")).toEqual({ id: "tk_01HZX4A7Q3" }));
+    await waitFor(() => expect(screen.getByTestId("token-detail")).toHaveTextContent("Refresh token"));
+    expect(screen.queryByTestId("token-origin")).toBeNull();
+  });
+
   it("says an opaque token is opaque", async () => {
     installHarness();
     render(TokensView);
