@@ -334,6 +334,13 @@ pub struct ClientArgs {
     /// removes them.
     #[arg(long = "trusted-issuer", value_name = "ISSUER=FILE")]
     pub trusted_issuers: Vec<String>,
+    /// OpenID Connect Back-Channel Logout: where logout tokens are POSTed (https, or
+    /// http on loopback); `none` removes it.
+    #[arg(long, value_name = "URL|none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Logout tokens must carry sid. `=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub backchannel_logout_session_required: Option<bool>,
     /// An extra claim: name=VALUE (JSON or text) or name<-persona_claim, optionally
     /// @access_token,id_token,userinfo (default: all three); repeat for several.
     /// `--claim none` removes every extra claim.
@@ -456,6 +463,10 @@ impl ClientArgs {
                         .collect::<Result<Vec<_>>>()
                 })
                 .transpose()?,
+            backchannel_logout_uri: self
+                .backchannel_logout_uri
+                .map(|u| if u == "none" { String::new() } else { u }),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         })
     }
 }

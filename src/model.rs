@@ -219,6 +219,12 @@ pub struct Client {
     /// Issuers besides the client itself whose assertions the JWT bearer grant accepts.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// OpenID Connect Back-Channel Logout: where logout tokens are POSTed.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Logout tokens must carry `sid` (they always do when the sign-in had a session).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// JWT access tokens are signed with ES256 unless a client chooses otherwise: fast to
@@ -310,6 +316,9 @@ pub struct ClientInput {
     pub allow_unsigned_request_objects: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
     pub trusted_issuers: Option<Vec<TrustedIssuer>>,
+    /// `""` removes it.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 impl From<&Client> for ClientInput {
@@ -346,8 +355,43 @@ impl From<&Client> for ClientInput {
             allow_unsigned_request_objects: Some(c.allow_unsigned_request_objects),
             dpop_bound_access_tokens: Some(c.dpop_bound_access_tokens),
             trusted_issuers: Some(c.trusted_issuers.clone()),
+            backchannel_logout_uri: Some(c.backchannel_logout_uri.clone().unwrap_or_default()),
+            backchannel_logout_session_required: Some(c.backchannel_logout_session_required),
         }
     }
+}
+
+/// A back-channel logout URI (OIDC Back-Channel Logout 1.0 §2.2): absolute, `https`
+/// or loopback `http`, without a fragment.
+fn validate_backchannel_logout_uri(raw: &str) -> Result<String, Error> {
+    const F: &str = "backchannel_logout_uri";
+    let url = Url::parse(raw).map_err(|e| {
+        field(
+            F,
+            format!("'{raw}' is not an absolute URL ({e}); write it in full, e.g. https://app.example.com/backchannel-logout"),
+        )
+    })?;
+    if url.fragment().is_some() {
+        return Err(field(
+            F,
+            format!(
+                "'{raw}' has a #fragment, which a back-channel logout URI must not have; remove it"
+            ),
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_or_localhost(&url) => {}
+        _ => {
+            return Err(field(
+                F,
+                format!(
+                    "'{raw}' must be https, or http on a loopback address (127.0.0.1, [::1], localhost)"
+                ),
+            ));
+        }
+    }
+    Ok(url.to_string())
 }
 
 /// An issuer is a non-empty string without spaces (usually a URL), with a JWK Set of
@@ -783,6 +827,12 @@ impl ClientInput {
             ));
         }
 
+        let backchannel_logout_uri = match self.backchannel_logout_uri.as_deref().map(str::trim) {
+            Some("") => None,
+            Some(uri) => Some(validate_backchannel_logout_uri(uri)?),
+            None => base.as_ref().and_then(|c| c.backchannel_logout_uri.clone()),
+        };
+
         let client_secret = match client_type {
             ClientType::Public => None,
             ClientType::Confidential => Some(
@@ -907,6 +957,11 @@ impl ClientInput {
             tags,
             jwks,
             trusted_issuers,
+            backchannel_logout_uri,
+            backchannel_logout_session_required: self
+                .backchannel_logout_session_required
+                .or(base.as_ref().map(|c| c.backchannel_logout_session_required))
+                .unwrap_or(false),
             created_at: base.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
             extra_claims,

@@ -263,6 +263,16 @@ impl MintInput {
     }
 }
 
+/// What signing a persona out did.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SignedOut {
+    /// Provider sessions ended.
+    pub sessions: u32,
+    /// Clients notified by back-channel logout (each delivery is in the timeline).
+    pub notified: u32,
+}
+
 /// The token response of a minted token (RFC 6749 §5.1), as `authdesk tokens mint` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[ts(export)]
@@ -315,18 +325,34 @@ pub async fn list_consents(
 }
 
 /// Forgets a persona's consent to a client and revokes what it granted; the next
-/// sign-in asks again.
+/// sign-in asks again. A running provider also notifies the client by back-channel
+/// logout.
 #[tauri::command]
 pub async fn revoke_consent(
     shell: Shared<'_>,
     username: String,
     client_id: String,
 ) -> Result<(), ErrorPayload> {
-    ipc(shell
-        .core()
-        .revoke_consent(&username, &client_id)
-        .await
-        .map(drop))
+    match shell.provider_context().await {
+        Ok(ctx) => ipc(ctx.revoke_consent(&username, &client_id).await.map(drop)),
+        Err(_) => ipc(shell
+            .core()
+            .revoke_consent(&username, &client_id)
+            .await
+            .map(drop)),
+    }
+}
+
+/// Signs a persona out everywhere: ends their provider sessions and notifies the
+/// clients they signed in to by back-channel logout. Needs the running provider.
+#[tauri::command]
+pub async fn sign_out_user(shell: Shared<'_>, username: String) -> Result<SignedOut, ErrorPayload> {
+    let ctx = ipc(shell.provider_context().await)?;
+    let (sessions, notified) = ipc(ctx.sign_out(&username).await)?;
+    Ok(SignedOut {
+        sessions: sessions as u32,
+        notified: notified as u32,
+    })
 }
 
 // ---- requests and consent ----

@@ -69,6 +69,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, launch: Launch, desktop: bool) -> Bu
             commands::list_pending_consents,
             commands::list_consents,
             commands::revoke_consent,
+            commands::sign_out_user,
             commands::decide_consent,
             commands::certificates,
             commands::list_keys,

@@ -735,6 +735,7 @@ pub async fn begin(
             claims_override: None,
             by: DecidedBy::AutoApprove,
             auth_time: None,
+            session: None,
         };
         return finish(ctx, &req, decision, now, username)
             .await
@@ -764,6 +765,7 @@ pub async fn begin(
                 claims_override: None,
                 by: DecidedBy::RememberedConsent,
                 auth_time: Some(auth_time),
+                session: session_id.map(str::to_string),
             };
             finish(ctx, &req, decision, now, username)
                 .await

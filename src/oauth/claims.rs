@@ -41,6 +41,10 @@ pub struct SignIn {
     /// On a token row: the audience it was issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<Value>,
+    /// The provider session's id for this client (OIDC Back-Channel Logout `sid`),
+    /// when the sign-in had a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl SignIn {

@@ -46,6 +46,9 @@ pub enum Decision {
         by: DecidedBy,
         /// When the user authenticated: now, or the session's sign-in for silent answers.
         auth_time: Option<Timestamp>,
+        /// The provider session (its cookie) the browser is signed in with, if any:
+        /// the sign-in is recorded under it for back-channel logout.
+        session: Option<String>,
     },
     Deny {
         by: DecidedBy,
@@ -146,7 +149,7 @@ async fn complete(
     now: Timestamp,
 ) -> Result<Completion, OAuthError> {
     let issuer = &ctx.config.issuer;
-    let (user, claims_override, auth_time) = match decision {
+    let (user, claims_override, auth_time, session) = match decision {
         Decision::Deny { .. } => {
             return Ok(respond(
                 &req.redirect_uri,
@@ -166,12 +169,21 @@ async fn complete(
             user,
             claims_override,
             auth_time,
+            session,
             ..
-        } => (user, claims_override, auth_time.unwrap_or(now)),
+        } => (user, claims_override, auth_time.unwrap_or(now), session),
     };
+    let signed_in = session.as_deref().map(|id| flows::SessionClientRow {
+        session_hash: hash_secret(id),
+        client_id: req.client.client_id.clone(),
+        sid: super::session::sid_of(id),
+        sub: user.sub.clone(),
+        created_at: now,
+    });
     let sign_in = SignIn {
         claims: claims_override,
         amr: vec!["user".into()],
+        sid: signed_in.as_ref().map(|s| s.sid.clone()),
         ..req.sign_in.clone()
     };
     let grant_id = crate::model::sortable_id(now);
@@ -243,6 +255,7 @@ async fn complete(
         }));
     }
     rows.extend(crate::store::writer::boxed(token_rows));
+    rows.extend(crate::store::writer::boxed(signed_in));
     ctx.core.store.writer().append(rows).await?;
     if let Some((code_hash, code)) = code_row {
         ctx.core.code_issued(code_hash, code, now);
@@ -354,6 +367,8 @@ pub async fn decide(ctx: &Context, answer: Answer, now: Timestamp) -> Result<Dec
             claims_override,
             by: answer.by,
             auth_time: None,
+            // Started below, once the request is claimed.
+            session: None,
         }
     } else {
         Decision::Deny { by: answer.by }
@@ -369,10 +384,10 @@ pub async fn decide(ctx: &Context, answer: Answer, now: Timestamp) -> Result<Dec
         .ok_or(NotDecided::Gone)?;
     let req = &pending.request;
     let username = user.as_ref().map(|u| u.username.clone());
-    let completion = finish(ctx, req, decision, now, username).await?;
     // Remember the consent and sign the browser in, so the next request of this client
-    // is answered silently.
+    // is answered silently; the sign-in is recorded under the session (its `sid`).
     let mut session = None;
+    let mut decision = decision;
     if let Some(user) = &user {
         flows::remember_consent(
             ctx.core.store.pool(),
@@ -388,8 +403,12 @@ pub async fn decide(ctx: &Context, answer: Answer, now: Timestamp) -> Result<Dec
         if let Ok(mut slot) = pending.session_cookie.lock() {
             *slot = Some(id.clone());
         }
+        if let Decision::Approve { session: s, .. } = &mut decision {
+            *s = Some(id.clone());
+        }
         session = Some(id);
     }
+    let completion = finish(ctx, req, decision, now, username).await?;
     pending.outcome.send_replace(Some(completion.clone()));
     ctx.core.events.publish(ProviderEvent::ConsentResolved {
         request_id: pending.id.clone(),

@@ -22,6 +22,7 @@ static NO_SIGN_IN: SignIn = SignIn {
     amr: Vec::new(),
     added: None,
     aud: None,
+    sid: None,
 };
 
 /// What a grant issues.

@@ -139,6 +139,14 @@ pub async fn end_session(
         Some(id) => session::end(ctx, id, ctx.now()).await?,
         None => None,
     };
+    // Back-channel logout: the clients signed in under the session (§2.7).
+    if let Some(id) = session_id {
+        ctx.backchannel_logout(
+            crate::store::flows::SignedIn::Session(id),
+            super::backchannel::Reason::EndSession,
+        )
+        .await?;
+    }
     ctx.record(
         LogLine::new("end_session", RequestStatus::Completed)
             .client(client_id)

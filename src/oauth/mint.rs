@@ -267,6 +267,15 @@ pub fn id_token(
     claims.insert("exp".into(), json!(m.now + client.id_token_ttl));
     claims.insert("iat".into(), json!(m.now));
     claims.insert("auth_time".into(), json!(m.auth_time.unwrap_or(m.now)));
+    // OpenID Connect Back-Channel Logout §2.1: the session the sign-in belongs to.
+    match &m.sign_in.sid {
+        Some(sid) => {
+            claims.insert("sid".into(), json!(sid));
+        }
+        None => {
+            claims.remove("sid");
+        }
+    }
     match m.nonce {
         Some(n) => {
             claims.insert("nonce".into(), json!(n));

@@ -26,6 +26,7 @@
 //! Every refusal is an [`OAuthError`]: an RFC code with a plain-words cause and fix.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod consent;

@@ -41,6 +41,15 @@ pub async fn find(
     Ok(user.map(|u| Session { row, user: u.user }))
 }
 
+/// The `sid` of session `id` in id_tokens and logout tokens: derived from the
+/// session's stored hash, so it names the session without revealing its cookie.
+pub fn sid_of(id: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("sid:{}", flows::hash_secret(id)));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
 /// Ends session `id`; returns its persona's name if it was live.
 pub async fn end(ctx: &Context, id: &str, now: Timestamp) -> Result<Option<String>, OAuthError> {
     let session = find(ctx, Some(id), now).await?;

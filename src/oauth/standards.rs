@@ -18,6 +18,9 @@ pub fn metadata(ctx: &Context, doc: &mut Value) {
     doc["request_object_signing_alg_values_supported"] = json!(super::jose::VERIFY_ALGS);
     // RFC 9449 §5.1.
     doc["dpop_signing_alg_values_supported"] = json!(super::dpop::ALGS);
+    // OpenID Connect Back-Channel Logout 1.0 §2.1.
+    doc["backchannel_logout_supported"] = json!(true);
+    doc["backchannel_logout_session_supported"] = json!(true);
     // RFC 7523 §2.1: clients allowed the grant trade assertions for tokens.
     if let Some(grants) = doc["grant_types_supported"].as_array_mut() {
         grants.push(json!(super::token::jwt_bearer::GRANT_TYPE));

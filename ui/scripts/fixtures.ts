@@ -74,6 +74,8 @@ function client(now: number, c: Partial<Client> & Pick<Client, "client_id" | "na
     allow_unsigned_request_objects: false,
     dpop_bound_access_tokens: false,
     trusted_issuers: [],
+    backchannel_logout_uri: null,
+    backchannel_logout_session_required: false,
     auto_approve: false,
     tags: [],
     jwks: null,

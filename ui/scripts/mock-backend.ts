@@ -128,6 +128,12 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         input.allow_unsigned_request_objects ?? base?.allow_unsigned_request_objects ?? false,
       dpop_bound_access_tokens: input.dpop_bound_access_tokens ?? base?.dpop_bound_access_tokens ?? false,
       trusted_issuers: input.trusted_issuers ?? base?.trusted_issuers ?? [],
+      backchannel_logout_uri:
+        input.backchannel_logout_uri === undefined
+          ? (base?.backchannel_logout_uri ?? null)
+          : input.backchannel_logout_uri.trim() || null,
+      backchannel_logout_session_required:
+        input.backchannel_logout_session_required ?? base?.backchannel_logout_session_required ?? false,
       created_at: base?.created_at ?? t,
       updated_at: t,
       access_token_signed_response_alg:
@@ -419,6 +425,12 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
         if (data.remembered.length === before)
           fail("not_found", `no consent ${String(args.username)} → ${String(args.clientId)}`);
         return null;
+      }
+      case "sign_out_user": {
+        // The mock has no sessions: nothing was signed in to end.
+        if (!data.users.some((u) => u.username === args.username))
+          fail("not_found", `user '${String(args.username)}' does not exist`);
+        return { sessions: 0, notified: 0 };
       }
       case "list_faults":
         return structuredClone(data.faults);

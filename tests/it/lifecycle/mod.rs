@@ -19,6 +19,7 @@ use authdesk::model::{ClientInput, GrantType};
 
 use crate::support::{Auth, LOGOUT_REDIRECT, REDIRECT, TestProvider, asking_consent};
 
+mod backchannel;
 mod codes;
 mod log_and_events;
 mod page;

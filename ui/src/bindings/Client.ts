@@ -83,4 +83,12 @@ dpop_bound_access_tokens: boolean,
 /**
  * Issuers besides the client itself whose assertions the JWT bearer grant accepts.
  */
-trusted_issuers: Array<TrustedIssuer>, };
+trusted_issuers: Array<TrustedIssuer>, 
+/**
+ * OpenID Connect Back-Channel Logout: where logout tokens are POSTed.
+ */
+backchannel_logout_uri: string | null, 
+/**
+ * Logout tokens must carry `sid` (they always do when the sign-in had a session).
+ */
+backchannel_logout_session_required: boolean, };

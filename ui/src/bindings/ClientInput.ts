@@ -33,4 +33,8 @@ preset?: string, access_token_signed_response_alg?: SigningAlg,
 /**
  * `null` turns signed userinfo off; absent keeps what the client has.
  */
-userinfo_signed_response_alg?: SigningAlg | null, require_pushed_authorization_requests?: boolean, allow_unsigned_request_objects?: boolean, dpop_bound_access_tokens?: boolean, trusted_issuers?: Array<TrustedIssuer>, };
+userinfo_signed_response_alg?: SigningAlg | null, require_pushed_authorization_requests?: boolean, allow_unsigned_request_objects?: boolean, dpop_bound_access_tokens?: boolean, trusted_issuers?: Array<TrustedIssuer>, 
+/**
+ * `""` removes it.
+ */
+backchannel_logout_uri?: string, backchannel_logout_session_required?: boolean, };

@@ -22,6 +22,7 @@ import type { Scope } from "./Scope";
 import type { ScopeInput } from "./ScopeInput";
 import type { SeedFormat } from "./SeedFormat";
 import type { Settings } from "./Settings";
+import type { SignedOut } from "./SignedOut";
 import type { SigningAlg } from "./SigningAlg";
 import type { Snippet } from "./Snippet";
 import type { TokenDetail } from "./TokenDetail";
@@ -75,8 +76,10 @@ export type Commands = {
   list_pending_consents: { args: Record<string, never>; result: Array<PendingConsent> };
   /** The consents remembered (per persona, client and scopes), of one persona or all. */
   list_consents: { args: { username?: string | null }; result: Array<Consent> };
-  /** Forgets a persona's consent to a client and revokes what it granted; the next sign-in asks again. */
+  /** Forgets a persona's consent to a client and revokes what it granted; the next sign-in asks again. A running provider also notifies the client by back-channel logout. */
   revoke_consent: { args: { username: string; clientId: string }; result: void };
+  /** Signs a persona out everywhere: ends their provider sessions and notifies the clients they signed in to by back-channel logout. Needs the running provider. */
+  sign_out_user: { args: { username: string }; result: SignedOut };
   decide_consent: { args: { requestId: string; approve: boolean; username?: string | null; claims?: string | null }; result: void };
   certificates: { args: Record<string, never>; result: CertificatesInfo };
   list_keys: { args: Record<string, never>; result: Array<KeyInfo> };

@@ -11,6 +11,8 @@ export const listScopes = () => call("list_scopes");
 export const listConsents = (username: string | null) => call("list_consents", { username });
 /** Forgets a persona's consent to a client and revokes what it granted. */
 export const revokeConsent = (username: string, clientId: string) => call("revoke_consent", { username, clientId });
+/** Ends a persona's provider sessions; the clients they signed in to get a back-channel logout. */
+export const signOutUser = (username: string) => call("sign_out_user", { username });
 /** Creates a scope, or updates the one of that name. */
 export const saveScope = (input: ScopeInput) => call("save_scope", { input });
 /** Deletes a scope no client is allowed. */

@@ -119,6 +119,8 @@ export interface ClientForm {
   extra_claims: string;
   /** The JWT bearer grant's trusted issuers as a JSON array; empty for none. */
   trusted_issuers: string;
+  /** Where logout tokens are POSTed; empty for none. */
+  backchannel_logout_uri: string;
 }
 
 export type ClientFormField = keyof ClientForm;
@@ -153,6 +155,7 @@ export function newClientForm(): ClientForm {
     default_audience: "",
     extra_claims: "",
     trusted_issuers: "",
+    backchannel_logout_uri: "",
   };
 }
 
@@ -185,6 +188,7 @@ export function clientToForm(c: Client): ClientForm {
     default_audience: c.default_audience ?? "",
     extra_claims: c.extra_claims.length ? JSON.stringify(c.extra_claims, null, 2) : "",
     trusted_issuers: c.trusted_issuers.length ? JSON.stringify(c.trusted_issuers, null, 2) : "",
+    backchannel_logout_uri: c.backchannel_logout_uri ?? "",
   };
 }
 
@@ -247,7 +251,22 @@ export function validateClientForm(form: ClientForm, opts: { isNew: boolean }): 
     code_ttl: validateCodeTtl(form.code_ttl),
     extra_claims: parseClaimRules(form.extra_claims).error,
     trusted_issuers: parseTrustedIssuers(form.trusted_issuers).error,
+    backchannel_logout_uri: validateBackchannelUri(form.backchannel_logout_uri),
   });
+}
+
+/** A back-channel logout URI: blank, or an absolute http(s) URL (the core checks the rest). */
+export function validateBackchannelUri(text: string): string | null {
+  const t = text.trim();
+  if (t === "") return null;
+  let url: URL;
+  try {
+    url = new URL(t);
+  } catch {
+    return `'${t}' is not an absolute URL, e.g. https://app.example.com/backchannel-logout`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "Use https (or http on a loopback address)";
+  return null;
 }
 
 /**
@@ -325,6 +344,7 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
   input.default_audience = form.default_audience.trim();
   input.preset = form.preset;
   input.trusted_issuers = parseTrustedIssuers(form.trusted_issuers).issuers;
+  input.backchannel_logout_uri = form.backchannel_logout_uri.trim();
   const jwks = parseJwks(form.jwks);
   if (jwks !== undefined) input.jwks = jwks;
   return input;

@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import { installHarness } from "../../test/harness";
+import { toasts } from "../../lib/toasts.svelte";
 import UsersView from "./UsersView.svelte";
 
 describe("UsersView", () => {
@@ -54,6 +55,21 @@ describe("UsersView", () => {
     // Another persona has none.
     await fireEvent.click(screen.getByTestId("user-row-bob"));
     expect(await screen.findByTestId("user-consents-empty")).toBeInTheDocument();
+  });
+
+  it("signs a persona out everywhere and says which apps were notified", async () => {
+    const h = installHarness();
+    h.override("sign_out_user", () => ({ sessions: 2, notified: 1 }));
+    render(UsersView);
+    await fireEvent.click(await screen.findByTestId("user-row-alice"));
+    await fireEvent.click(await screen.findByTestId("user-sign-out"));
+    await waitFor(() => expect(h.lastArgs("sign_out_user")).toEqual({ username: "alice" }));
+    await waitFor(() =>
+      expect(toasts.at(-1)).toMatchObject({
+        kind: "success",
+        message: "Signed alice out: 2 sessions ended, 1 app notified by back-channel logout (see Requests)",
+      }),
+    );
   });
 
   it("reloads on user_changed", async () => {
