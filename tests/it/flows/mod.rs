@@ -15,6 +15,7 @@
 //! - [`refusals`]: each refused request gets its RFC error code and a description naming the cause.
 //! - [`bearer`]: RFC 6750 access to `/userinfo` and `/api/me`.
 //! - [`registration`]: RFC 7591 dynamic client registration.
+//! - [`registration_management`]: RFC 7592 reading, replacing and deleting a registration.
 //! - [`authorize`]: RFC 9207 `iss` and RFC 8252 loopback redirects.
 //! - [`consent`]: the consent page and the window's decisions.
 //! - [`device`]: RFC 8628 device authorization.
@@ -32,4 +33,5 @@ mod keys;
 mod oidc;
 mod refusals;
 mod registration;
+mod registration_management;
 mod with_oauth2;
