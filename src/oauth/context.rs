@@ -75,6 +75,8 @@ pub struct Parts {
     pub dpop: super::dpop::NonceKey,
     /// Fault rules in force (failures on demand).
     pub faults: super::faults::Faults,
+    /// The key sets of clients that publish them by URL (`jwks_uri`), as fetched.
+    pub jwks_uris: super::jwks_uri::JwksUris,
 }
 
 impl Context {

@@ -60,9 +60,9 @@ fn parse_list<T: std::str::FromStr<Err = String>>(
 
 /// Turns registration metadata into a client input with RFC 7591's defaults.
 pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
-    if m.jwks_uri.is_some() {
+    if m.jwks.is_some() && m.jwks_uri.is_some() {
         return Err(metadata_err(
-            "jwks_uri is not supported; register the keys inline with jwks",
+            "jwks and jwks_uri were both sent; give the client's public keys one way, inline (jwks) or by URL (jwks_uri) (RFC 7591 section 2)",
         ));
     }
     let method: AuthMethod = match &m.token_endpoint_auth_method {
@@ -123,6 +123,7 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         id_token_signed_response_alg: alg,
         userinfo_signed_response_alg: userinfo_alg.map(Some),
         jwks: m.jwks,
+        jwks_uri: m.jwks_uri,
         tags: Some(vec!["registered".into()]),
         require_pushed_authorization_requests: m.require_pushed_authorization_requests,
         dpop_bound_access_tokens: m.dpop_bound_access_tokens,
@@ -194,6 +195,9 @@ pub fn response(issuer: &str, r: &Registered) -> Value {
     if let Some(j) = &c.jwks {
         v["jwks"] = j.clone();
     }
+    if let Some(u) = &c.jwks_uri {
+        v["jwks_uri"] = json!(u);
+    }
     if let Some(alg) = c.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg);
     }
@@ -237,16 +241,47 @@ pub async fn register(ctx: &Context, is_json: bool, body: &[u8]) -> Result<Regis
     ensure_open(ctx)?;
     let metadata = parse_metadata(is_json, body)?;
     let input = to_input(metadata)?;
+    let keys = fetch_keys(ctx, &input).await?;
     let token = crate::model::random_token(32);
     let client = ctx
         .core
         .create_registered_client(input, Some(&hash_secret(&token)))
         .await
         .map_err(from_core_error)?;
+    remember_keys(ctx, &client, keys);
     Ok(Registered {
         client,
         registration_access_token: token,
     })
+}
+
+/// Fetches the JWK Set of the `jwks_uri` a registration gives, so that a URL that does
+/// not serve usable keys is refused at once, naming the cause.
+async fn fetch_keys(ctx: &Context, input: &ClientInput) -> Result<Option<Value>, OAuthError> {
+    let Some(uri) = input
+        .jwks_uri
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    if let Err(e) = crate::model::validate_jwks_uri(uri) {
+        return Err(from_core_error(e));
+    }
+    ctx.jwks_uris.fetch(uri).await.map(Some).map_err(|e| {
+        metadata_err(format!(
+            "jwks_uri: the client's keys cannot be fetched: {e}"
+        ))
+    })
+}
+
+/// Keeps the keys fetched at registration for the client's first JWTs.
+fn remember_keys(ctx: &Context, client: &Client, keys: Option<Value>) {
+    if let (Some(uri), Some(keys)) = (&client.jwks_uri, keys) {
+        ctx.jwks_uris
+            .remember(&client.client_id, uri, keys, ctx.now());
+    }
 }
 
 /// The registration access token of a management request: `Authorization: Bearer`.
@@ -335,6 +370,8 @@ fn replacing(existing: &Client, meta: ClientInput) -> ClientInput {
         id_token_signed_response_alg: meta.id_token_signed_response_alg,
         userinfo_signed_response_alg: meta.userinfo_signed_response_alg,
         jwks: meta.jwks,
+        // Absent: the client's keys are replaced by `jwks` or removed.
+        jwks_uri: Some(meta.jwks_uri.unwrap_or_default()),
         require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
         dpop_bound_access_tokens: meta.dpop_bound_access_tokens,
         ..ClientInput::from(existing)
@@ -379,11 +416,13 @@ pub async fn update(
         }
     }
     let input = replacing(&existing, to_input(metadata)?);
+    let keys = fetch_keys(ctx, &input).await?;
     let client = ctx
         .core
         .replace_client(&existing, input)
         .await
         .map_err(from_core_error)?;
+    remember_keys(ctx, &client, keys);
     Ok(Registered {
         client,
         registration_access_token,

@@ -12,6 +12,7 @@
 //!   password, revocation and introspection through the `oauth2` crate.
 //! - [`claims`]: RFC 8707 resources, extra claims, overrides, the claims parameter, presets.
 //! - [`client_auth`]: client_secret_basic / post / jwt and private_key_jwt on the wire.
+//! - [`jwks_uri`]: client keys by URL: fetched at registration, cached, rotated, refused.
 //! - [`refusals`]: each refused request gets its RFC error code and a description naming the cause.
 //! - [`bearer`]: RFC 6750 access to `/userinfo` and `/api/me`.
 //! - [`registration`]: RFC 7591 dynamic client registration.
@@ -29,6 +30,7 @@ mod client_auth;
 mod consent;
 mod device;
 mod hardening;
+mod jwks_uri;
 mod keys;
 mod oidc;
 mod refusals;
