@@ -329,6 +329,11 @@ pub struct ClientArgs {
     /// A JWK Set file with the client's public keys (private_key_jwt).
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// The URL of the client's JWK Set instead (https, or http on a loopback address;
+    /// the provider fetches and caches it); `--jwks-uri none` removes it. `--jwks` and
+    /// `--jwks-uri` each replace the other.
+    #[arg(long, value_name = "URL|none")]
+    pub jwks_uri: Option<String>,
     /// An issuer whose assertions the JWT bearer grant accepts: ISSUER=JWKS_FILE (a
     /// JWK Set of its public keys); repeat for several. `--trusted-issuer none`
     /// removes them.
@@ -437,6 +442,9 @@ impl ClientArgs {
             auto_approve: self.auto_approve,
             tags: non_empty(self.tags),
             jwks,
+            jwks_uri: self
+                .jwks_uri
+                .map(|u| if u.trim() == "none" { String::new() } else { u }),
             extra_claims: list_or_none(self.claims)
                 .map(|rules| {
                     rules
@@ -1119,6 +1127,11 @@ fn print_client(c: &Client) {
         c.userinfo_signed_response_alg
             .map_or("unsigned (JSON)", |a| a.as_str())
     );
+    if let Some(uri) = &c.jwks_uri {
+        println!("keys:          {uri}");
+    } else if c.jwks.is_some() {
+        println!("keys:          inline JWK Set");
+    }
     if c.auto_approve {
         println!("auto-approve:  yes");
     }

@@ -494,6 +494,12 @@ impl Core {
             })
     }
 
+    /// The hash of a client's RFC 7592 registration access token: `None` when there
+    /// is no such client, `Some(None)` when it was not dynamically registered.
+    pub async fn registration_token_hash(&self, client_id: &str) -> Result<Option<Option<String>>> {
+        self.store.registration_token_hash(client_id).await
+    }
+
     async fn scope_names(&self) -> Result<Vec<String>> {
         Ok(self
             .store
@@ -505,9 +511,21 @@ impl Core {
     }
 
     pub async fn create_client(&self, input: ClientInput) -> Result<Client> {
+        self.create_registered_client(input, None).await
+    }
+
+    /// Creates a client with the hash of its RFC 7592 registration access token (the
+    /// registration endpoint's clients; `None` for the others).
+    pub async fn create_registered_client(
+        &self,
+        input: ClientInput,
+        registration_token_hash: Option<&str>,
+    ) -> Result<Client> {
         let client = input.into_client(None, &self.scope_names().await?, self.now())?;
         self.ensure_keys_for(&client).await?;
-        self.store.insert_client(&client).await?;
+        self.store
+            .insert_client_registered(&client, registration_token_hash)
+            .await?;
         self.own_change().await;
         self.events.publish(ProviderEvent::ClientChanged {
             client_id: client.client_id.clone(),
@@ -519,6 +537,30 @@ impl Core {
     pub async fn update_client(&self, client_id: &str, input: ClientInput) -> Result<Client> {
         let existing = self.get_client(client_id).await?;
         let client = input.into_client(Some(&existing), &self.scope_names().await?, self.now())?;
+        self.ensure_keys_for(&client).await?;
+        self.store.update_client(&client).await?;
+        self.own_change().await;
+        self.events.publish(ProviderEvent::ClientChanged {
+            client_id: client.client_id.clone(),
+        });
+        Ok(client)
+    }
+
+    /// Replaces `existing` with the client `input` describes on its own (nothing of
+    /// `existing` is kept but what `input` repeats; RFC 7592 §2.2) and keeps its
+    /// creation time.
+    pub async fn replace_client(&self, existing: &Client, input: ClientInput) -> Result<Client> {
+        let mut client = input.into_client(None, &self.scope_names().await?, self.now())?;
+        if client.client_id != existing.client_id {
+            return Err(Error::invalid(
+                "client_id",
+                format!(
+                    "cannot change the client id of '{}'; create a new client instead",
+                    existing.client_id
+                ),
+            ));
+        }
+        client.created_at = existing.created_at;
         self.ensure_keys_for(&client).await?;
         self.store.update_client(&client).await?;
         self.own_change().await;

@@ -183,6 +183,11 @@ pub struct Client {
     /// Public keys for `private_key_jwt` (a JWK Set).
     #[cfg_attr(feature = "ts-bindings", ts(type = "unknown"))]
     pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`):
+    /// `https`, or `http` on a loopback address; fetched and cached by the provider.
+    /// Never together with `jwks`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub created_at: Timestamp,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
@@ -297,6 +302,9 @@ pub struct ClientInput {
     pub tags: Option<Vec<String>>,
     #[cfg_attr(feature = "ts-bindings", ts(optional, type = "unknown"))]
     pub jwks: Option<serde_json::Value>,
+    /// The URL of the client's JWK Set; `""` removes it. Giving `jwks` or `jwks_uri`
+    /// replaces the other.
+    pub jwks_uri: Option<String>,
     pub extra_claims: Option<Vec<crate::token_shape::ClaimRule>>,
     pub resources: Option<Vec<String>>,
     /// `""` removes the default audience.
@@ -345,6 +353,7 @@ impl From<&Client> for ClientInput {
             auto_approve: Some(c.auto_approve),
             tags: Some(c.tags.clone()),
             jwks: c.jwks.clone(),
+            jwks_uri: c.jwks_uri.clone(),
             extra_claims: Some(c.extra_claims.clone()),
             resources: Some(c.resources.clone()),
             default_audience: Some(c.default_audience.clone().unwrap_or_default()),
@@ -514,6 +523,64 @@ fn written_normally(url: &Url, raw: &str) -> bool {
         && raw
             .strip_prefix(&url[..url::Position::BeforePath])
             .is_some_and(|rest| rest == &url[url::Position::AfterPath..])
+}
+
+/// The longest `jwks_uri`, in bytes.
+pub const MAX_JWKS_URI_LEN: usize = 2048;
+
+/// Validates a `jwks_uri` (RFC 7591 §2): an absolute `https` URL, or `http` on a
+/// loopback address (a key server on the developer's machine); no fragment, no
+/// userinfo.
+pub fn validate_jwks_uri(raw: &str) -> Result<Url, Error> {
+    const FIELD: &str = "jwks_uri";
+    if raw.len() > MAX_JWKS_URI_LEN {
+        return Err(field(
+            FIELD,
+            format!("the URL is longer than {MAX_JWKS_URI_LEN} characters"),
+        ));
+    }
+    let url = Url::parse(raw).map_err(|e| {
+        field(
+            FIELD,
+            format!("'{raw}' is not an absolute URL ({e}); write it in full, e.g. https://app.example/jwks.json"),
+        )
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_or_localhost(&url) => {}
+        "http" => {
+            return Err(field(
+                FIELD,
+                format!(
+                    "'{raw}' uses http on a non-local host; keys are fetched over https, or over http only from a loopback address (127.0.0.1, [::1], localhost)"
+                ),
+            ));
+        }
+        other => {
+            return Err(field(
+                FIELD,
+                format!(
+                    "'{raw}' uses the '{other}' scheme; give an https URL (or http on a loopback address)"
+                ),
+            ));
+        }
+    }
+    if url.host().is_none() {
+        return Err(field(FIELD, format!("'{raw}' has no host")));
+    }
+    if url.fragment().is_some() {
+        return Err(field(
+            FIELD,
+            format!("'{raw}' has a #fragment, which is never sent to the server; remove it"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(field(
+            FIELD,
+            format!("'{raw}' has userinfo (the part before '@'); remove it"),
+        ));
+    }
+    Ok(url)
 }
 
 /// True for `http(s)://127.0.0.1`, `[::1]` and `localhost` — the hosts whose redirect
@@ -787,7 +854,31 @@ impl ClientInput {
             _ => {}
         }
 
-        let jwks = self.jwks.or(base.as_ref().and_then(|c| c.jwks.clone()));
+        // The client's public keys come inline (jwks) or by URL (jwks_uri), never both;
+        // giving one replaces the other, giving both is refused (RFC 7591 §2).
+        let jwks_uri_given = self
+            .jwks_uri
+            .as_deref()
+            .map(|u| u.trim().to_string())
+            .map(|u| (!u.is_empty()).then_some(u));
+        let (jwks, jwks_uri) = match (self.jwks, jwks_uri_given) {
+            (Some(_), Some(Some(_))) => {
+                return Err(field(
+                    "jwks_uri",
+                    "give the client's public keys either inline (jwks) or by URL (jwks_uri), not both (RFC 7591 section 2)",
+                ));
+            }
+            (Some(j), _) => (Some(j), None),
+            (None, Some(Some(uri))) => (None, Some(uri)),
+            (None, Some(None)) => (base.as_ref().and_then(|c| c.jwks.clone()), None),
+            (None, None) => (
+                base.as_ref().and_then(|c| c.jwks.clone()),
+                base.as_ref().and_then(|c| c.jwks_uri.clone()),
+            ),
+        };
+        if let Some(uri) = &jwks_uri {
+            validate_jwks_uri(uri)?;
+        }
         if let Some(j) = &jwks
             && !j.get("keys").is_some_and(|k| k.is_array())
         {
@@ -796,10 +887,13 @@ impl ClientInput {
                 "a JWK Set is an object with a \"keys\" array",
             ));
         }
-        if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
+        if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt
+            && jwks.is_none()
+            && jwks_uri.is_none()
+        {
             return Err(field(
                 "jwks",
-                "private_key_jwt needs the client's public keys: give a JWK Set {\"keys\": [...]}",
+                "private_key_jwt needs the client's public keys: give a JWK Set {\"keys\": [...]}, or the URL it is published at (jwks_uri)",
             ));
         }
 
@@ -819,6 +913,7 @@ impl ClientInput {
         if grant_types.contains(&GrantType::JwtBearer)
             && client_type == ClientType::Public
             && jwks.is_none()
+            && jwks_uri.is_none()
             && trusted_issuers.is_empty()
         {
             return Err(field(
@@ -956,6 +1051,7 @@ impl ClientInput {
                 .unwrap_or(false),
             tags,
             jwks,
+            jwks_uri,
             trusted_issuers,
             backchannel_logout_uri,
             backchannel_logout_session_required: self
@@ -1129,6 +1225,94 @@ impl Scope {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_jwks_uri_is_https_or_loopback_http_and_replaces_inline_keys() {
+        for ok in [
+            "https://app.example/.well-known/jwks.json",
+            "http://127.0.0.1:9000/jwks",
+            "http://localhost:3000/keys",
+            "http://[::1]/jwks",
+        ] {
+            assert!(validate_jwks_uri(ok).is_ok(), "{ok}");
+        }
+        for (bad, cause) in [
+            ("jwks.json", "not an absolute URL"),
+            ("http://app.example/jwks", "non-local host"),
+            ("file:///etc/jwks.json", "'file' scheme"),
+            ("https://app.example/jwks#k", "#fragment"),
+            ("https://me@app.example/jwks", "userinfo"),
+        ] {
+            match validate_jwks_uri(bad).unwrap_err() {
+                Error::Invalid { field, message } => {
+                    assert_eq!(field, "jwks_uri");
+                    assert!(message.contains(cause), "{bad}: {message}");
+                }
+                other => panic!("{other}"),
+            }
+        }
+
+        let known: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+        let jwks = serde_json::json!({"keys": []});
+        let uri = "https://app.example/jwks";
+        let input = |jwks: Option<serde_json::Value>, jwks_uri: Option<&str>| ClientInput {
+            name: Some("Keys".into()),
+            grant_types: Some(vec![GrantType::ClientCredentials]),
+            token_endpoint_auth_method: Some(AuthMethod::PrivateKeyJwt),
+            jwks,
+            jwks_uri: jwks_uri.map(str::to_string),
+            ..Default::default()
+        };
+        let by_url = input(None, Some(uri)).into_client(None, &known, 1).unwrap();
+        assert_eq!(by_url.jwks_uri.as_deref(), Some(uri));
+        match input(Some(jwks.clone()), Some(uri))
+            .into_client(None, &known, 1)
+            .unwrap_err()
+        {
+            Error::Invalid { field, message } => {
+                assert_eq!(field, "jwks_uri");
+                assert!(message.contains("not both"), "{message}");
+            }
+            other => panic!("{other}"),
+        }
+        // Editing: inline keys replace the URL, a URL replaces inline keys, "" removes it.
+        let inline = input(Some(jwks.clone()), None)
+            .into_client(Some(&by_url), &known, 2)
+            .unwrap();
+        assert_eq!(
+            (inline.jwks.as_ref(), inline.jwks_uri.as_deref()),
+            (Some(&jwks), None)
+        );
+        let back = ClientInput {
+            jwks_uri: Some(uri.into()),
+            ..Default::default()
+        }
+        .into_client(Some(&inline), &known, 3)
+        .unwrap();
+        assert_eq!(
+            (back.jwks.as_ref(), back.jwks_uri.as_deref()),
+            (None, Some(uri))
+        );
+        let kept = ClientInput::default()
+            .into_client(Some(&back), &known, 4)
+            .unwrap();
+        assert_eq!(kept.jwks_uri.as_deref(), Some(uri));
+        let Error::Invalid { field, message } = ClientInput {
+            jwks_uri: Some(String::new()),
+            ..Default::default()
+        }
+        .into_client(Some(&back), &known, 5)
+        .unwrap_err() else {
+            panic!("not a field error")
+        };
+        assert_eq!(field, "jwks");
+        assert!(message.contains("jwks_uri"), "{message}");
+        // A client stored before jwks_uri existed reads without it.
+        let mut stored = serde_json::to_value(&inline).unwrap();
+        stored.as_object_mut().unwrap().remove("jwks_uri");
+        let read: Client = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.jwks_uri, None);
+    }
 
     #[test]
     fn trusted_issuers_need_usable_keys_and_the_jwt_bearer_grant_needs_some_key() {

@@ -371,6 +371,7 @@ impl Provider {
             log,
             dpop: Default::default(),
             faults,
+            jwks_uris: Default::default(),
         });
         spawn_pruner(context.core.clone(), options.log_retention);
         spawn_idle_release(&activity, &context.core);

@@ -365,6 +365,7 @@ pub async fn mint(
         log,
         dpop: Default::default(),
         faults: crate::oauth::faults::Faults::new(core.data_dir()),
+        jwks_uris: Default::default(),
     });
     let minted = ctx.mint(request, core.now()).await;
     ctx.log.close().await;

@@ -678,20 +678,22 @@ pub async fn begin(
     // A request object (RFC 9101): its verified parameters replace the URL's.
     let objected;
     let params = match (params.get("request"), &client) {
-        (Some(jwt), Some(c)) => match super::request_object::verify(c, jwt, ctx.issuer(), now) {
-            Ok(p) => {
-                objected = p;
-                &objected
+        (Some(jwt), Some(c)) => {
+            match super::request_object::verify_with_keys(ctx, c, jwt, now).await {
+                Ok(p) => {
+                    objected = p;
+                    &objected
+                }
+                Err(e) => {
+                    ctx.record(
+                        LogLine::rejected("authorize", &e)
+                            .client(client_id)
+                            .params(params),
+                    );
+                    return Ok(Begun::ErrorPage(e, Untrusted::RedirectUri));
+                }
             }
-            Err(e) => {
-                ctx.record(
-                    LogLine::rejected("authorize", &e)
-                        .client(client_id)
-                        .params(params),
-                );
-                return Ok(Begun::ErrorPage(e, Untrusted::RedirectUri));
-            }
-        },
+        }
         _ => params,
     };
     let mut req = match validate(client, params) {

@@ -336,13 +336,14 @@ async fn verify_assertion(
             DecodingKey::from_secret(secret.as_bytes())
         }
         _ => {
-            let jwks: jsonwebtoken::jwk::JwkSet = client
-                .jwks
-                .clone()
-                .and_then(|j| serde_json::from_value(j).ok())
+            let keys = super::jwks_uri::client_keys(ctx, client, jwt, now)
+                .await
+                .map_err(OAuthError::invalid_client)?;
+            let jwks: jsonwebtoken::jwk::JwkSet = keys
+                .and_then(|j| serde::Deserialize::deserialize(j.as_ref()).ok())
                 .ok_or_else(|| {
                     OAuthError::invalid_client(format!(
-                        "client '{}' has no usable jwks to verify a {:?} assertion; register its public keys",
+                        "client '{}' has no usable jwks to verify a {:?} assertion; register its public keys (jwks, or jwks_uri)",
                         client.client_id, header.alg
                     ))
                 })?;

@@ -28,6 +28,8 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     pub const REVOKE: &str = "/revoke";
     pub const REGISTER: &str = "/register";
+    /// The client configuration endpoint (RFC 7592), as the router spells it.
+    pub const REGISTER_CLIENT: &str = "/register/{client_id}";
     pub const API_ME: &str = "/api/me";
     pub const END_SESSION: &str = "/end_session";
     pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
@@ -73,6 +75,8 @@ pub struct Parts {
     pub dpop: super::dpop::NonceKey,
     /// Fault rules in force (failures on demand).
     pub faults: super::faults::Faults,
+    /// The key sets of clients that publish them by URL (`jwks_uri`), as fetched.
+    pub jwks_uris: super::jwks_uri::JwksUris,
 }
 
 impl Context {

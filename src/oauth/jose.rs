@@ -111,8 +111,14 @@ pub fn verify_with(jwt: &str, alg: Algorithm, key: &DecodingKey, what: &str) -> 
 }
 
 /// Verifies a JWT a client signed: HMAC algorithms with its secret, the others with
-/// the key of its registered `jwks`.
-pub fn verify_client_signed(client: &Client, jwt: &str, what: &str) -> Result<Unverified, String> {
+/// the key of `keys`, the client's public keys (its `jwks`, or the set of its
+/// `jwks_uri`: [`super::jwks_uri::client_keys`]).
+pub fn verify_client_signed(
+    client: &Client,
+    keys: Option<&Value>,
+    jwt: &str,
+    what: &str,
+) -> Result<Unverified, String> {
     let peeked = peek(jwt, what)?;
     let alg = algorithm(peeked.alg(), what)?;
     let kid = peeked.header.get("kid").and_then(Value::as_str);
@@ -127,9 +133,9 @@ pub fn verify_client_signed(client: &Client, jwt: &str, what: &str) -> Result<Un
             }
         }
     } else {
-        let jwks = client.jwks.as_ref().ok_or_else(|| {
+        let jwks = keys.ok_or_else(|| {
             format!(
-                "{owner} has no registered keys (jwks) to verify the {what} with; register its public keys on the client (--jwks FILE)"
+                "{owner} has no registered keys (jwks) to verify the {what} with; register its public keys on the client (--jwks FILE, or --jwks-uri URL)"
             )
         })?;
         key_in_set(jwks, kid, &owner)?

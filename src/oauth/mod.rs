@@ -17,8 +17,8 @@
 //!   logout; [`register`] dynamic registration; [`discovery`] the metadata.
 //! - the newer standards, each in its own module: [`par`] pushed authorization
 //!   requests, [`request_object`] request objects, [`dpop`] DPoP proofs and token
-//!   bindings (with [`jose`], verifying JWTs that others sign), advertised by
-//!   [`standards`].
+//!   bindings (with [`jose`], verifying JWTs that others sign, and [`jwks_uri`],
+//!   the keys clients publish by URL), advertised by [`standards`].
 //!
 //! [`faults`] holds the fault rules (failures on demand): the pure choice of which rule
 //! changes a request and the bad tokens on purpose.
@@ -38,6 +38,7 @@ pub mod error;
 pub mod faults;
 pub mod issue;
 pub mod jose;
+pub mod jwks_uri;
 pub mod logout;
 pub mod mint;
 pub mod par;

@@ -131,8 +131,9 @@ pub async fn push(ctx: &Context, authorization: Option<&str>, params: &Params) -
     let with_client = |e: OAuthError| (e, Some(client.client_id.clone()));
     let mut request = pushed_params(&client, params).map_err(with_client)?;
     if let Some(jwt) = request.get("request") {
-        request =
-            super::request_object::verify(&client, jwt, ctx.issuer(), now).map_err(with_client)?;
+        request = super::request_object::verify_with_keys(ctx, &client, jwt, now)
+            .await
+            .map_err(with_client)?;
     }
     authorize::validate(Some((*client).clone()), &request)
         .map_err(|failure| with_client(failure.error().clone()))?;

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::context::Context;
 use super::error::{ErrorCode, OAuthError};
 use super::jose;
 use super::params::Params;
@@ -18,12 +19,27 @@ const LEEWAY: i64 = 60;
 /// Claims of the JWT itself, not parameters of the request.
 const JWT_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "iat", "nbf", "jti"];
 
+/// [`verify`] with the client's public keys: its `jwks`, or its `jwks_uri`'s set
+/// (fetched if need be).
+pub async fn verify_with_keys(
+    ctx: &Context,
+    client: &Client,
+    jwt: &str,
+    now: Timestamp,
+) -> Result<Params, OAuthError> {
+    let keys = super::jwks_uri::client_keys(ctx, client, jwt, now)
+        .await
+        .map_err(|d| OAuthError::new(ErrorCode::InvalidRequestObject, d))?;
+    verify(client, keys.as_deref(), jwt, ctx.issuer(), now)
+}
+
 /// The authorization parameters of `client`'s request object `jwt`, verified (pure):
-/// signature (or the client's consent to unsigned objects), `iss`, `aud` (the
-/// provider's `issuer`), `client_id`, `exp` and `nbf` on `now`. Each refusal is
-/// `invalid_request_object` naming the cause.
+/// signature (with `keys`, the client's public keys, or its secret; or the client's
+/// consent to unsigned objects), `iss`, `aud` (the provider's `issuer`), `client_id`,
+/// `exp` and `nbf` on `now`. Each refusal is `invalid_request_object` naming the cause.
 pub fn verify(
     client: &Client,
+    keys: Option<&Value>,
     jwt: &str,
     issuer: &str,
     now: Timestamp,
@@ -33,7 +49,7 @@ pub fn verify(
     let id = &client.client_id;
     let signed = peeked.alg() != "none";
     let object = if signed {
-        jose::verify_client_signed(client, jwt, "request object").map_err(err)?
+        jose::verify_client_signed(client, keys, jwt, "request object").map_err(err)?
     } else if client.allow_unsigned_request_objects {
         peeked
     } else {
@@ -169,14 +185,14 @@ mod tests {
     }
 
     fn refusal(jwt: &str, c: &Client) -> String {
-        let e = verify(c, jwt, ISSUER, NOW).unwrap_err();
+        let e = verify(c, c.jwks.as_ref(), jwt, ISSUER, NOW).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequestObject);
         e.description
     }
 
     #[test]
     fn a_signed_object_gives_its_parameters_only() {
-        let p = verify(&client(false), &signed(good()), ISSUER, NOW).unwrap();
+        let p = verify(&client(false), None, &signed(good()), ISSUER, NOW).unwrap();
         assert_eq!(p.get("response_type"), Some("code"));
         assert_eq!(p.get("max_age"), Some("30"));
         assert_eq!(p.get("client_id"), Some("web"));
@@ -216,7 +232,7 @@ mod tests {
     fn unsigned_objects_need_the_clients_consent() {
         let jwt = unsigned(json!({"response_type": "code", "scope": "openid"}));
         assert!(refusal(&jwt, &client(false)).contains("--allow-unsigned-request-objects"));
-        let p = verify(&client(true), &jwt, ISSUER, NOW).unwrap();
+        let p = verify(&client(true), None, &jwt, ISSUER, NOW).unwrap();
         assert_eq!(p.get("scope"), Some("openid"));
     }
 

@@ -476,14 +476,25 @@ impl Store {
     }
 
     pub async fn insert_client(&self, client: &Client) -> Result<()> {
+        self.insert_client_registered(client, None).await
+    }
+
+    /// Inserts a client with the hash of its RFC 7592 registration access token (one
+    /// commit: a registered client is never stored without it).
+    pub async fn insert_client_registered(
+        &self,
+        client: &Client,
+        registration_token_hash: Option<&str>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let res = sqlx::query(
-            "INSERT INTO clients (client_id, data, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO clients (client_id, data, created_at, updated_at, registration_token_hash) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(&client.client_id)
         .bind(serde_json::to_string(client).map_err(json_err)?)
         .bind(client.created_at)
         .bind(client.updated_at)
+        .bind(registration_token_hash)
         .execute(&mut *tx)
         .await;
         match res {
@@ -500,6 +511,17 @@ impl Store {
         Self::bump(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The hash of a client's RFC 7592 registration access token: `None` when there
+    /// is no such client, `Some(None)` when it was not dynamically registered.
+    pub async fn registration_token_hash(&self, client_id: &str) -> Result<Option<Option<String>>> {
+        let row: Option<Option<String>> =
+            sqlx::query_scalar("SELECT registration_token_hash FROM clients WHERE client_id = ?")
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row)
     }
 
     pub async fn update_client(&self, client: &Client) -> Result<()> {

@@ -675,3 +675,66 @@ fn output_cut_short_by_its_reader_ends_quietly() {
         "{status:?} {stderr}"
     );
 }
+
+#[test]
+fn clients_take_their_keys_by_url_with_jwks_uri() {
+    let sandbox = Sandbox::new();
+    let uri = "https://keys.example/jwks.json";
+    let created = sandbox.ok_json(&[
+        "clients",
+        "create",
+        "--name",
+        "Keys by URL",
+        "--id",
+        "by-url",
+        "--grant",
+        "client_credentials",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-uri",
+        uri,
+    ]);
+    assert_eq!(created["jwks_uri"], uri);
+    assert_eq!(created["jwks"], Value::Null);
+    assert_mentions(&sandbox.ok(&["clients", "show", "by-url"]), &["keys:", uri]);
+
+    // Inline keys replace the URL, and the URL the inline keys.
+    let jwks = sandbox.file("jwks.json");
+    std::fs::write(&jwks, r#"{"keys": []}"#).unwrap();
+    let inline = sandbox.ok_json(&[
+        "clients",
+        "update",
+        "by-url",
+        "--jwks",
+        jwks.to_str().unwrap(),
+    ]);
+    assert_eq!(inline["jwks"], json!({"keys": []}));
+    assert_eq!(inline["jwks_uri"], Value::Null);
+    let back = sandbox.ok_json(&["clients", "update", "by-url", "--jwks-uri", uri]);
+    assert_eq!(back["jwks_uri"], uri);
+    assert_eq!(back["jwks"], Value::Null);
+
+    sandbox
+        .run(&[
+            "clients",
+            "update",
+            "by-url",
+            "--jwks-uri",
+            "http://keys.example/jwks.json",
+        ])
+        .one_line_error(&["jwks_uri", "http on a non-local host"]);
+    // private_key_jwt needs keys one way or the other.
+    sandbox
+        .run(&["clients", "update", "by-url", "--jwks-uri", "none"])
+        .one_line_error(&["private_key_jwt", "jwks_uri"]);
+    let cleared = sandbox.ok_json(&[
+        "clients",
+        "update",
+        "by-url",
+        "--auth-method",
+        "client_secret_basic",
+        "--jwks-uri",
+        "none",
+    ]);
+    assert_eq!(cleared["jwks_uri"], Value::Null);
+}

@@ -79,6 +79,7 @@ function client(now: number, c: Partial<Client> & Pick<Client, "client_id" | "na
     auto_approve: false,
     tags: [],
     jwks: null,
+    jwks_uri: null,
     created_at: now - 86400 * 12,
     updated_at: now - 3600 * 5,
     ...c,

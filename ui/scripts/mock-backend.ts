@@ -111,7 +111,14 @@ export function createMockBackend(opts: MockOptions = {}): MockBackend {
       id_token_signed_response_alg: input.id_token_signed_response_alg ?? base?.id_token_signed_response_alg ?? "RS256",
       auto_approve: input.auto_approve ?? base?.auto_approve ?? false,
       tags: [...(input.tags ?? base?.tags ?? [])].sort(),
-      jwks: input.jwks ?? base?.jwks ?? null,
+      // As the core: inline keys replace a URL, a URL replaces inline keys, "" removes the URL.
+      jwks: input.jwks ?? (input.jwks_uri?.trim() ? null : (base?.jwks ?? null)),
+      jwks_uri:
+        input.jwks !== undefined && input.jwks !== null
+          ? null
+          : input.jwks_uri === undefined || input.jwks_uri === null
+            ? (base?.jwks_uri ?? null)
+            : input.jwks_uri.trim() || null,
       extra_claims: input.extra_claims ?? base?.extra_claims ?? [],
       resources: input.resources ?? base?.resources ?? [],
       default_audience:

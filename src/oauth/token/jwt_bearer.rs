@@ -38,6 +38,7 @@ pub struct Assertion {
 /// `invalid_grant` naming the claim at fault and the fix.
 pub fn check(
     client: &Client,
+    keys: Option<&Value>,
     jwt: &str,
     audiences: &[&str],
     now: Timestamp,
@@ -52,7 +53,7 @@ pub fn check(
         .to_string();
     let id = &client.client_id;
     let verified = if iss == *id {
-        jose::verify_client_signed(client, jwt, "assertion")
+        jose::verify_client_signed(client, keys, jwt, "assertion")
     } else if let Some(t) = client.trusted_issuers.iter().find(|t| t.issuer == iss) {
         jose::verify_set_signed(
             &t.jwks,
@@ -162,7 +163,24 @@ pub async fn exchange(
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let token_url = ctx.config.url(paths::TOKEN);
-    let a = check(client, assertion, &[&token_url, &ctx.config.issuer], now)?;
+    // The client's own keys, when it signed the assertion itself.
+    let own = jose::peek(assertion, "assertion")
+        .ok()
+        .is_some_and(|p| p.claim_str("iss") == Some(client.client_id.as_str()));
+    let keys = if own {
+        crate::oauth::jwks_uri::client_keys(ctx, client, assertion, now)
+            .await
+            .map_err(OAuthError::invalid_grant)?
+    } else {
+        None
+    };
+    let a = check(
+        client,
+        keys.as_deref(),
+        assertion,
+        &[&token_url, &ctx.config.issuer],
+        now,
+    )?;
     let scopes = scopes(client, scope)?;
     let user = find_persona(ctx, &a.sub).await?;
     if let Some(jti) = &a.jti {
@@ -275,7 +293,7 @@ mod tests {
     }
 
     fn refusal(c: &Client, jwt: &str) -> String {
-        let e = check(c, jwt, &[TOKEN, ISSUER], NOW).unwrap_err();
+        let e = check(c, c.jwks.as_ref(), jwt, &[TOKEN, ISSUER], NOW).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidGrant, "{}", e.description);
         e.description
     }
@@ -285,6 +303,7 @@ mod tests {
         let c = client(vec![idp()]);
         let a = check(
             &c,
+            None,
             &by_idp(good("https://idp.example.com")),
             &[TOKEN, ISSUER],
             NOW,
@@ -296,7 +315,7 @@ mod tests {
         let mut own = good("svc");
         own["aud"] = json!([ISSUER]);
         assert_eq!(
-            check(&c, &by_client(own), &[TOKEN, ISSUER], NOW)
+            check(&c, None, &by_client(own), &[TOKEN, ISSUER], NOW)
                 .unwrap()
                 .iss,
             "svc"

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use crate::support::{Auth, Reply, TestProvider, jwt_claims, service_client};
 use authdesk::model::{AuthMethod, ClientInput, random_token};
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(super) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// RFC 7523 §3 claims for `client_id`, valid for a minute from the provider's now.
-fn assertion_claims(tp: &TestProvider, client_id: &str, aud: &str) -> Value {
+pub(super) fn assertion_claims(tp: &TestProvider, client_id: &str, aud: &str) -> Value {
     json!({
         "iss": client_id,
         "sub": client_id,
@@ -27,7 +27,7 @@ fn assertion_claims(tp: &TestProvider, client_id: &str, aud: &str) -> Value {
     })
 }
 
-fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+pub(super) fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
     let header = Header {
         kid: kid.map(str::to_string),
         ..Header::new(alg)
@@ -50,7 +50,7 @@ async fn with_assertion(tp: &TestProvider, assertion: &str) -> Reply {
 }
 
 /// A P-256 key pair and its public JWK Set (one key, `kid`).
-fn ec_key(kid: &str) -> (EncodingKey, Value) {
+pub(super) fn ec_key(kid: &str) -> (EncodingKey, Value) {
     let kp = rcgen::KeyPair::generate().expect("a P-256 key");
     let point = kp.public_key_raw();
     assert_eq!(point.len(), 65, "an uncompressed P-256 point");

@@ -12,9 +12,11 @@
 //!   password, revocation and introspection through the `oauth2` crate.
 //! - [`claims`]: RFC 8707 resources, extra claims, overrides, the claims parameter, presets.
 //! - [`client_auth`]: client_secret_basic / post / jwt and private_key_jwt on the wire.
+//! - [`jwks_uri`]: client keys by URL: fetched at registration, cached, rotated, refused.
 //! - [`refusals`]: each refused request gets its RFC error code and a description naming the cause.
 //! - [`bearer`]: RFC 6750 access to `/userinfo` and `/api/me`.
 //! - [`registration`]: RFC 7591 dynamic client registration.
+//! - [`registration_management`]: RFC 7592 reading, replacing and deleting a registration.
 //! - [`authorize`]: RFC 9207 `iss` and RFC 8252 loopback redirects.
 //! - [`consent`]: the consent page and the window's decisions.
 //! - [`device`]: RFC 8628 device authorization.
@@ -28,8 +30,10 @@ mod client_auth;
 mod consent;
 mod device;
 mod hardening;
+mod jwks_uri;
 mod keys;
 mod oidc;
 mod refusals;
 mod registration;
+mod registration_management;
 mod with_oauth2;

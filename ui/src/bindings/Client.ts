@@ -41,7 +41,13 @@ auto_approve: boolean, tags: Array<string>,
 /**
  * Public keys for `private_key_jwt` (a JWK Set).
  */
-jwks: unknown, created_at: number, updated_at: number, 
+jwks: unknown, 
+/**
+ * Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`):
+ * `https`, or `http` on a loopback address; fetched and cached by the provider.
+ * Never together with `jwks`.
+ */
+jwks_uri: string | null, created_at: number, updated_at: number, 
 /**
  * Claims added to this client's tokens and userinfo (issue 18).
  */

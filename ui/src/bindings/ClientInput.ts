@@ -20,7 +20,12 @@ client_id?: string,
 /**
  * Chosen by the caller or generated for confidential clients.
  */
-client_secret?: string, name?: string, client_type?: ClientType, redirect_uris?: Array<string>, post_logout_redirect_uris?: Array<string>, grant_types?: Array<GrantType>, response_types?: Array<ResponseType>, scopes?: Array<string>, token_endpoint_auth_method?: AuthMethod, require_pkce?: boolean, allow_plain_pkce?: boolean, access_token_format?: TokenFormat, access_token_ttl?: number, refresh_token_ttl?: number, id_token_ttl?: number, code_ttl?: number, id_token_signed_response_alg?: SigningAlg, auto_approve?: boolean, tags?: Array<string>, jwks?: unknown, extra_claims?: Array<ClaimRule>, resources?: Array<string>, 
+client_secret?: string, name?: string, client_type?: ClientType, redirect_uris?: Array<string>, post_logout_redirect_uris?: Array<string>, grant_types?: Array<GrantType>, response_types?: Array<ResponseType>, scopes?: Array<string>, token_endpoint_auth_method?: AuthMethod, require_pkce?: boolean, allow_plain_pkce?: boolean, access_token_format?: TokenFormat, access_token_ttl?: number, refresh_token_ttl?: number, id_token_ttl?: number, code_ttl?: number, id_token_signed_response_alg?: SigningAlg, auto_approve?: boolean, tags?: Array<string>, jwks?: unknown, 
+/**
+ * The URL of the client's JWK Set; `""` removes it. Giving `jwks` or `jwks_uri`
+ * replaces the other.
+ */
+jwks_uri?: string, extra_claims?: Array<ClaimRule>, resources?: Array<string>, 
 /**
  * `""` removes the default audience.
  */

@@ -296,17 +296,44 @@ export function parseJwks(text: string): Record<string, unknown> | undefined {
   return v as Record<string, unknown>;
 }
 
-/** The client's public keys: a JWK Set, which `private_key_jwt` needs. */
-export function validateJwks(text: string, method: AuthMethod): string | null {
+/**
+ * The client's public keys: a JWK Set, or the URL of one (`jwksUri`), which
+ * `private_key_jwt` needs; never both (RFC 7591 §2).
+ */
+export function validateJwks(text: string, method: AuthMethod, jwksUri = ""): string | null {
   try {
     const jwks = parseJwks(text);
-    if (jwks === undefined && method === "private_key_jwt") {
-      return 'private_key_jwt needs the client\'s public keys: paste a JWK Set {"keys": [...]}';
+    const byUrl = jwksUri.trim() !== "";
+    if (jwks !== undefined && byUrl) {
+      return "Give the client's public keys one way: a JWK Set here, or its URL, not both";
+    }
+    if (jwks === undefined && !byUrl && method === "private_key_jwt") {
+      return 'private_key_jwt needs the client\'s public keys: paste a JWK Set {"keys": [...]}, or give its URL';
     }
     return null;
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+/** The URL of the client's JWK Set: https, or http on a loopback address; blank for none. */
+export function validateJwksUri(text: string): string | null {
+  const uri = text.trim();
+  if (uri === "") return null;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `'${uri}' is not an absolute URL; write it in full, e.g. https://app.example/jwks.json`;
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    return `'${uri}' uses http on a non-local host; use https, or a loopback address (127.0.0.1, [::1], localhost)`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return `'${uri}' is not an https URL`;
+  }
+  if (url.hash !== "") return `'${uri}' has a #fragment; remove it`;
+  return null;
 }
 
 // ---- a client's flows ----

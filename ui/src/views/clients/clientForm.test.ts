@@ -96,6 +96,25 @@ describe("validateClientForm", () => {
     expect(validateClientForm({ ...f, jwks: '{"keys":[]}' }, { isNew: true })).toEqual({});
   });
 
+  it("takes the keys by URL instead, https or loopback http, never both ways", () => {
+    const f = { ...valid(), token_endpoint_auth_method: "private_key_jwt" as const };
+    expect(validateClientForm({ ...f, jwks_uri: "https://keys.example/jwks.json" }, { isNew: true })).toEqual({});
+    expect(validateClientForm({ ...f, jwks_uri: "http://127.0.0.1:9000/jwks" }, { isNew: true })).toEqual({});
+    expect(validateClientForm({ ...f, jwks_uri: "http://keys.example/jwks" }, { isNew: true }).jwks_uri).toMatch(
+      /non-local host/,
+    );
+    expect(validateClientForm({ ...f, jwks_uri: "jwks.json" }, { isNew: true }).jwks_uri).toMatch(/absolute URL/);
+    expect(
+      validateClientForm({ ...f, jwks: '{"keys":[]}', jwks_uri: "https://keys.example/jwks" }, { isNew: true }).jwks,
+    ).toMatch(/not both/);
+    const input = toClientInput({ ...f, jwks_uri: " https://keys.example/jwks " }, { isNew: true });
+    expect(input.jwks_uri).toBe("https://keys.example/jwks");
+    expect(input).not.toHaveProperty("jwks");
+    expect(clientToForm({ ...makeFixtures().clients[0], jwks_uri: "https://keys.example/jwks" }).jwks_uri).toBe(
+      "https://keys.example/jwks",
+    );
+  });
+
   it("checks lifetimes", () => {
     expect(validateClientForm({ ...valid(), access_token_ttl: 0 }, { isNew: true }).access_token_ttl).toMatch(
       /between 1 second/,

@@ -25,6 +25,7 @@ import {
   validateClientName,
   validateGrants,
   validateJwks,
+  validateJwksUri,
   validateRedirectUris,
   validateResponseTypes,
   validateScopes,
@@ -109,6 +110,8 @@ export interface ClientForm {
   tags: string;
   /** A JWK Set as JSON text; empty for none. */
   jwks: string;
+  /** The URL the client publishes its JWK Set at; empty for none. */
+  jwks_uri: string;
   /** A preset's name; "" for none (Authdesk's own claims). */
   preset: Preset | "";
   /** RFC 8707 resources the client may ask for, one per line. */
@@ -150,6 +153,7 @@ export function newClientForm(): ClientForm {
     auto_approve: false,
     tags: "",
     jwks: "",
+    jwks_uri: "",
     preset: "",
     resources: "",
     default_audience: "",
@@ -183,6 +187,7 @@ export function clientToForm(c: Client): ClientForm {
     auto_approve: c.auto_approve,
     tags: c.tags.join(", "),
     jwks: c.jwks === null || c.jwks === undefined ? "" : JSON.stringify(c.jwks, null, 2),
+    jwks_uri: c.jwks_uri ?? "",
     preset: c.preset ?? "",
     resources: c.resources.join("\n"),
     default_audience: c.default_audience ?? "",
@@ -244,7 +249,8 @@ export function validateClientForm(form: ClientForm, opts: { isNew: boolean }): 
     post_logout_redirect_uris: validateUriLines(form.post_logout_redirect_uris),
     scopes: validateScopes(form.scopes),
     token_endpoint_auth_method: validateAuthMethod(form.token_endpoint_auth_method, form.client_type),
-    jwks: validateJwks(form.jwks, form.token_endpoint_auth_method),
+    jwks: validateJwks(form.jwks, form.token_endpoint_auth_method, form.jwks_uri),
+    jwks_uri: validateJwksUri(form.jwks_uri),
     access_token_ttl: validateTtl(form.access_token_ttl),
     refresh_token_ttl: validateTtl(form.refresh_token_ttl),
     id_token_ttl: validateTtl(form.id_token_ttl),
@@ -347,6 +353,8 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
   input.backchannel_logout_uri = form.backchannel_logout_uri.trim();
   const jwks = parseJwks(form.jwks);
   if (jwks !== undefined) input.jwks = jwks;
+  // "" removes the URL (inline keys, if any, then stay).
+  input.jwks_uri = form.jwks_uri.trim();
   return input;
 }
 
