@@ -40,6 +40,9 @@ pub struct Metadata {
     pub require_pushed_authorization_requests: Option<bool>,
     /// RFC 9449 §5.2.
     pub dpop_bound_access_tokens: Option<bool>,
+    /// OpenID Connect Back-Channel Logout §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 fn metadata_err(d: impl Into<String>) -> OAuthError {
@@ -127,6 +130,8 @@ pub fn to_input(m: Metadata) -> Result<ClientInput, OAuthError> {
         tags: Some(vec!["registered".into()]),
         require_pushed_authorization_requests: m.require_pushed_authorization_requests,
         dpop_bound_access_tokens: m.dpop_bound_access_tokens,
+        backchannel_logout_uri: m.backchannel_logout_uri,
+        backchannel_logout_session_required: m.backchannel_logout_session_required,
         ..Default::default()
     })
 }
@@ -206,6 +211,10 @@ pub fn response(issuer: &str, r: &Registered) -> Value {
     }
     if c.dpop_bound_access_tokens {
         v["dpop_bound_access_tokens"] = json!(true);
+    }
+    if let Some(u) = &c.backchannel_logout_uri {
+        v["backchannel_logout_uri"] = json!(u);
+        v["backchannel_logout_session_required"] = json!(c.backchannel_logout_session_required);
     }
     v
 }
@@ -374,6 +383,11 @@ fn replacing(existing: &Client, meta: ClientInput) -> ClientInput {
         jwks_uri: Some(meta.jwks_uri.unwrap_or_default()),
         require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
         dpop_bound_access_tokens: meta.dpop_bound_access_tokens,
+        // Absent: no back-channel logout any more.
+        backchannel_logout_uri: Some(meta.backchannel_logout_uri.unwrap_or_default()),
+        backchannel_logout_session_required: Some(
+            meta.backchannel_logout_session_required.unwrap_or(false),
+        ),
         ..ClientInput::from(existing)
     }
 }

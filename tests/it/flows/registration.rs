@@ -185,3 +185,43 @@ async fn closed_registration_is_refused_and_not_advertised() {
     );
     assert!(tp.core().list_clients().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_backchannel_logout_uri_is_registered_and_a_remote_http_one_refused() {
+    let tp = TestProvider::start().await;
+    let reply = register(
+        &tp,
+        json!({
+            "client_name": "Back-channel app",
+            "redirect_uris": [REDIRECT],
+            "backchannel_logout_uri": "https://app.example.com/bcl",
+            "backchannel_logout_session_required": true,
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(
+        reply.body["backchannel_logout_uri"],
+        "https://app.example.com/bcl"
+    );
+    assert_eq!(reply.body["backchannel_logout_session_required"], true);
+    let id = reply.str("client_id").to_string();
+    let stored = tp.core().get_client(&id).await.unwrap();
+    assert_eq!(
+        stored.backchannel_logout_uri.as_deref(),
+        Some("https://app.example.com/bcl")
+    );
+
+    let reply = register(
+        &tp,
+        json!({"redirect_uris": [REDIRECT], "backchannel_logout_uri": "http://app.example.com/bcl"}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.body["error"], "invalid_client_metadata");
+    let desc = reply.str("error_description");
+    assert!(
+        desc.starts_with("backchannel_logout_uri:") && desc.contains("https"),
+        "{desc}"
+    );
+}
