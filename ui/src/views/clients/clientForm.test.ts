@@ -190,6 +190,29 @@ describe("conversions", () => {
     expect(input).not.toHaveProperty("jwks");
   });
 
+  it("carries the PAR, DPoP and request-object switches and the back-channel logout URI both ways", () => {
+    const c = {
+      ...makeFixtures(1_700_000_000).clients[0]!,
+      require_pushed_authorization_requests: true,
+      dpop_bound_access_tokens: true,
+      allow_unsigned_request_objects: false,
+      backchannel_logout_uri: "https://app.example.test/bcl",
+    };
+    const form = clientToForm(c);
+    expect(form.require_pushed_authorization_requests).toBe(true);
+    expect(toClientInput(form, { isNew: false })).toMatchObject({
+      require_pushed_authorization_requests: true,
+      dpop_bound_access_tokens: true,
+      allow_unsigned_request_objects: false,
+      backchannel_logout_uri: "https://app.example.test/bcl",
+    });
+    // Cleared in the form: sent as "" (the core reads it as none).
+    expect(toClientInput({ ...form, backchannel_logout_uri: " " }, { isNew: false }).backchannel_logout_uri).toBe("");
+    expect(validateClientForm({ ...valid(), backchannel_logout_uri: "app/bcl" }, { isNew: true })).toHaveProperty(
+      "backchannel_logout_uri",
+    );
+  });
+
   it("sends a chosen client id and the parsed lists when creating", () => {
     const input = toClientInput(
       {

@@ -124,6 +124,9 @@ export interface ClientForm {
   trusted_issuers: string;
   /** Where logout tokens are POSTed; empty for none. */
   backchannel_logout_uri: string;
+  require_pushed_authorization_requests: boolean;
+  dpop_bound_access_tokens: boolean;
+  allow_unsigned_request_objects: boolean;
 }
 
 export type ClientFormField = keyof ClientForm;
@@ -160,6 +163,9 @@ export function newClientForm(): ClientForm {
     extra_claims: "",
     trusted_issuers: "",
     backchannel_logout_uri: "",
+    require_pushed_authorization_requests: false,
+    dpop_bound_access_tokens: false,
+    allow_unsigned_request_objects: false,
   };
 }
 
@@ -194,6 +200,9 @@ export function clientToForm(c: Client): ClientForm {
     extra_claims: c.extra_claims.length ? JSON.stringify(c.extra_claims, null, 2) : "",
     trusted_issuers: c.trusted_issuers.length ? JSON.stringify(c.trusted_issuers, null, 2) : "",
     backchannel_logout_uri: c.backchannel_logout_uri ?? "",
+    require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+    dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+    allow_unsigned_request_objects: c.allow_unsigned_request_objects,
   };
 }
 
@@ -351,6 +360,9 @@ export function toClientInput(form: ClientForm, opts: { isNew: boolean }): Clien
   input.preset = form.preset;
   input.trusted_issuers = parseTrustedIssuers(form.trusted_issuers).issuers;
   input.backchannel_logout_uri = form.backchannel_logout_uri.trim();
+  input.require_pushed_authorization_requests = form.require_pushed_authorization_requests;
+  input.dpop_bound_access_tokens = form.dpop_bound_access_tokens;
+  input.allow_unsigned_request_objects = form.allow_unsigned_request_objects;
   const jwks = parseJwks(form.jwks);
   if (jwks !== undefined) input.jwks = jwks;
   // "" removes the URL (inline keys, if any, then stay).
