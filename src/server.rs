@@ -370,6 +370,7 @@ impl Provider {
             pending: Default::default(),
             log,
             dpop: Default::default(),
+            dpop_bindings: Default::default(),
             faults,
             jwks_uris: Default::default(),
         });

@@ -364,6 +364,7 @@ pub async fn mint(
         pending: Default::default(),
         log,
         dpop: Default::default(),
+        dpop_bindings: Default::default(),
         faults: crate::oauth::faults::Faults::new(core.data_dir()),
         jwks_uris: Default::default(),
     });

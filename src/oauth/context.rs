@@ -73,6 +73,8 @@ pub struct Parts {
     pub log: RequestLog,
     /// The key of DPoP nonces.
     pub dpop: super::dpop::NonceKey,
+    /// The DPoP bindings of tokens seen (a token's binding never changes).
+    pub dpop_bindings: super::dpop::Bindings,
     /// Fault rules in force (failures on demand).
     pub faults: super::faults::Faults,
     /// The key sets of clients that publish them by URL (`jwks_uri`), as fetched.

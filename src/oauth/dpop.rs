@@ -358,7 +358,36 @@ pub fn check_refresh_binding(
 
 /// The key a stored token is bound to, if any.
 pub async fn binding_of(ctx: &Context, token_id: &str) -> Result<Option<String>, OAuthError> {
-    Ok(standards::binding_of(ctx.core.store.pool(), token_id).await?)
+    if let Some(known) = ctx.dpop_bindings.get(token_id) {
+        return Ok(known);
+    }
+    let found = standards::binding_of(ctx.core.store.pool(), token_id).await?;
+    ctx.dpop_bindings.put(token_id, found.clone());
+    Ok(found)
+}
+
+/// The DPoP bindings of tokens already looked up (or issued here): a token's binding
+/// is stored with it, before the token is handed out, and never changes, so an answer
+/// once read stays true. Spares introspection and every bearer check a query.
+#[derive(Debug, Default)]
+pub struct Bindings(std::sync::Mutex<std::collections::HashMap<String, Option<String>>>);
+
+impl Bindings {
+    /// At most this many are kept; the map starts over when full.
+    const LIMIT: usize = 10_000;
+
+    fn get(&self, token_id: &str) -> Option<Option<String>> {
+        self.0.lock().ok()?.get(token_id).cloned()
+    }
+
+    fn put(&self, token_id: &str, jkt: Option<String>) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= Self::LIMIT {
+                m.clear();
+            }
+            m.insert(token_id.to_string(), jkt);
+        }
+    }
 }
 
 /// Stores the binding of freshly issued tokens: the access token, and the refresh
@@ -373,15 +402,21 @@ pub async fn store_bindings(
     if public_client && response.refresh_token.is_some() {
         ids.extend(response.issued.get(1));
     }
-    let rows = ids.into_iter().map(|id| BindingRow {
-        token_id: id.clone(),
-        jkt: jkt.to_string(),
-    });
+    let rows: Vec<BindingRow> = ids
+        .into_iter()
+        .map(|id| BindingRow {
+            token_id: id.clone(),
+            jkt: jkt.to_string(),
+        })
+        .collect();
     ctx.core
         .store
         .writer()
-        .append(crate::store::writer::boxed(rows).collect())
+        .append(crate::store::writer::boxed(rows.clone()).collect())
         .await?;
+    for r in rows {
+        ctx.dpop_bindings.put(&r.token_id, Some(r.jkt));
+    }
     Ok(())
 }
 
