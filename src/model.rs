@@ -1224,6 +1224,15 @@ impl Scope {
 }
 
 #[cfg(test)]
+impl ClientInput {
+    /// The client this input makes on a fresh provider (its default scopes known).
+    pub(crate) fn test_client(self) -> Client {
+        let scopes: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+        self.into_client(None, &scopes, 0).unwrap()
+    }
+}
+
+#[cfg(test)]
 mod tests {
 
     #[test]

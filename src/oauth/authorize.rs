@@ -800,7 +800,7 @@ pub async fn begin(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, ClientType, DEFAULT_SCOPES};
+    use crate::model::{ClientInput, ClientType};
 
     fn client(kind: ClientType) -> Client {
         ClientInput {
@@ -813,15 +813,7 @@ mod tests {
             ]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn params(q: &str) -> Params {

@@ -233,15 +233,7 @@ mod tests {
             redirect_uris: Some(vec!["http://127.0.0.1/cb".into()]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &crate::model::DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap();
+        .test_client();
         let row = SessionClientRow {
             session_hash: "h".into(),
             client_id: "web".into(),

@@ -585,7 +585,7 @@ impl<'a> Shaper<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, ClientType, DEFAULT_SCOPES};
+    use crate::model::{ClientInput, ClientType};
     use crate::token_shape::ClaimRule;
 
     fn client() -> Client {
@@ -600,15 +600,7 @@ mod tests {
             ]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn user() -> User {

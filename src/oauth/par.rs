@@ -175,7 +175,7 @@ pub async fn take(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, DEFAULT_SCOPES};
+    use crate::model::ClientInput;
 
     const NOW: Timestamp = 1_700_000_000;
 
@@ -187,15 +187,7 @@ mod tests {
             require_pushed_authorization_requests: Some(require),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn pushed(client_id: &str, expires_at: Timestamp, used_at: Option<Timestamp>) -> PushedRequest {

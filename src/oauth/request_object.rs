@@ -132,7 +132,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, DEFAULT_SCOPES};
+    use crate::model::ClientInput;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -151,15 +151,7 @@ mod tests {
             allow_unsigned_request_objects: Some(allow_unsigned),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn signed(claims: Value) -> String {

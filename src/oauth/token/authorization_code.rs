@@ -151,7 +151,7 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, ClientType, DEFAULT_SCOPES};
+    use crate::model::{ClientInput, ClientType};
     use crate::oauth::ErrorCode;
 
     const NOW: Timestamp = 1_700_000_000;
@@ -167,15 +167,7 @@ mod tests {
             redirect_uris: Some(vec![REDIRECT.into()]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn code(challenge: Option<&str>) -> CodeRow {

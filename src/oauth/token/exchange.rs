@@ -517,15 +517,7 @@ mod tests {
             scopes: Some(vec!["openid".into(), "profile".into(), "email".into()]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &crate::model::DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap();
+        .test_client();
         let held = vec!["openid".to_string(), "profile".to_string()];
         assert_eq!(scopes(&client, None, Some(&held)).unwrap(), vec!["profile"]);
         assert_eq!(
@@ -553,15 +545,7 @@ mod tests {
             resources: Some(vec!["https://api.example.com".into()]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &crate::model::DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap();
+        .test_client();
         let mut s = party("alice", None);
         s.client_id = Some("spa".into());
         s.aud = vec!["spa".into()];

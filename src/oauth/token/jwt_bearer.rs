@@ -233,7 +233,7 @@ async fn find_persona(ctx: &Context, sub: &str) -> Result<User, OAuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, ClientType, DEFAULT_SCOPES, GrantType, TrustedIssuer};
+    use crate::model::{ClientInput, ClientType, GrantType, TrustedIssuer};
     use crate::oauth::ErrorCode;
     use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
@@ -258,15 +258,7 @@ mod tests {
             trusted_issuers: Some(trusted),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn idp() -> TrustedIssuer {

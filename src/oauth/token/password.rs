@@ -75,7 +75,7 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, ClientType, DEFAULT_SCOPES, GrantType};
+    use crate::model::{ClientInput, ClientType, GrantType};
     use crate::oauth::ErrorCode;
 
     fn client() -> Client {
@@ -86,15 +86,7 @@ mod tests {
             grant_types: Some(vec![GrantType::Password]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn record(hash: Option<&str>) -> UserRecord {

@@ -168,7 +168,7 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientInput, ClientType, DEFAULT_SCOPES, TokenFormat};
+    use crate::model::{ClientInput, ClientType, TokenFormat};
     use crate::oauth::ErrorCode;
 
     const NOW: Timestamp = 1_700_000_000;
@@ -181,15 +181,7 @@ mod tests {
             redirect_uris: Some(vec!["https://app.example/cb".into()]),
             ..Default::default()
         }
-        .into_client(
-            None,
-            &DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .unwrap()
+        .test_client()
     }
 
     fn refresh_token() -> TokenRow {
