@@ -160,6 +160,18 @@ pub fn verify_set_signed(
     Ok(peeked)
 }
 
+/// The audiences of an `aud` claim (a string or an array of strings).
+pub fn audiences(aud: Option<&Value>) -> Vec<String> {
+    match aud {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Whether an `aud` claim (a string or an array) contains one of `accepted`.
 pub fn aud_contains(aud: Option<&Value>, accepted: &[&str]) -> bool {
     let ok = |a: &str| accepted.iter().any(|x| *x == a.trim_end_matches('/'));

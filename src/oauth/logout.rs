@@ -4,7 +4,7 @@
 //! `id_token_hint`) is confirmed by the person first (§2), so no page can sign the
 //! browser out by linking here.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::context::{Context, LogLine, paths};
 use super::error::OAuthError;
@@ -37,14 +37,7 @@ fn hint_audiences(ctx: &Context, hint: &str) -> Result<Vec<String>, OAuthError> 
                 ctx.config.issuer
             ))
         })?;
-    Ok(match &claims["aud"] {
-        Value::String(a) => vec![a.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    })
+    Ok(super::jose::audiences(claims.get("aud")))
 }
 
 /// The client a logout speaks for: `client_id`, which must be an audience of the hint

@@ -128,17 +128,6 @@ struct Party {
     act: Option<Value>,
 }
 
-fn audiences(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 async fn user_by_sub(ctx: &Context, sub: &str) -> Result<Option<User>, OAuthError> {
     Ok(ctx.core.cached_user(sub).await?.map(|u| (*u).clone()))
 }
@@ -191,7 +180,7 @@ async fn resolve(
             aud: kept
                 .aud
                 .as_ref()
-                .map(|a| audiences(Some(a)))
+                .map(|a| jose::audiences(Some(a)))
                 .unwrap_or_else(|| vec![row.client_id.clone()]),
             scopes: Some(row.scope_list()),
             act: kept.added.and_then(|mut a| a.remove("act")),
@@ -252,10 +241,7 @@ async fn resolve(
     let user = if iss == issuer {
         user_by_sub(ctx, &sub).await?
     } else {
-        match ctx.core.cached_user_named(&sub).await? {
-            Some(u) => Some((*u).clone()),
-            None => user_by_sub(ctx, &sub).await?,
-        }
+        super::jwt_bearer::persona(ctx, &sub).await?
     };
     Ok(Party {
         user,
@@ -266,7 +252,7 @@ async fn resolve(
             .get("azp")
             .and_then(Value::as_str)
             .map(str::to_string),
-        aud: audiences(claims.get("aud")),
+        aud: jose::audiences(claims.get("aud")),
         scopes: None,
         act: claims.get("act").cloned(),
     })

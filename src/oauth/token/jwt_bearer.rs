@@ -217,13 +217,18 @@ pub async fn exchange(
     Ok(response)
 }
 
-/// The persona an assertion's `sub` names: by username, else by `sub`.
+/// The persona an outside token's `sub` names: by username, else by `sub`.
+pub(super) async fn persona(ctx: &Context, sub: &str) -> Result<Option<User>, OAuthError> {
+    Ok(match ctx.core.cached_user_named(sub).await? {
+        Some(u) => Some((*u).clone()),
+        None => ctx.core.cached_user(sub).await?.map(|u| (*u).clone()),
+    })
+}
+
+/// The persona an assertion's `sub` names, or the refusal that says how to make it.
 async fn find_persona(ctx: &Context, sub: &str) -> Result<User, OAuthError> {
-    if let Some(u) = ctx.core.cached_user_named(sub).await? {
-        return Ok((*u).clone());
-    }
-    if let Some(u) = ctx.core.cached_user(sub).await? {
-        return Ok((*u).clone());
+    if let Some(u) = persona(ctx, sub).await? {
+        return Ok(u);
     }
     Err(OAuthError::invalid_grant(format!(
         "the assertion's sub '{sub}' is no persona of Authdesk; create a persona with that username (authdesk users create {sub}), or sign the assertion with an existing persona's username or sub"
