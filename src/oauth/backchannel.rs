@@ -162,16 +162,8 @@ impl Context {
 
 /// POSTs the logout token; the RP's 2xx answer is success (§2.8).
 async fn deliver(uri: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<u16, String> {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(DELIVERY_TIMEOUT);
-    for root in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        if let Ok(cert) = reqwest::Certificate::from_der(root.as_ref()) {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
+    let loopback = url::Url::parse(uri).is_ok_and(|u| crate::model::is_loopback_or_localhost(&u));
+    let mut builder = super::jwks_uri::web_client(!loopback, DELIVERY_TIMEOUT);
     // A receiver on this machine may use a certificate of Authdesk's own CA.
     if let Some(cert) = ca_pem.and_then(|pem| reqwest::Certificate::from_pem(pem).ok()) {
         builder = builder.add_root_certificate(cert);
@@ -185,13 +177,7 @@ async fn deliver(uri: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<u16, S
         .send()
         .await
         .map_err(|e| {
-            let mut why = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                why.push_str(": ");
-                why.push_str(&s.to_string());
-                source = s.source();
-            }
+            let why = super::jwks_uri::chain(&e);
             if e.is_timeout() {
                 format!("no answer within {}s ({why})", DELIVERY_TIMEOUT.as_secs())
             } else if e.is_connect() {

@@ -49,6 +49,15 @@ impl Default for Fetcher {
 }
 
 fn http_client(proxied: bool, timeout: Duration) -> Result<reqwest::Client, String> {
+    web_client(proxied, timeout)
+        .build()
+        .map_err(|e| format!("Authdesk could not set up its HTTPS client ({e})"))
+}
+
+/// An HTTP client for calls out to other servers (a client's keys, its back-channel
+/// logout URI): the public web roots only, no redirects, `timeout` for everything; a
+/// loopback target is reached without the environment's proxy (`proxied: false`).
+pub(super) fn web_client(proxied: bool, timeout: Duration) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
         .tls_built_in_root_certs(false)
         .redirect(reqwest::redirect::Policy::none())
@@ -65,13 +74,11 @@ fn http_client(proxied: bool, timeout: Duration) -> Result<reqwest::Client, Stri
         }
     }
     builder
-        .build()
-        .map_err(|e| format!("Authdesk could not set up its HTTPS client ({e})"))
 }
 
 /// An error and its sources, e.g. `error sending request: client error (Connect): dns
 /// error: failed to lookup address information: Name or service not known`.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
