@@ -18,6 +18,7 @@ use crate::model::{
 use crate::password;
 use crate::seed::{ImportSummary, SEED_VERSION, ScopeInput, SeedFile};
 use crate::store::flows::{self, TokenFilter, TokenKind, TokenRow, TokenSummary};
+use crate::store::signals::{Signal, Signals};
 use crate::store::{Durability, Store, UserRecord};
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,7 @@ pub struct Core {
     pub clock: SharedClock,
     pub events: EventBus,
     data_dir: Arc<PathBuf>,
+    signals: Signals,
     cache: Arc<RecordCache>,
     codes: Arc<IssuedCodes>,
 }
@@ -71,15 +73,10 @@ struct CacheInner {
     /// is cached only if no bump happened while it was read, so a read that raced a
     /// revocation cannot put the old state back.
     token_epoch: u64,
-    /// The modification time of the data directory's revocation doorbell when last
-    /// looked at (see [`Core::find_token`]).
-    doorbell: Option<std::time::SystemTime>,
+    /// The data directory's [`Signal::Tokens`] counter when last looked at (see
+    /// [`Core::find_token`]).
+    tokens_signal: u64,
 }
-
-/// A file in the data directory that a process touches after committing a revocation
-/// or forced expiry, so that a provider running on the same directory drops its cached
-/// token rows at its next lookup: a `stat` per introspection instead of a database read.
-const DOORBELL: &str = "tokens-changed";
 
 /// Which of a user's keys a cache lookup uses.
 #[derive(Debug, Clone, Copy)]
@@ -213,10 +210,12 @@ impl Core {
         let lock = crate::fsutil::lock_exclusive_async(&data_dir.join(".lock")).await?;
         let store = Store::open_with(data_dir, durability).await?;
         let (seeded, revision) = store.opened();
+        let signals = Signals::open(data_dir);
         let cache = RecordCache::default();
         if let Ok(mut c) = cache.inner.write() {
             // What open read is this new, and so is what is read from now on.
             c.revision = revision;
+            c.tokens_signal = signals.read(Signal::Tokens);
             c.checked = Some(std::time::Instant::now());
             for client in store.clients_at_open() {
                 let id = client.client_id.clone();
@@ -228,6 +227,7 @@ impl Core {
             clock,
             events: EventBus::new(),
             data_dir: Arc::new(data_dir.to_path_buf()),
+            signals,
             cache: Arc::new(cache),
             codes: Arc::default(),
         };
@@ -240,6 +240,11 @@ impl Core {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The counters shared with other processes on the data directory.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
     }
 
     pub fn now(&self) -> i64 {
@@ -329,19 +334,21 @@ impl Core {
     /// The stored row of a token, by the token's value (introspection, revocation,
     /// bearer checks). Access-token rows are cached: revocations and forced expiries
     /// through this process drop the cache at once ([`Core::tokens_revoked`]); those
-    /// by another process on the same data directory bump the store's revision, which
-    /// is checked at most every [`RecordCache::RECHECK`].
+    /// by another process on the same data directory bump the tokens signal (and the
+    /// store's revision), looked at before every lookup.
     pub async fn find_token(&self, token: &str) -> Result<Option<Arc<TokenRow>>> {
-        // A revocation by another process (the CLI) rings the doorbell once committed:
-        // then the revision is read now, not at the next periodic check.
-        let rung = std::fs::metadata(self.data_dir.join(DOORBELL))
-            .and_then(|m| m.modified())
-            .ok();
-        let heard = self.cache.inner.read().is_ok_and(|c| c.doorbell != rung);
+        // A revocation by another process (the CLI) bumps the tokens signal once
+        // committed: then the revision is read now, not at the next periodic check.
+        let rung = self.signals.read(Signal::Tokens);
+        let heard = self
+            .cache
+            .inner
+            .read()
+            .is_ok_and(|c| c.tokens_signal != rung);
         if heard {
             let revision = self.store.revision().await?;
             if let Ok(mut c) = self.cache.inner.write() {
-                c.doorbell = rung;
+                c.tokens_signal = rung;
                 c.forget_tokens();
             }
             self.note_revision(revision);
@@ -374,9 +381,7 @@ impl Core {
             c.forget_tokens();
         }
         // Tells a provider serving this data directory from another process.
-        if let Err(e) = std::fs::write(self.data_dir.join(DOORBELL), b"") {
-            tracing::debug!(error = %e, "cannot touch the revocation doorbell");
-        }
+        self.signals.bump(Signal::Tokens);
         self.events.publish(ProviderEvent::TokenChanged { id });
     }
 

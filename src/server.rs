@@ -355,7 +355,7 @@ impl Provider {
             options.log_retention,
             core.clock.clone(),
         );
-        let faults = crate::oauth::faults::Faults::new(core.data_dir());
+        let faults = crate::oauth::faults::Faults::new();
         let context = Context::new(Parts {
             core,
             keys,

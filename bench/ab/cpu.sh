@@ -3,7 +3,7 @@ pid=$1; script=$2; c=$3; secs=$4; port=$5; shift 5
 tick=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 a=$(cpu $pid)
-out=$( { /usr/bin/time -f "WRKCPU %U %S" wrk -t2 -c$c -d${secs}s -s /work/wt-perf/bench/wrk/$script.lua -H "Host: localhost:$port" https://127.0.0.1:$port -- "$@"; } 2>&1 )
+out=$( { /usr/bin/time -f "WRKCPU %U %S" wrk -t2 -c$c -d${secs}s -s "$(dirname "${BASH_SOURCE[0]}")/../wrk/$script.lua" -H "Host: localhost:$port" https://127.0.0.1:$port -- "$@"; } 2>&1 )
 b=$(cpu $pid)
 req=$(echo "$out" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p'); dur=$(echo "$out" | sed -n 's/.*"duration_s":\([0-9.]*\).*/\1/p')
 ok=$(echo "$out" | sed -n 's/.*"ok":\([0-9]*\).*/\1/p'); bad=$(echo "$out" | sed -n 's/.*"bad":\([0-9]*\).*/\1/p')

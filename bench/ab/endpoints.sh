@@ -1,6 +1,6 @@
 # endpoints.sh: alternating A/B of authdesk before/after against the ceiling and the floor, CPU per request (see README.md)
 set -u
-W=/tmp/perfwork; R=/work/wt-perf
+W=${AB_WORK:-/tmp/perfwork}; R="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 AUTH="Basic $(printf 'service:service-secret-with-at-least-32-bytes!!' | base64 -w0)"; B='grant_type=client_credentials&scope=api.read%20api.write'
 start() { # name bin
   rm -rf $W/d-$1; mkdir -p $W/d-$1
@@ -9,7 +9,7 @@ start() { # name bin
   for i in $(seq 100); do grep -q '^issuer ' $W/d-$1/out 2>/dev/null && break; sleep 0.05; done
   sed -n 's/^issuer https:\/\/localhost://p' $W/d-$1/out > $W/d-$1/port
 }
-start before $W/authdesk-before; start after $W/authdesk-after1
+start before "${BEFORE:-$W/authdesk-before}"; start after "${AFTER:-$W/authdesk-after1}"
 V=bench-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz; CH=$(printf '%s' $V | openssl dgst -sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d '=')
 RED=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback
 for n in before after; do

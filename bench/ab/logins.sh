@@ -1,6 +1,6 @@
 # logins.sh: logins at c16 on the floor, authdesk (RS256 id_tokens) and authdesk with ES256 id_tokens (see README.md)
 set -u
-W=/tmp/perfwork; R=/work/wt-perf; BIN=${BIN:-$W/authdesk-after1}
+W=${AB_WORK:-/tmp/perfwork}; R="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"; BIN=${BIN:-$W/authdesk-after1}
 V=bench-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz; CH=$(printf '%s' $V | openssl dgst -sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d '=')
 RED=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback
 AP="/authorize?response_type=code&client_id=spa&redirect_uri=$RED&scope=openid&state=bench&code_challenge=$CH&code_challenge_method=S256"

@@ -365,7 +365,7 @@ pub async fn mint(
         log,
         dpop: Default::default(),
         dpop_bindings: Default::default(),
-        faults: crate::oauth::faults::Faults::new(core.data_dir()),
+        faults: crate::oauth::faults::Faults::new(),
         jwks_uris: Default::default(),
     });
     let minted = ctx.mint(request, core.now()).await;

@@ -21,7 +21,6 @@
 //! added only through the CLI, the window and seed files, never over HTTP.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
@@ -38,8 +37,9 @@ use crate::error::{Error, Result};
 use crate::events::ProviderEvent;
 use crate::keys::{KeySet, SigningKey};
 use crate::model::{GrantType, SigningAlg, Timestamp, random_token};
-use crate::store::faults::{self as store, FaultRow, NewFault, RevisionStamp};
+use crate::store::faults::{self as store, FaultRow, NewFault};
 use crate::store::flows::hash_secret;
+use crate::store::signals::Signal;
 
 pub use crate::store::faults::FaultSpec;
 
@@ -1200,10 +1200,9 @@ pub fn spoil_body(body: &[u8], fault: BodyFault) -> Vec<u8> {
 
 // ---- the running provider's copy ----
 
-/// The running provider's rules, re-read only when the revision file changed.
-#[derive(Debug)]
+/// The running provider's rules, re-read only when the faults signal changed.
+#[derive(Debug, Default)]
 pub struct Faults {
-    revision_file: PathBuf,
     state: RwLock<Live>,
     reload: tokio::sync::Mutex<()>,
     throwaway: Mutex<HashMap<SigningAlg, Arc<SigningKey>>>,
@@ -1212,40 +1211,37 @@ pub struct Faults {
 #[derive(Debug, Default)]
 struct Live {
     loaded: bool,
-    stamp: RevisionStamp,
+    /// The [`Signal::Faults`] counter when the rules were read.
+    signal: u64,
     rules: Arc<Vec<Rule>>,
 }
 
 impl Faults {
-    pub fn new(data_dir: &Path) -> Self {
-        Faults {
-            revision_file: data_dir.join(store::REVISION_FILE),
-            state: RwLock::default(),
-            reload: tokio::sync::Mutex::new(()),
-            throwaway: Mutex::default(),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The rules now in force, or `None` when there are none (the usual case: then a
-    /// request costs one `stat` and a read lock). Re-reads the database when the
-    /// revision file changed since the last look; another process's change to the
-    /// records or tokens (an expiry scenario) is followed at the same time.
+    /// request costs a load from shared memory and a read lock). Re-reads the database
+    /// when the faults signal changed since the last look; another process's change to
+    /// the records or tokens (an expiry scenario) is followed at the same time.
     pub async fn rules(&self, core: &Core) -> Option<Arc<Vec<Rule>>> {
-        let stamp = store::revision_stamp(&self.revision_file);
-        if let Ok(live) = self.state.read()
-            && live.loaded
-            && live.stamp == stamp
-        {
-            return (!live.rules.is_empty()).then(|| live.rules.clone());
+        let current = |signal| {
+            self.state
+                .read()
+                .ok()
+                .filter(|live| live.loaded && live.signal == signal)
+                .map(|live| (!live.rules.is_empty()).then(|| live.rules.clone()))
+        };
+        let signal = core.signals().read(Signal::Faults);
+        if let Some(rules) = current(signal) {
+            return rules;
         }
         let _one = self.reload.lock().await;
         // Another request may have re-read it meanwhile.
-        let stamp = store::revision_stamp(&self.revision_file);
-        if let Ok(live) = self.state.read()
-            && live.loaded
-            && live.stamp == stamp
-        {
-            return (!live.rules.is_empty()).then(|| live.rules.clone());
+        let signal = core.signals().read(Signal::Faults);
+        if let Some(rules) = current(signal) {
+            return rules;
         }
         let rules: Vec<Rule> = match store::list(core.store.pool()).await {
             Ok(rows) => rows.into_iter().filter_map(Rule::from_row).collect(),
@@ -1259,7 +1255,7 @@ impl Faults {
         if let Ok(mut live) = self.state.write() {
             *live = Live {
                 loaded: true,
-                stamp,
+                signal,
                 rules: rules.clone(),
             };
         }
@@ -1639,7 +1635,7 @@ fn not_found(id: i64) -> Error {
 }
 
 fn changed(core: &Core) -> Result<()> {
-    store::bump_revision(core.data_dir())?;
+    core.signals().bump(Signal::Faults);
     core.events.publish(ProviderEvent::FaultsChanged);
     Ok(())
 }

@@ -4,21 +4,15 @@
 //!
 //! A running provider must apply a rule added by another process (the CLI) to the very
 //! next request, without reading the database per request: every change here is
-//! followed by a byte appended to [`REVISION_FILE`] in the data directory, whose
-//! length and modification time the provider compares (one `stat`) before each request.
+//! followed by a bump of the data directory's faults signal
+//! ([`crate::store::signals`]), which the provider compares before each request.
 //! What a rule means, and which request it changes, is decided in `oauth::faults`.
-
-use std::io::Write;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
-
-/// Grows by a byte at every change of the rules (its length never repeats).
-pub const REVISION_FILE: &str = "faults.rev";
 
 /// A fault rule as given by the CLI's flags, the window's form or a seed file's
 /// `faults:` entry: a target, exactly one effect (or a scenario) and at most one
@@ -231,32 +225,6 @@ pub async fn count_injection(pool: &SqlitePool, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Tells a running provider (in this or another process) that the rules changed:
-/// appends a byte to [`REVISION_FILE`] (owner-only), after the change is committed.
-pub fn bump_revision(data_dir: &Path) -> Result<()> {
-    let path = data_dir.join(REVISION_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-    file.write_all(b".")
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-    Ok(())
-}
-
-/// What identifies the revision file's state: its length and modification time
-/// (`None` when it does not exist yet).
-pub type RevisionStamp = Option<(u64, std::time::SystemTime)>;
-
-/// The revision file's current [`RevisionStamp`]: one `stat`.
-pub fn revision_stamp(path: &Path) -> RevisionStamp {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
-}
-
 /// Expires every active access token now (the "expire every access token now"
 /// scenario); returns how many. The caller announces it (the revision counter is
 /// bumped here, so a provider in another process drops its cached rows).
@@ -360,16 +328,5 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].origin, "cli");
         assert_eq!(rows[1].origin, "seed");
-    }
-
-    #[test]
-    fn the_revision_stamp_changes_at_every_bump() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(REVISION_FILE);
-        assert_eq!(revision_stamp(&path), None);
-        bump_revision(dir.path()).unwrap();
-        let first = revision_stamp(&path);
-        bump_revision(dir.path()).unwrap();
-        assert_ne!(revision_stamp(&path), first);
     }
 }

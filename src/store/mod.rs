@@ -20,6 +20,7 @@ pub mod faults;
 pub mod flows;
 pub mod grants;
 pub mod sessions;
+pub mod signals;
 pub mod signing_keys;
 pub mod standards;
 pub mod tokens;
