@@ -235,12 +235,25 @@ fn thumbprint(jwk: &Value) -> String {
 /// The `kid` in a compact JWS's header, if it has one (nothing is verified).
 pub fn jws_kid(jws: &str) -> Option<String> {
     #[derive(Deserialize)]
-    struct Header {
-        kid: Option<String>,
+    struct Header<'a> {
+        #[serde(borrow)]
+        kid: Option<std::borrow::Cow<'a, str>>,
     }
     let header = jws.split('.').next()?;
-    let h: Header = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
-    h.kid
+    // Decoded on the stack (introspection reads the kid of every JWT it is given);
+    // a header too long for it is decoded on the heap.
+    let mut buf = [0u8; 512];
+    let heap;
+    let decoded: &[u8] = match B64.decode_slice(header, &mut buf) {
+        Ok(n) => &buf[..n],
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            heap = B64.decode(header).ok()?;
+            &heap
+        }
+        Err(_) => return None,
+    };
+    let h: Header = serde_json::from_slice(decoded).ok()?;
+    h.kid.map(std::borrow::Cow::into_owned)
 }
 
 // ---- the pure part: states, rotation and retirement decisions ----
@@ -842,6 +855,23 @@ mod tests {
             rotated_at: (!active).then_some(NOW - 50),
             retire_at,
         }
+    }
+
+    #[test]
+    fn the_kid_is_read_from_short_long_and_broken_headers() {
+        let enc = |h: &str| format!("{}.e30.sig", B64.encode(h));
+        assert_eq!(
+            jws_kid(&enc(r#"{"alg":"ES256","kid":"k1"}"#)).as_deref(),
+            Some("k1")
+        );
+        let long = format!(
+            r#"{{"alg":"ES256","x":"{}","kid":"k\u0032"}}"#,
+            "a".repeat(900)
+        );
+        assert_eq!(jws_kid(&enc(&long)).as_deref(), Some("k2"));
+        assert_eq!(jws_kid(&enc(r#"{"alg":"ES256"}"#)), None);
+        assert_eq!(jws_kid("!!!.e30.sig"), None);
+        assert_eq!(jws_kid(&enc("not json")), None);
     }
 
     #[test]

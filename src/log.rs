@@ -76,10 +76,34 @@ impl RequestLog {
     /// repeat of a recent identical successful request is counted into a folded entry
     /// instead, which reaches the store when its window closes.
     pub fn record(&self, entry: RequestEntry) {
+        self.record_keyed(entry, None);
+    }
+
+    /// [`RequestLog::record`] with the entry's fold key when [`RequestLog::repeat`]
+    /// already computed it.
+    pub fn record_keyed(&self, entry: RequestEntry, key: Option<u64>) {
+        debug_assert!(key.is_none_or(|k| k == fold_key(&entry)));
         let folded = match self.folds.lock() {
-            Ok(mut folds) => folds.fold(entry),
-            Err(poisoned) => poisoned.into_inner().fold(entry),
+            Ok(mut folds) => folds.fold_keyed(entry, key),
+            Err(poisoned) => poisoned.into_inner().fold_keyed(entry, key),
         };
+        self.deliver(folded);
+    }
+
+    /// Counts a repeat of a remembered successful request into its folded entry,
+    /// without building the request's own entry. `Err` with the request's fold key
+    /// when it is not such a repeat: then build the entry and
+    /// [`RequestLog::record_keyed`] it.
+    pub fn repeat(&self, request: &Repeat<'_>, at: Timestamp) -> Result<(), u64> {
+        let folded = match self.folds.lock() {
+            Ok(mut folds) => folds.repeat(request, at),
+            Err(poisoned) => poisoned.into_inner().repeat(request, at),
+        }?;
+        self.deliver(folded);
+        Ok(())
+    }
+
+    fn deliver(&self, folded: Folded) {
         match folded {
             Folded::Single(entry) => self.record_single(entry),
             Folded::Into(update) => {
@@ -280,7 +304,12 @@ fn hash_json(v: &serde_json::Value, h: &mut impl Hasher) {
     match v {
         Value::Null => 0u8.hash(h),
         Value::Bool(b) => (1u8, b).hash(h),
-        Value::Number(n) => (2u8, n.to_string()).hash(h),
+        // Equal numbers are the same variant with the same value (serde_json's `==`).
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => (2u8, 0u8, i).hash(h),
+            (None, Some(u)) => (2u8, 1u8, u).hash(h),
+            (None, None) => (2u8, 2u8, n.as_f64().map(f64::to_bits)).hash(h),
+        },
         Value::String(s) => (3u8, s).hash(h),
         Value::Array(a) => {
             (4u8, a.len()).hash(h);
@@ -296,65 +325,152 @@ fn hash_json(v: &serde_json::Value, h: &mut impl Hasher) {
     }
 }
 
-fn fold_key(e: &RequestEntry) -> u64 {
+/// What makes requests identical, hashed: the same for an entry and for the
+/// [`Repeat`] it was built from.
+fn request_key<'a>(
+    kind: &str,
+    client_id: Option<&str>,
+    username: Option<&str>,
+    status: RequestStatus,
+    params: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    detail: &serde_json::Value,
+) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (
-        &e.kind,
-        &e.client_id,
-        &e.username,
-        e.status.as_str(),
-        &e.params,
-    )
-        .hash(&mut h);
-    hash_json(&e.detail, &mut h);
+    (kind, client_id, username, status.as_str(), params.len()).hash(&mut h);
+    for (k, v) in params {
+        (k, v).hash(&mut h);
+    }
+    hash_json(detail, &mut h);
     h.finish()
+}
+
+fn fold_key(e: &RequestEntry) -> u64 {
+    request_key(
+        &e.kind,
+        e.client_id.as_deref(),
+        e.username.as_deref(),
+        e.status,
+        e.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &e.detail,
+    )
+}
+
+/// A successful request as its endpoint describes it, borrowed: enough to tell whether
+/// it repeats a remembered one before its entry is built.
+#[derive(Debug)]
+pub struct Repeat<'a> {
+    pub kind: &'a str,
+    pub client_id: Option<&'a str>,
+    pub username: Option<&'a str>,
+    /// The parameters as the log shows them (secrets redacted), in key order.
+    pub params: &'a [(&'a str, std::borrow::Cow<'a, str>)],
+    pub detail: &'a serde_json::Value,
+}
+
+impl Repeat<'_> {
+    fn key(&self) -> u64 {
+        request_key(
+            self.kind,
+            self.client_id,
+            self.username,
+            RequestStatus::Completed,
+            self.params.iter().map(|(k, v)| (*k, v.as_ref())),
+            self.detail,
+        )
+    }
+
+    /// Whether `e` is this request with the same outcome (all but id and times).
+    fn is(&self, e: &RequestEntry) -> bool {
+        e.kind == self.kind
+            && e.client_id.as_deref() == self.client_id
+            && e.username.as_deref() == self.username
+            && e.status == RequestStatus::Completed
+            && e.error.is_none()
+            && e.error_description.is_none()
+            && e.params.len() == self.params.len()
+            && e.params
+                .iter()
+                .zip(self.params)
+                .all(|((k, v), (rk, rv))| k == rk && v == rv)
+            && e.detail == *self.detail
+    }
 }
 
 impl Folds {
     /// Takes one entry (its `at` is the time it happened).
     pub fn fold(&mut self, e: RequestEntry) -> Folded {
+        self.fold_keyed(e, None)
+    }
+
+    fn fold_keyed(&mut self, e: RequestEntry, key: Option<u64>) -> Folded {
         if !foldable(&e) {
             return Folded::Single(e);
         }
-        let at = e.at;
-        let key = fold_key(&e);
-        if let Some(r) = self
-            .keys
-            .get_mut(&key)
-            .and_then(|b| b.iter_mut().find(|r| same_request(&r.sample, &e)))
-        {
-            let previous = r.last;
-            r.last = previous.max(at);
-            return match &mut r.fold {
-                Some((open, published)) => {
-                    open.count = open.count.saturating_add(1);
-                    open.last_at = open.last_at.max(at);
-                    if at > *published {
-                        *published = at;
-                        Folded::Into(Some(open.clone()))
-                    } else {
-                        Folded::Into(None)
-                    }
-                }
-                None if at - previous < FOLD_SECS => {
-                    let mut open = e;
-                    open.count = 1;
-                    open.last_at = at;
-                    r.fold = Some((open.clone(), at));
-                    Folded::Into(Some(open))
-                }
-                None => Folded::Single(e),
-            };
+        let key = key.unwrap_or_else(|| fold_key(&e));
+        if let Some(folded) = self.count(key, e.at, |s| same_request(s, &e), || e.id.clone()) {
+            return folded;
         }
         if self.len < FOLD_KEYS {
             self.keys.entry(key).or_default().push(Recent {
                 sample: e.clone(),
-                last: at,
+                last: e.at,
                 fold: None,
             });
             self.len += 1;
         }
         Folded::Single(e)
+    }
+
+    /// [`Folds::fold`] for a successful request not yet made an entry: `Err` with its
+    /// fold key when it repeats no remembered request.
+    pub fn repeat(&mut self, r: &Repeat<'_>, at: Timestamp) -> Result<Folded, u64> {
+        let key = r.key();
+        self.count(key, at, |s| r.is(s), || crate::model::sortable_id(at))
+            .ok_or(key)
+    }
+
+    /// Counts a request that `same` finds among the remembered ones: into the open
+    /// folded entry, or one opened now; `None` when it is none of them. The entries it
+    /// returns are the remembered sample's, with `id` and the request's time.
+    fn count(
+        &mut self,
+        key: u64,
+        at: Timestamp,
+        same: impl Fn(&RequestEntry) -> bool,
+        id: impl FnOnce() -> String,
+    ) -> Option<Folded> {
+        let r = self
+            .keys
+            .get_mut(&key)?
+            .iter_mut()
+            .find(|r| same(&r.sample))?;
+        let previous = r.last;
+        r.last = previous.max(at);
+        let stamped = |sample: &RequestEntry| RequestEntry {
+            id: id(),
+            at,
+            count: 1,
+            last_at: at,
+            ..sample.clone()
+        };
+        Some(match &mut r.fold {
+            Some((open, published)) => {
+                open.count = open.count.saturating_add(1);
+                open.last_at = open.last_at.max(at);
+                if at > *published {
+                    *published = at;
+                    Folded::Into(Some(open.clone()))
+                } else {
+                    Folded::Into(None)
+                }
+            }
+            None if at - previous < FOLD_SECS => {
+                let open = stamped(&r.sample);
+                r.fold = Some((open.clone(), at));
+                Folded::Into(Some(open))
+            }
+            None => Folded::Single(stamped(&r.sample)),
+        })
     }
 
     /// Whether a folded entry is open, or a request is remembered for folding.
@@ -599,6 +715,68 @@ mod tests {
             folds.fold(introspection(6, t + 60)),
             Folded::Single(_)
         ));
+    }
+
+    #[test]
+    fn a_repeat_described_by_its_endpoint_folds_like_its_entry() {
+        use std::borrow::Cow;
+        let t: Timestamp = 1_800_000_000;
+        let with_params = |i, at| RequestEntry {
+            params: [
+                (
+                    "token".to_string(),
+                    "[redacted, 466 characters]".to_string(),
+                ),
+                ("token_type_hint".to_string(), "access_token".to_string()),
+            ]
+            .into(),
+            detail: serde_json::json!({"active": true, "n": 3, "f": 1.5, "neg": -2}),
+            ..introspection(i, at)
+        };
+        let first = with_params(1, t);
+        let detail = first.detail.clone();
+        let shown = [
+            ("token", Cow::Borrowed("[redacted, 466 characters]")),
+            ("token_type_hint", Cow::Borrowed("access_token")),
+        ];
+        let repeat = Repeat {
+            kind: "introspect",
+            client_id: Some("service"),
+            username: None,
+            params: &shown,
+            detail: &detail,
+        };
+        assert_eq!(repeat.key(), fold_key(&first), "the same key both ways");
+        let mut folds = Folds::default();
+        // Nothing remembered yet: not a repeat; its entry is then folded as usual.
+        let key = folds.repeat(&repeat, t).unwrap_err();
+        assert!(matches!(
+            folds.fold_keyed(first, Some(key)),
+            Folded::Single(_)
+        ));
+        // Now a repeat: it opens a folded entry made from the remembered one.
+        let opened = match folds.repeat(&repeat, t) {
+            Ok(Folded::Into(Some(e))) => e,
+            other => panic!("expected a folded entry, got {other:?}"),
+        };
+        assert_eq!((opened.count, opened.at, opened.last_at), (1, t, t));
+        assert_ne!(opened.id, "r0001", "a folded entry has an id of its own");
+        assert_eq!(opened.params, with_params(1, t).params);
+        assert_eq!(folds.repeat(&repeat, t), Ok(Folded::Into(None)));
+        // An entry of the same request counts into the same folded entry.
+        assert_eq!(folds.fold(with_params(3, t)), Folded::Into(None));
+        let closed = folds.close(t + FOLD_SECS, false);
+        assert_eq!((closed.len(), closed[0].count), (1, 3));
+        // Another parameter value is another request.
+        let other = [
+            ("token", Cow::Borrowed("[redacted, 12 characters]")),
+            ("token_type_hint", Cow::Borrowed("access_token")),
+        ];
+        let different = Repeat {
+            params: &other,
+            ..repeat
+        };
+        assert!(folds.repeat(&different, t + 3).is_err());
     }
 
     #[test]

@@ -682,12 +682,17 @@ pub fn random_client_id() -> String {
 pub fn sortable_id(now: Timestamp) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    use base64::Engine;
+    use rand::RngCore;
+    use std::fmt::Write;
     let n = NEXT.fetch_add(1, Ordering::Relaxed) & 0xff_ffff;
-    format!(
-        "{:08x}{n:06x}{}",
-        now.clamp(0, i64::from(u32::MAX)),
-        random_token(8)
-    )
+    // One allocation: every request-log entry gets an id.
+    let mut random = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut random);
+    let mut id = String::with_capacity(8 + 6 + 11);
+    let _ = write!(id, "{:08x}{n:06x}", now.clamp(0, i64::from(u32::MAX)));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(random, &mut id);
+    id
 }
 
 impl ClientInput {

@@ -12,7 +12,7 @@ use super::params::Params;
 use crate::core::Core;
 use crate::events::{RequestEntry, RequestStatus};
 use crate::keys::KeySet;
-use crate::log::RequestLog;
+use crate::log::{Repeat, RequestLog};
 use crate::model::Timestamp;
 
 /// Paths of the endpoints, relative to the issuer.
@@ -98,6 +98,26 @@ impl Context {
     pub fn record(&self, entry: LogLine<'_>) {
         let at = self.core.now();
         let error = entry.error;
+        // A repeat of a remembered success is counted without building its entry (a
+        // resource server introspecting one token thousands of times a second).
+        let mut key = None;
+        if error.is_none()
+            && entry.status == RequestStatus::Completed
+            && !super::faults::Mark::is_set()
+        {
+            let params = entry.params.map(Params::shown).unwrap_or_default();
+            let repeat = Repeat {
+                kind: entry.kind,
+                client_id: entry.client_id.as_deref(),
+                username: entry.username.as_deref(),
+                params: &params,
+                detail: &entry.detail,
+            };
+            match self.log.repeat(&repeat, at) {
+                Ok(()) => return,
+                Err(k) => key = Some(k),
+            }
+        }
         let mut entry = RequestEntry {
             id: crate::model::sortable_id(at),
             at,
@@ -115,7 +135,7 @@ impl Context {
         if let Some(mark) = super::faults::Mark::current() {
             mark.apply(&mut entry);
         }
-        self.log.record(entry);
+        self.log.record_keyed(entry, key);
     }
 }
 

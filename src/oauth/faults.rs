@@ -942,6 +942,11 @@ impl Mark {
         MARK.try_with(Mark::clone).ok()
     }
 
+    /// Whether the request being answered carries a mark (without cloning it).
+    pub fn is_set() -> bool {
+        MARK.try_with(|_| ()).is_ok()
+    }
+
     /// Whether an entry carried the mark.
     pub fn was_logged(&self) -> bool {
         self.logged.load(std::sync::atomic::Ordering::Relaxed)

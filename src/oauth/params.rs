@@ -1,6 +1,7 @@
 //! Request parameters. RFC 6749 §3.1 and §3.2: parameters sent without a value are
 //! treated as omitted, and a parameter must not be sent twice.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::error::OAuthError;
@@ -77,15 +78,23 @@ impl Params {
     /// The parameters as the log shows them: secrets replaced by their length, never
     /// a part of them (a 6-character password would otherwise be kept whole).
     pub fn redacted(&self) -> BTreeMap<String, String> {
+        self.shown()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into_owned()))
+            .collect()
+    }
+
+    /// [`Params::redacted`], borrowed where nothing is hidden (in key order).
+    pub fn shown(&self) -> Vec<(&str, Cow<'_, str>)> {
         self.0
             .iter()
             .map(|(k, v)| {
                 let shown = if is_secret(k) {
-                    format!("[redacted, {} characters]", v.chars().count())
+                    Cow::Owned(format!("[redacted, {} characters]", v.chars().count()))
                 } else {
-                    v.clone()
+                    Cow::Borrowed(v.as_str())
                 };
-                (k.clone(), shown)
+                (k.as_str(), shown)
             })
             .collect()
     }
