@@ -79,6 +79,12 @@ impl RequestLog {
         self.record_keyed(entry, None);
     }
 
+    /// Logs a request that repeats no other (its answer issued something of its own):
+    /// never folded, so not remembered for folding either.
+    pub fn record_unique(&self, entry: RequestEntry) {
+        self.record_single(entry);
+    }
+
     /// [`RequestLog::record`] with the entry's fold key when [`RequestLog::repeat`]
     /// already computed it.
     pub fn record_keyed(&self, entry: RequestEntry, key: Option<u64>) {

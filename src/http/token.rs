@@ -47,6 +47,7 @@ async fn token_endpoint(
         Ok((resp, client)) => {
             state.ctx.record(
                 LogLine::new("token", RequestStatus::Completed)
+                    .unique()
                     .client(Some(client.client_id.clone()))
                     .params(&params)
                     .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued, "client_auth": client_auth, "token_type": resp.token_type})),

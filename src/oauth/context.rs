@@ -101,7 +101,9 @@ impl Context {
         // A repeat of a remembered success is counted without building its entry (a
         // resource server introspecting one token thousands of times a second).
         let mut key = None;
-        if error.is_none()
+        let unique = entry.unique;
+        if !unique
+            && error.is_none()
             && entry.status == RequestStatus::Completed
             && !super::faults::Mark::is_set()
         {
@@ -135,7 +137,11 @@ impl Context {
         if let Some(mark) = super::faults::Mark::current() {
             mark.apply(&mut entry);
         }
-        self.log.record_keyed(entry, key);
+        if unique {
+            self.log.record_unique(entry);
+        } else {
+            self.log.record_keyed(entry, key);
+        }
     }
 }
 
@@ -157,6 +163,9 @@ pub struct LogLine<'a> {
     pub error: Option<&'a OAuthError>,
     pub params: Option<&'a Params>,
     pub detail: Value,
+    /// The answer issued something of its own (tokens, a client): the request never
+    /// repeats another, so it is not remembered for folding.
+    pub unique: bool,
 }
 
 impl<'a> LogLine<'a> {
@@ -169,6 +178,7 @@ impl<'a> LogLine<'a> {
             error: None,
             params: None,
             detail: Value::Object(Default::default()),
+            unique: false,
         }
     }
 
@@ -192,6 +202,12 @@ impl<'a> LogLine<'a> {
 
     pub fn params(mut self, params: &'a Params) -> Self {
         self.params = Some(params);
+        self
+    }
+
+    /// See [`LogLine::unique`].
+    pub fn unique(mut self) -> Self {
+        self.unique = true;
         self
     }
 
