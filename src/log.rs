@@ -302,7 +302,43 @@ fn same_request(a: &RequestEntry, b: &RequestEntry) -> bool {
         && a.status == b.status
         && a.error == b.error
         && a.params == b.params
-        && a.detail == b.detail
+        && same_outcome(&a.detail, &b.detail)
+}
+
+/// The key of a detail that lists what a request issued (the ids of its tokens). It
+/// differs from one repeat to the next, so it is not part of the outcome folding
+/// compares: a folded entry shows what its first request issued, and its count says
+/// how many requests each issued their own.
+pub const ISSUED: &str = "tokens";
+
+/// Whether two details describe the same outcome: equal but for [`ISSUED`].
+fn same_outcome(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let shown =
+                |o: &serde_json::Map<String, Value>| o.len() - usize::from(o.contains_key(ISSUED));
+            shown(a) == shown(b)
+                && a.iter()
+                    .filter(|(k, _)| *k != ISSUED)
+                    .all(|(k, v)| b.get(k) == Some(v))
+        }
+        _ => a == b,
+    }
+}
+
+/// [`hash_json`] of a detail, leaving out [`ISSUED`] as [`same_outcome`] does.
+fn hash_outcome(detail: &serde_json::Value, h: &mut impl Hasher) {
+    match detail {
+        serde_json::Value::Object(o) => {
+            5u8.hash(h);
+            for (k, x) in o.iter().filter(|(k, _)| *k != ISSUED) {
+                k.hash(h);
+                hash_json(x, h);
+            }
+        }
+        other => hash_json(other, h),
+    }
 }
 
 fn hash_json(v: &serde_json::Value, h: &mut impl Hasher) {
@@ -346,7 +382,7 @@ fn request_key<'a>(
     for (k, v) in params {
         (k, v).hash(&mut h);
     }
-    hash_json(detail, &mut h);
+    hash_outcome(detail, &mut h);
     h.finish()
 }
 
@@ -398,7 +434,7 @@ impl Repeat<'_> {
                 .iter()
                 .zip(self.params)
                 .all(|((k, v), (rk, rv))| k == rk && v == rv)
-            && e.detail == *self.detail
+            && same_outcome(&e.detail, self.detail)
     }
 }
 
@@ -413,7 +449,12 @@ impl Folds {
             return Folded::Single(e);
         }
         let key = key.unwrap_or_else(|| fold_key(&e));
-        if let Some(folded) = self.count(key, e.at, |s| same_request(s, &e), || e.id.clone()) {
+        if let Some(folded) = self.count(
+            key,
+            e.at,
+            |s| same_request(s, &e),
+            || (e.id.clone(), e.detail.clone()),
+        ) {
             return folded;
         }
         if self.len < FOLD_KEYS {
@@ -431,8 +472,13 @@ impl Folds {
     /// fold key when it repeats no remembered request.
     pub fn repeat(&mut self, r: &Repeat<'_>, at: Timestamp) -> Result<Folded, u64> {
         let key = r.key();
-        self.count(key, at, |s| r.is(s), || crate::model::sortable_id(at))
-            .ok_or(key)
+        self.count(
+            key,
+            at,
+            |s| r.is(s),
+            || (crate::model::sortable_id(at), r.detail.clone()),
+        )
+        .ok_or(key)
     }
 
     /// Counts a request that `same` finds among the remembered ones: into the open
@@ -443,7 +489,7 @@ impl Folds {
         key: u64,
         at: Timestamp,
         same: impl Fn(&RequestEntry) -> bool,
-        id: impl FnOnce() -> String,
+        own: impl FnOnce() -> (String, serde_json::Value),
     ) -> Option<Folded> {
         let r = self
             .keys
@@ -452,12 +498,18 @@ impl Folds {
             .find(|r| same(&r.sample))?;
         let previous = r.last;
         r.last = previous.max(at);
-        let stamped = |sample: &RequestEntry| RequestEntry {
-            id: id(),
-            at,
-            count: 1,
-            last_at: at,
-            ..sample.clone()
+        // An entry of this request: the remembered one's, with this request's id,
+        // time and detail (which shows what this request issued, if anything).
+        let stamped = |sample: &RequestEntry| {
+            let (id, detail) = own();
+            RequestEntry {
+                id,
+                at,
+                detail,
+                count: 1,
+                last_at: at,
+                ..sample.clone()
+            }
         };
         Some(match &mut r.fold {
             Some((open, published)) => {
@@ -783,6 +835,66 @@ mod tests {
             ..repeat
         };
         assert!(folds.repeat(&different, t + 3).is_err());
+    }
+
+    #[test]
+    fn repeated_token_requests_fold_though_each_issued_tokens_of_its_own() {
+        let t: Timestamp = 1_800_000_000;
+        let token = |i: i64, scope: &str| RequestEntry {
+            detail: serde_json::json!({"grant_type": "client_credentials", "scope": scope, ISSUED: [format!("jti-{i}")]}),
+            ..entry(i, t)
+        };
+        let mut folds = Folds::default();
+        assert!(matches!(
+            folds.fold(token(1, "api.read")),
+            Folded::Single(_)
+        ));
+        // Only what was issued differs: the same request with the same outcome.
+        assert!(matches!(
+            folds.fold(token(2, "api.read")),
+            Folded::Into(Some(_))
+        ));
+        let shown = [];
+        let detail = token(3, "api.read").detail;
+        let repeat = Repeat {
+            kind: "token",
+            client_id: Some("service"),
+            username: None,
+            params: &shown,
+            detail: &detail,
+        };
+        assert_eq!(repeat.key(), fold_key(&token(9, "api.read")));
+        assert_eq!(folds.repeat(&repeat, t), Ok(Folded::Into(None)));
+        // Another outcome (here the scope granted) is another entry.
+        assert!(matches!(
+            folds.fold(token(4, "api.write")),
+            Folded::Single(_)
+        ));
+        // A detail without the key is not the same outcome as one with it... unless only
+        // that key is missing: a detail is compared without it.
+        let bare = RequestEntry {
+            detail: serde_json::json!({"grant_type": "client_credentials", "scope": "api.read"}),
+            ..entry(5, t)
+        };
+        assert_eq!(folds.fold(bare), Folded::Into(None));
+        let closed = folds.close(t + FOLD_SECS, false);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(
+            closed[0].count, 3,
+            "the first request is an entry of its own"
+        );
+        assert_eq!(
+            closed[0].detail[ISSUED],
+            serde_json::json!(["jti-2"]),
+            "a folded entry shows what its first request issued"
+        );
+        // The key is left out of the comparison only at the top of the detail.
+        let nested = |i: i64| RequestEntry {
+            detail: serde_json::json!({"outer": {ISSUED: [i]}}),
+            ..entry(i, t + 100)
+        };
+        assert!(matches!(folds.fold(nested(1)), Folded::Single(_)));
+        assert!(matches!(folds.fold(nested(2)), Folded::Single(_)));
     }
 
     #[test]

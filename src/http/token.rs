@@ -45,12 +45,21 @@ async fn token_endpoint(
     ));
     match token::token(&state.ctx, auth.value(), proof, &params).await {
         Ok((resp, client)) => {
+            // A client_credentials request carries no one-time value (a code, a refresh
+            // token, an assertion): a service fetching tokens again and again repeats it,
+            // and its entries fold like any other repeated success. The others each
+            // spend a value of their own, so they never repeat one another (their
+            // secrets are shown redacted, and could look alike).
+            let line = LogLine::new("token", RequestStatus::Completed);
+            let line = if params.get("grant_type") == Some("client_credentials") {
+                line
+            } else {
+                line.unique()
+            };
             state.ctx.record(
-                LogLine::new("token", RequestStatus::Completed)
-                    .unique()
-                    .client(Some(client.client_id.clone()))
+                line.client(Some(client.client_id.clone()))
                     .params(&params)
-                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), "tokens": resp.issued, "client_auth": client_auth, "token_type": resp.token_type})),
+                    .detail(json!({"grant_type": grant_type, "scope": resp.scope, "refresh_token": resp.refresh_token.is_some(), "id_token": resp.id_token.is_some(), (crate::log::ISSUED): resp.issued, "client_auth": client_auth, "token_type": resp.token_type})),
             );
             state
                 .ctx

@@ -163,8 +163,9 @@ pub struct LogLine<'a> {
     pub error: Option<&'a OAuthError>,
     pub params: Option<&'a Params>,
     pub detail: Value,
-    /// The answer issued something of its own (tokens, a client): the request never
-    /// repeats another, so it is not remembered for folding.
+    /// The request spent or created something of its own (a code, a refresh token, a
+    /// client): it never repeats another, so it is not remembered for folding. (What a
+    /// repeatable request issued goes in the detail under [`crate::log::ISSUED`].)
     pub unique: bool,
 }
 

@@ -313,3 +313,99 @@ async fn a_failed_basic_authentication_is_logged_under_the_client_it_named() {
     assert_eq!(listed.len(), 3, "{listed:?}");
     tp.stop().await;
 }
+
+/// A service fetching tokens again and again makes one timeline entry with a count, not
+/// one per token (issue 24); each request still got a token of its own, and code
+/// exchanges, which spend a code each, stay one entry per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_client_credentials_requests_fold_into_one_entry_and_code_exchanges_do_not() {
+    use crate::support::service_client;
+    let tp = super::provider().await;
+    tp.add_client(service_client("folding-service", "folding-service-secret"))
+        .await;
+    let auth = Auth::basic("folding-service", "folding-service-secret");
+    let mut events = tp.events();
+    let mut issued = Vec::new();
+    for _ in 0..5 {
+        let reply = tp
+            .token(
+                &[("grant_type", "client_credentials"), ("scope", "api.read")],
+                &auth,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        issued.push(str_of(&reply.body, "access_token").to_string());
+    }
+    issued.sort();
+    issued.dedup();
+    assert_eq!(issued.len(), 5, "each request got a token of its own");
+    // A failure between them is never folded.
+    let refused = tp
+        .token(
+            &[("grant_type", "client_credentials"), ("scope", "api.read")],
+            &Auth::basic("folding-service", "wrong-secret"),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // Two sign-ins of the web client: each code exchange is an entry of its own.
+    for user in ["alice", "bob"] {
+        let browser = tp.browser();
+        let code = browser.sign_in(user, &Authz::new(CLIENT, SCOPES)).await;
+        let tokens = tp.exchange(&code, &CLIENT_AUTH).await;
+        assert!(tokens["access_token"].is_string(), "{tokens}");
+    }
+    // The folded entry closes once its window has passed (the log looks at its open
+    // folds a few times a second), in its final state.
+    tp.clock.advance(authdesk::log::FOLD_SECS + 1);
+    let folded = events
+        .next_where("the folded token entry", |e| {
+            matches!(e, ProviderEvent::Request { entry } if entry.kind == "token" && entry.count == 4)
+        })
+        .await;
+    let ProviderEvent::Request { entry: folded } = folded else {
+        unreachable!()
+    };
+    // A request after the window is an entry of its own again.
+    let reply = tp
+        .token(
+            &[("grant_type", "client_credentials"), ("scope", "api.read")],
+            &auth,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let later = events.request("token", RequestStatus::Completed).await;
+    assert_eq!(
+        (later.count, later.at),
+        (1, folded.last_at + authdesk::log::FOLD_SECS + 1)
+    );
+    let stored = tp.stored_entries(&[folded.id.clone(), later.id]).await;
+    assert_eq!(stored[0].count, 4, "{stored:?}");
+    assert_eq!(stored[0].client_id.as_deref(), Some("folding-service"));
+    assert_eq!(stored[0].detail["grant_type"], json!("client_credentials"));
+    assert_eq!(
+        stored[0].detail["tokens"].as_array().map(Vec::len),
+        Some(1),
+        "the tokens of its first request: {stored:?}"
+    );
+    let all = tp
+        .core()
+        .list_requests(None, None, 100)
+        .await
+        .expect("the request log");
+    let of = |client: &str, status: RequestStatus| {
+        all.iter()
+            .filter(|e| {
+                e.kind == "token" && e.client_id.as_deref() == Some(client) && e.status == status
+            })
+            .map(|e| e.count)
+            .collect::<Vec<_>>()
+    };
+    // The first request alone (nothing to fold into yet), then four folded; the
+    // failure alone; the later request alone (its window had closed).
+    let mut counts = of("folding-service", RequestStatus::Completed);
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 1, 4], "{all:#?}");
+    assert_eq!(of("folding-service", RequestStatus::Rejected), [1]);
+    assert_eq!(of(CLIENT, RequestStatus::Completed), [1, 1], "{all:#?}");
+    tp.stop().await;
+}

@@ -153,5 +153,32 @@ describe("RequestsView", () => {
     expect(fold).toHaveTextContent("1,840 identical requests");
     expect(fold).toHaveTextContent(formatDateTime(NOW - 2));
     expect(fold).toHaveTextContent(formatDateTime(NOW));
+    expect(fold).not.toHaveTextContent("tokens of its own");
+  });
+
+  it("says a folded token request shows the tokens of its first request", async () => {
+    const h = installHarness();
+    h.data.requests.unshift(
+      entry("rq_tokens", {
+        detail: { grant_type: "client_credentials", tokens: ["tk_first"] },
+        count: 250,
+        at: NOW - 1,
+        last_at: NOW,
+      }),
+      entry("rq_one", { detail: { grant_type: "client_credentials", tokens: ["tk_one"] } }),
+    );
+    render(RequestsView);
+    const row = await screen.findByTestId("request-row-rq_tokens");
+    await fireEvent.click(row.querySelector("button")!);
+    expect(await screen.findByTestId("request-fold-rq_tokens")).toHaveTextContent(
+      "Each issued tokens of its own; the Tokens view lists them all.",
+    );
+    expect(screen.getByTestId("request-tokens-rq_tokens")).toHaveTextContent(
+      "Tokens issued by the first of these requests",
+    );
+    await fireEvent.click(screen.getByTestId("request-row-rq_one").querySelector("button")!);
+    const single = await screen.findByTestId("request-tokens-rq_one");
+    expect(single).toHaveTextContent("Tokens issued");
+    expect(single).not.toHaveTextContent("first of these");
   });
 });
