@@ -176,9 +176,11 @@ mod tests {
             ),
             ("DELETE FROM tokens WHERE sub = ?", "tokens_sub"),
             ("DELETE FROM tokens WHERE client_id = ?", "tokens_client"),
+            // Pruning walks the table in the order it was stored.
+            (super::super::tokens::TOKEN_CHUNK, "INTEGER PRIMARY KEY"),
             (
-                "SELECT rowid FROM tokens WHERE expires_at < ? LIMIT 2000",
-                "tokens_expiry",
+                "DELETE FROM tokens WHERE rowid > ? AND rowid <= ? AND expires_at < ?",
+                "INTEGER PRIMARY KEY",
             ),
             (
                 "SELECT * FROM tokens ORDER BY id DESC LIMIT ?",
@@ -310,14 +312,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pruning_stops_at_the_tokens_issued_after_the_cutoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let now: Timestamp = 1_800_000_000;
+        let day = 24 * 3600;
+        // A full chunk of tokens issued now, then one stored after them though issued
+        // (and expired) days before: as under a clock that was set back.
+        let mut rows: Vec<TokenRow> = (0..600).map(|i| token(i, now + 3600)).collect();
+        rows.push(TokenRow {
+            issued_at: now - 3 * day,
+            ..token(600, now - 2 * day)
+        });
+        store
+            .writer()
+            .append(super::super::writer::boxed(rows).collect())
+            .await
+            .unwrap();
+        // The walk ends at the first chunk issued entirely after the cutoff: the late
+        // row is not looked at yet...
+        assert_eq!(prune_expired(&store, now, day).await.unwrap(), 0);
+        // ...and is removed once the cutoff has passed the tokens stored before it.
+        assert_eq!(
+            prune_expired(&store, now + 2 * day, day).await.unwrap(),
+            601
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn pruning_removes_tokens_expired_long_ago_in_chunks_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(dir.path()).await.unwrap();
         let now: Timestamp = 1_800_000_000;
         let day = 24 * 3600;
-        // More than one chunk (500) expired over a day ago; one expired an hour ago
-        // (kept for the window); two still valid.
-        let mut rows: Vec<TokenRow> = (0..2500).map(|i| token(i, now - 2 * day)).collect();
+        // First a long-lived token issued three days ago and still valid (pruning walks
+        // past it); then more than one chunk (500) expired over a day ago; one expired
+        // an hour ago (kept for the window); two still valid.
+        let long_lived = TokenRow {
+            issued_at: now - 3 * day,
+            ..token(9999, now + 30 * day)
+        };
+        let mut rows: Vec<TokenRow> = vec![long_lived];
+        rows.extend((0..2500).map(|i| token(i, now - 2 * day)));
         rows.push(token(2500, now - 3600));
         rows.push(token(2501, now + 3600));
         rows.push(token(2502, now + day));
@@ -332,7 +369,7 @@ mod tests {
             .fetch_all(store.pool())
             .await
             .unwrap();
-        assert_eq!(left, ["t02500", "t02501", "t02502"]);
+        assert_eq!(left, ["t02500", "t02501", "t02502", "t09999"]);
         assert_eq!(prune_expired(&store, now, day).await.unwrap(), 0);
         store.close().await;
     }

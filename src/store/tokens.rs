@@ -372,38 +372,90 @@ pub async fn list_tokens(
     Ok(rows.iter().map(TokenRow::from_row).collect())
 }
 
+/// Rows deleted (codes) or looked at (tokens) per pruning transaction. Each job runs
+/// in a savepoint whose journal (temp_store = MEMORY) holds every page the delete
+/// changes: with 2,000 random rows of a big table (each in five b-trees) that was
+/// 35–40 MiB for a moment.
+const PRUNE_CHUNK: i64 = 500;
+
+/// Looks at the next [`PRUNE_CHUNK`] tokens after `rowid` in the order they were stored;
+/// what `SELECT` answers: the chunk's last rowid, its earliest issue time and its size.
+pub(super) const TOKEN_CHUNK: &str = "SELECT max(rowid), min(issued_at), count(*) FROM \
+    (SELECT rowid, issued_at FROM tokens WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)";
+
 /// Removes codes and tokens that expired more than `older_than` seconds ago, in small
 /// chunks so a large backlog never holds the write lock for long.
-/// Rows deleted per pruning transaction. Each job runs in a savepoint whose journal
-/// (temp_store = MEMORY) holds every page the delete changes: with 2,000 random rows
-/// of a big table (each in five b-trees) that was 35–40 MiB for a moment.
-const PRUNE_CHUNK: u64 = 500;
-
+///
+/// Tokens have no index of expiry times (issue 24): each would be one more b-tree page
+/// written by every group commit of tokens. A token that expired before the cutoff was
+/// issued before it, and tokens are stored in the order they were issued, so pruning
+/// walks the table from its oldest row, chunk by chunk, and stops at the first chunk
+/// issued entirely after the cutoff. Each run so looks at the tokens issued before the
+/// cutoff (deleting those that expired) and one chunk more, never at the whole table.
+/// (A token stored out of order, under a clock set back, is reached when the cutoff
+/// passes the tokens stored before it.)
 pub async fn prune_expired(store: &super::Store, now: Timestamp, older_than: i64) -> Result<u64> {
     let cutoff = now - older_than;
     let mut total = 0;
     // Through the group writer, in chunks: a delete through the pool would contend
     // with it for SQLite's write lock, and a chunk holds the writer only briefly.
-    for table in ["auth_codes", "tokens"] {
-        loop {
-            let n = store
-                .writer()
-                .run(move |c| {
-                    Box::pin(async move {
-                        Ok(sqlx::query(&format!(
-                            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires_at < ? LIMIT {PRUNE_CHUNK})"
-                        ))
-                        .bind(cutoff)
-                        .execute(&mut *c)
-                        .await?
-                        .rows_affected())
-                    })
+    loop {
+        let n = store
+            .writer()
+            .run(move |c| {
+                Box::pin(async move {
+                    Ok(sqlx::query(
+                        "DELETE FROM auth_codes WHERE rowid IN \
+                         (SELECT rowid FROM auth_codes WHERE expires_at < ? LIMIT ?)",
+                    )
+                    .bind(cutoff)
+                    .bind(PRUNE_CHUNK)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected())
                 })
-                .await?;
-            total += n;
-            if n < PRUNE_CHUNK {
-                break;
-            }
+            })
+            .await?;
+        total += n;
+        if n < PRUNE_CHUNK as u64 {
+            break;
+        }
+    }
+    let mut after = 0i64;
+    loop {
+        let (deleted, next) = store
+            .writer()
+            .run(move |c| {
+                Box::pin(async move {
+                    let (last, earliest, rows): (Option<i64>, Option<i64>, i64) =
+                        sqlx::query_as(TOKEN_CHUNK)
+                            .bind(after)
+                            .bind(PRUNE_CHUNK)
+                            .fetch_one(&mut *c)
+                            .await?;
+                    let Some(last) = last else {
+                        return Ok((0, None));
+                    };
+                    let deleted = sqlx::query(
+                        "DELETE FROM tokens WHERE rowid > ? AND rowid <= ? AND expires_at < ?",
+                    )
+                    .bind(after)
+                    .bind(last)
+                    .bind(cutoff)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+                    // Go on while this chunk held tokens issued before the cutoff and
+                    // the table goes on.
+                    let more = rows == PRUNE_CHUNK && earliest.is_some_and(|t| t < cutoff);
+                    Ok((deleted, more.then_some(last)))
+                })
+            })
+            .await?;
+        total += deleted;
+        match next {
+            Some(last) => after = last,
+            None => break,
         }
     }
     store
