@@ -5,7 +5,7 @@ use crate::model::Timestamp;
 use crate::store::writer::{AppendRow, Col};
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -367,6 +367,11 @@ fn hash_json(v: &serde_json::Value, h: &mut impl Hasher) {
     }
 }
 
+/// The hash of fold keys: foldhash (a fraction of SipHash's cost on every logged
+/// request), with a seed chosen at start so keys cannot be aimed at one bucket.
+static FOLD_HASH: std::sync::LazyLock<foldhash::fast::FixedState> =
+    std::sync::LazyLock::new(|| foldhash::fast::FixedState::with_seed(rand::random()));
+
 /// What makes requests identical, hashed: the same for an entry and for the
 /// [`Repeat`] it was built from.
 fn request_key<'a>(
@@ -377,7 +382,7 @@ fn request_key<'a>(
     params: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
     detail: &serde_json::Value,
 ) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = FOLD_HASH.build_hasher();
     (kind, client_id, username, status.as_str(), params.len()).hash(&mut h);
     for (k, v) in params {
         (k, v).hash(&mut h);

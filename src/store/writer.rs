@@ -419,7 +419,7 @@ impl Appender {
     /// Runs `items` in one transaction and answers them once it committed (or failed).
     /// Returns false when the connection is in an unknown state and must be replaced.
     fn run(&mut self, items: Vec<Item>) -> bool {
-        if let Err(e) = self.db.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = cached(&self.db, "BEGIN IMMEDIATE") {
             let msg = format!("database: {e}");
             items.into_iter().for_each(|i| i.fail(&msg));
             return self.db.is_autocommit();
@@ -460,7 +460,7 @@ impl Appender {
                 return false;
             }
         }
-        match self.db.execute_batch("COMMIT") {
+        match cached(&self.db, "COMMIT") {
             Ok(()) => {
                 if let Some(f) = &mut self.flusher {
                     f.committed(inserted);
@@ -525,23 +525,25 @@ impl Answer {
     }
 }
 
+/// Runs a statement without parameters or rows (a transaction's `BEGIN`, `COMMIT`, a
+/// savepoint), prepared once: every group commit runs several.
+fn cached(db: &rusqlite::Connection, text: &str) -> rusqlite::Result<()> {
+    db.prepare_cached(text)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+}
+
 /// Runs `f` in a savepoint: rolled back alone when it fails.
 fn in_savepoint<T>(
     db: &rusqlite::Connection,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
 ) -> Result<T> {
-    let cached = |text: &str| -> Result<()> {
-        db.prepare_cached(text)
-            .and_then(|mut s| s.execute([]))
-            .map(drop)
-            .map_err(sql_err)
-    };
-    cached("SAVEPOINT append")?;
+    cached(db, "SAVEPOINT append").map_err(sql_err)?;
     let outcome = f(db);
     if outcome.is_err() {
-        cached("ROLLBACK TO append")?;
+        cached(db, "ROLLBACK TO append").map_err(sql_err)?;
     }
-    cached("RELEASE append")?;
+    cached(db, "RELEASE append").map_err(sql_err)?;
     outcome
 }
 
