@@ -875,8 +875,8 @@ mod tests {
             folds.fold(token(4, "api.write")),
             Folded::Single(_)
         ));
-        // A detail without the key is not the same outcome as one with it... unless only
-        // that key is missing: a detail is compared without it.
+        // A detail lacking the key altogether is the same outcome too: details are
+        // compared without it.
         let bare = RequestEntry {
             detail: serde_json::json!({"grant_type": "client_credentials", "scope": "api.read"}),
             ..entry(5, t)
