@@ -216,6 +216,44 @@ impl SigningKey {
     }
 }
 
+/// The decoding key of `jwk`. RFC 7518 §6.2.1.2 wants EC coordinates at the curve's full
+/// size, but some libraries (authlib among them) drop leading zero bytes, so about one
+/// generated P-256 key in 128 arrives with a 31-byte coordinate; such a coordinate is
+/// left-padded here rather than turned into a point that no signature matches.
+pub fn decoding_key(jwk: &jsonwebtoken::jwk::Jwk) -> Result<jsonwebtoken::DecodingKey, String> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+    let AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm else {
+        return jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string());
+    };
+    let size = match ec.curve {
+        EllipticCurve::P256 => 32,
+        EllipticCurve::P384 => 48,
+        EllipticCurve::P521 => 66,
+        EllipticCurve::Ed25519 => {
+            return Err("an EC key cannot use the curve Ed25519 (that is an OKP key)".into());
+        }
+    };
+    let coordinate = |name: &str, b64: &str| -> Result<String, String> {
+        let bytes = B64
+            .decode(b64.trim_end_matches('='))
+            .map_err(|e| format!("its {name} is not base64url ({e})"))?;
+        if bytes.len() > size {
+            return Err(format!(
+                "its {name} has {} bytes, more than the {size} of its curve",
+                bytes.len()
+            ));
+        }
+        let mut full = vec![0u8; size - bytes.len()];
+        full.extend_from_slice(&bytes);
+        Ok(B64.encode(full))
+    };
+    jsonwebtoken::DecodingKey::from_ec_components(
+        &coordinate("x", &ec.x)?,
+        &coordinate("y", &ec.y)?,
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// RFC 7638 JWK thumbprint, base64url.
 fn thumbprint(jwk: &Value) -> String {
     let s = |k: &str| jwk[k].as_str().unwrap_or_default().to_string();
@@ -1160,5 +1198,44 @@ mod tests {
         assert!(jsonwebtoken::decode::<Value>(&jwt, &dk, &v).is_ok());
         let tampered = jwt.replacen('.', ".e30", 1);
         assert!(jsonwebtoken::decode::<Value>(&tampered, &dk, &v).is_err());
+    }
+
+    #[test]
+    fn ec_coordinates_without_their_leading_zero_bytes_still_verify() {
+        use jsonwebtoken::{Algorithm, Validation, decode, jwk::Jwk};
+        // About one P-256 key in 256 has an x starting with a zero byte; authlib's JWK
+        // drops it.
+        let key = loop {
+            let pkcs8 = SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap();
+            let key = SigningKey::from_pkcs8(SigningAlg::Es256, &pkcs8).unwrap();
+            let x = B64.decode(key.public_jwk()["x"].as_str().unwrap()).unwrap();
+            if x[0] == 0 {
+                break key;
+            }
+        };
+        let jwt = key.sign_jwt("JWT", &json!({"sub": "alice"})).unwrap();
+        let mut short = key.public_jwk().clone();
+        let x = B64.decode(short["x"].as_str().unwrap()).unwrap();
+        let stripped = x
+            .iter()
+            .skip_while(|b| **b == 0)
+            .copied()
+            .collect::<Vec<_>>();
+        short["x"] = json!(B64.encode(&stripped));
+        let jwk: Jwk = serde_json::from_value(short.clone()).unwrap();
+        let mut v = Validation::new(Algorithm::ES256);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        let dk = decoding_key(&jwk).unwrap();
+        assert_eq!(
+            decode::<Value>(&jwt, &dk, &v).unwrap().claims["sub"],
+            "alice"
+        );
+
+        // A coordinate longer than the curve's size is refused with its reason.
+        short["x"] = json!(B64.encode([&[1u8][..], &x].concat()));
+        let jwk: Jwk = serde_json::from_value(short).unwrap();
+        let e = decoding_key(&jwk).err().unwrap();
+        assert!(e.contains("33 bytes, more than the 32"), "{e}");
     }
 }

@@ -421,7 +421,7 @@ fn validate_trusted_issuer(t: &TrustedIssuer) -> Result<(), String> {
         ));
     }
     for k in &set.keys {
-        jsonwebtoken::DecodingKey::from_jwk(k)
+        crate::keys::decoding_key(k)
             .map_err(|e| format!("a key of issuer '{iss}' is unusable ({e})"))?;
     }
     Ok(())

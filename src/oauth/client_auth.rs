@@ -361,7 +361,7 @@ async fn verify_assertion(
                     ));
                 }
             };
-            DecodingKey::from_jwk(jwk).map_err(|e| {
+            crate::keys::decoding_key(jwk).map_err(|e| {
                 OAuthError::invalid_client(format!("the client's registered key is unusable: {e}"))
             })?
         }

@@ -10,8 +10,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use ring::hmac;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -188,7 +188,7 @@ pub fn check_proof(proof: &str, expect: &Expect<'_>, now: Timestamp) -> Result<P
     let jkt = thumbprint(jwk_value).map_err(invalid)?;
     let jwk: Jwk = serde_json::from_value(jwk_value.clone())
         .map_err(|e| invalid(format!("the DPoP proof's jwk cannot be read ({e})")))?;
-    let key = DecodingKey::from_jwk(&jwk)
+    let key = crate::keys::decoding_key(&jwk)
         .map_err(|e| invalid(format!("the DPoP proof's jwk is unusable ({e})")))?;
     let algorithm: Algorithm = alg
         .parse()

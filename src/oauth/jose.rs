@@ -95,7 +95,7 @@ pub fn key_in_set(jwks: &Value, kid: Option<&str>, owner: &str) -> Result<Decodi
             ));
         }
     };
-    DecodingKey::from_jwk(jwk).map_err(|e| format!("{owner}'s key is unusable: {e}"))
+    crate::keys::decoding_key(jwk).map_err(|e| format!("{owner}'s key is unusable: {e}"))
 }
 
 /// Verifies the signature of `jwt` (alg `alg`) with `key`; claims are the caller's.

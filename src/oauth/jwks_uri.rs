@@ -204,7 +204,7 @@ fn check_set(value: &Value) -> Result<(), String> {
         return Err("is a JWK Set without keys; publish at least one public key".into());
     }
     for k in &set.keys {
-        if let Err(e) = jsonwebtoken::DecodingKey::from_jwk(k) {
+        if let Err(e) = crate::keys::decoding_key(k) {
             let kid = k.common.key_id.as_deref().unwrap_or("(no kid)");
             return Err(format!("is a JWK Set with an unusable key {kid} ({e})"));
         }
