@@ -5,6 +5,7 @@
 #   bash bench/profile.sh                 # client_credentials tokens at concurrency 16
 #   PROFILE_WHAT=introspect bash bench/profile.sh
 #   PROFILE_WHAT=login bash bench/profile.sh
+#   PROFILE_WHAT=userinfo bash bench/profile.sh   # alice's access token (PKCE login first)
 #
 # Options (environment): PROFILE_CONCURRENCY=16, PROFILE_SECONDS=10, PROFILE_SKIP_BUILD=1,
 # CARGO_TARGET_DIR (default ~/.cache/authdesk/target-bench; the binary is built
@@ -44,6 +45,16 @@ case "$WHAT" in
     TOKEN=$(curl -s --cacert "$WORK/ca.pem" -H "Authorization: $AUTH" -d "$TOKEN_BODY" \
       "https://localhost:$PORT/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
     SCRIPT="$ROOT/bench/wrk/post.lua"; ARGS=(/introspect "token=$TOKEN" '"active":true' "$AUTH") ;;
+  userinfo)
+    REDIRECT=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback
+    VERIFIER=bench-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz
+    CHALLENGE=$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d '=')
+    LOCATION=$(curl -s -o /dev/null -w '%{redirect_url}' --cacert "$WORK/ca.pem" \
+      "https://localhost:$PORT/authorize?response_type=code&client_id=spa&redirect_uri=$REDIRECT&scope=openid&state=s&code_challenge=$CHALLENGE&code_challenge_method=S256")
+    CODE=$(printf '%s' "$LOCATION" | sed 's/.*code=\([^&]*\).*/\1/')
+    TOKEN=$(curl -s --cacert "$WORK/ca.pem" -d "grant_type=authorization_code&client_id=spa&redirect_uri=$REDIRECT&code_verifier=$VERIFIER&code=$CODE" \
+      "https://localhost:$PORT/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    SCRIPT="$ROOT/bench/wrk/post.lua"; ARGS=(/userinfo "" '"sub"' "Bearer $TOKEN") ;;
   login)
     # The same login as bench/harness.mjs: the sample SPA, PKCE S256, auto-approved alice.
     REDIRECT=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback
@@ -52,7 +63,7 @@ case "$WHAT" in
     SCRIPT="$ROOT/bench/wrk/login.lua"
     ARGS=("/authorize?response_type=code&client_id=spa&redirect_uri=$REDIRECT&scope=openid&state=bench&code_challenge=$CHALLENGE&code_challenge_method=S256"
           "grant_type=authorization_code&client_id=spa&redirect_uri=$REDIRECT&code_verifier=$VERIFIER") ;;
-  *) echo "PROFILE_WHAT is token, introspect or login" >&2; exit 2 ;;
+  *) echo "PROFILE_WHAT is token, introspect, userinfo or login" >&2; exit 2 ;;
 esac
 
 echo "profiling $WHAT at concurrency $C for ${SECS}s (pid $PID, work dir $WORK)"

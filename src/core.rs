@@ -54,21 +54,28 @@ impl IssuedCodes {
 #[derive(Debug, Default)]
 struct RecordCache {
     inner: std::sync::RwLock<CacheInner>,
+    /// When the revision is to be read again, in [`RecordCache::clock_ms`]; 0: at the
+    /// next lookup. Outside the lock: every cached lookup looks at it (several per
+    /// request), and a read lock is a write to a cache line both cores share.
+    next_check: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct CacheInner {
     revision: i64,
-    checked: Option<std::time::Instant>,
     clients: std::collections::HashMap<String, Option<Arc<Client>>>,
     users: std::collections::HashMap<String, Option<Arc<User>>>,
     /// The same users by username (automatic approval names its persona).
     usernames: std::collections::HashMap<String, Option<Arc<User>>>,
     scopes: Option<Arc<Vec<Scope>>>,
-    /// Access-token rows by token hash, for introspection and bearer checks. Only
-    /// access tokens: their rows change only when revoked or force-expired (refresh
-    /// token rows also change when rotated).
-    tokens: std::collections::HashMap<String, Arc<TokenRow>>,
+    /// Access-token rows by the token's value, for introspection and bearer checks
+    /// (hashing a JWT with SHA-256 for the store's key cost more than the rest of the
+    /// lookup). Only access tokens: their rows change only when revoked or
+    /// force-expired (refresh token rows also change when rotated). At most
+    /// [`TOKENS_LIMIT`] (a token is up to a few KiB).
+    /// Hashed with foldhash: SipHash over a JWT cost as much as SHA-256 did. Only
+    /// tokens found in the store are kept, so nobody can flood it with chosen keys.
+    tokens: foldhash::HashMap<String, Arc<TokenRow>>,
     /// Bumped whenever cached token rows may be out of date. A row read from the store
     /// is cached only if no bump happened while it was read, so a read that raced a
     /// revocation cannot put the old state back.
@@ -85,10 +92,21 @@ enum UserKey {
     Username,
 }
 
+/// How many access tokens the cache keeps (resource servers check the few in use).
+const TOKENS_LIMIT: usize = 2_000;
+
 /// Inserts into a cache map, emptying it first when it holds `LIMIT` entries.
 fn remember<V>(map: &mut std::collections::HashMap<String, V>, key: &str, value: V) {
-    const LIMIT: usize = 10_000;
-    if map.len() >= LIMIT {
+    remember_at_most(map, key, value, 10_000);
+}
+
+fn remember_at_most<V, H: std::hash::BuildHasher>(
+    map: &mut std::collections::HashMap<String, V, H>,
+    key: &str,
+    value: V,
+    limit: usize,
+) {
+    if map.len() >= limit {
         map.clear();
     }
     map.insert(key.to_string(), value);
@@ -115,15 +133,27 @@ impl RecordCache {
     fn clear(&self) {
         if let Ok(mut c) = self.inner.write() {
             c.forget_records();
-            c.checked = None;
         }
+        self.next_check
+            .store(0, std::sync::atomic::Ordering::Release);
     }
 
     fn needs_check(&self) -> bool {
-        self.inner
-            .read()
-            .map(|c| c.checked.is_none_or(|t| t.elapsed() >= Self::RECHECK))
-            .unwrap_or(true)
+        Self::clock_ms() >= self.next_check.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The revision was just read: the next read is due in [`RecordCache::RECHECK`].
+    fn checked(&self) {
+        let due = Self::clock_ms() + Self::RECHECK.as_millis() as u64;
+        self.next_check
+            .store(due, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Milliseconds of a monotonic clock since the first call, from 1.
+    fn clock_ms() -> u64 {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let start = *START.get_or_init(std::time::Instant::now);
+        start.elapsed().as_millis() as u64 + 1
     }
 }
 
@@ -216,12 +246,12 @@ impl Core {
             // What open read is this new, and so is what is read from now on.
             c.revision = revision;
             c.tokens_signal = signals.read(Signal::Tokens);
-            c.checked = Some(std::time::Instant::now());
             for client in store.clients_at_open() {
                 let id = client.client_id.clone();
                 remember(&mut c.clients, &id, Some(Arc::new(client)));
             }
         }
+        cache.checked();
         let core = Core {
             store,
             clock,
@@ -289,7 +319,8 @@ impl Core {
             && revision == c.revision + 1
         {
             c.revision = revision;
-            c.checked = Some(std::time::Instant::now());
+            drop(c);
+            self.cache.checked();
         }
     }
 
@@ -301,11 +332,11 @@ impl Core {
                     c.forget_records();
                     c.revision = revision;
                 }
-                c.checked = Some(std::time::Instant::now());
                 changed
             }
             Err(_) => false,
         };
+        self.cache.checked();
         if changed {
             self.events.publish(ProviderEvent::RecordsChanged);
         }
@@ -354,9 +385,8 @@ impl Core {
             self.note_revision(revision);
         }
         self.revalidate().await?;
-        let hash = flows::hash_secret(token);
         let epoch = match self.cache.inner.read() {
-            Ok(c) => match c.tokens.get(&hash) {
+            Ok(c) => match c.tokens.get(token) {
                 Some(hit) => return Ok(Some(hit.clone())),
                 None => Some(c.token_epoch),
             },
@@ -369,7 +399,7 @@ impl Core {
             && let Ok(mut c) = self.cache.inner.write()
             && Some(c.token_epoch) == epoch
         {
-            remember(&mut c.tokens, &hash, r.clone());
+            remember_at_most(&mut c.tokens, token, r.clone(), TOKENS_LIMIT);
         }
         Ok(row)
     }

@@ -2,16 +2,23 @@
 //! [`crate::oauth::faults`] which rule (if any) changes the request, then applies the
 //! effect: a replaced answer (an OAuth error, an HTTP status with `Retry-After`, a
 //! dropped connection), latency, an unreadable body, or a token answer with a bad token
-//! in it. Without rules a request costs one `stat` of the revision file.
+//! in it. Without rules in force a request goes straight to its route: [`Faults`] looks
+//! at a shared counter and a read lock, with nothing boxed or awaited.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
+use axum::routing::future::RouteFuture;
 use serde_json::json;
+use tower::{Layer, Service, ServiceExt};
 
 use super::AppState;
 use super::extract::{is_form, read_body};
@@ -24,7 +31,94 @@ use crate::oauth::{LogLine, OAuthError};
 /// The largest answer whose body a fault rewrites.
 const ANSWER_LIMIT: usize = 4 * 1024 * 1024;
 
-pub async fn inject(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The layer of the fault rules around each route (`Router::layer`).
+#[derive(Debug, Clone)]
+pub struct Faults {
+    state: AppState,
+}
+
+impl Faults {
+    pub fn new(state: AppState) -> Self {
+        Faults { state }
+    }
+}
+
+impl Layer<Route> for Faults {
+    type Service = WithFaults;
+
+    fn layer(&self, route: Route) -> WithFaults {
+        WithFaults {
+            route,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// A route with the fault rules in front of it.
+#[derive(Clone)]
+pub struct WithFaults {
+    route: Route,
+    state: AppState,
+}
+
+impl Service<Request> for WithFaults {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = FaultsFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        <Route as Service<Request>>::poll_ready(&mut self.route, cx)
+    }
+
+    fn call(&mut self, req: Request) -> FaultsFuture {
+        let ctx = &self.state.ctx;
+        // The usual case: no rules, or a path no rule can name.
+        if Endpoint::of_path(req.uri().path()).is_none() || ctx.faults.none_in_force(&ctx.core) {
+            return FaultsFuture::Direct {
+                inner: self.route.call(req),
+            };
+        }
+        let next = Next(self.route.clone());
+        let state = self.state.clone();
+        FaultsFuture::Checked {
+            inner: Box::pin(async move { Ok(inject(state, req, next).await) }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`WithFaults`]: the route's own, or one the rules may change.
+    #[project = Projected]
+    pub enum FaultsFuture {
+        Direct { #[pin] inner: RouteFuture<Infallible> },
+        Checked { inner: Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> },
+    }
+}
+
+impl Future for FaultsFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            Projected::Direct { inner } => inner.poll(cx),
+            Projected::Checked { inner } => inner.as_mut().poll(cx),
+        }
+    }
+}
+
+/// The route a request goes on to.
+struct Next(Route);
+
+impl Next {
+    async fn run(self, req: Request) -> Response {
+        match self.0.oneshot(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        }
+    }
+}
+
+async fn inject(state: AppState, req: Request, next: Next) -> Response {
     let Some(endpoint) = Endpoint::of_path(req.uri().path()) else {
         return next.run(req).await;
     };

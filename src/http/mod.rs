@@ -77,10 +77,7 @@ pub fn app(ctx: Context) -> App {
             .merge(device::router())
             .merge(par::router())
             .fallback(not_found)
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                faults::inject,
-            ))
+            .layer(faults::Faults::new(state.clone()))
             .with_state(state),
     )
 }

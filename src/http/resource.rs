@@ -84,7 +84,7 @@ async fn userinfo(
             state.ctx.record(
                 LogLine::new("userinfo", RequestStatus::Completed)
                     .client(Some(b.token.client_id.clone()))
-                    .user(b.user.map(|u| u.username))
+                    .user(b.user.as_ref().map(|u| u.username.clone()))
                     .detail(json!({"signed": matches!(answer, Userinfo::Jwt(_))})),
             );
             match answer {

@@ -41,6 +41,9 @@ impl Presented {
 
 fn pct_decode(s: &str) -> Option<String> {
     // RFC 6749 §2.3.1: the id and secret are form-urlencoded before Basic encoding.
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Some(s.to_owned());
+    }
     let bytes: Vec<u8> = percent_decode_plus(s)?;
     String::from_utf8(bytes).ok()
 }

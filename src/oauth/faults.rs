@@ -1226,6 +1226,15 @@ impl Faults {
         Self::default()
     }
 
+    /// True when the rules are loaded, current and none: a request then goes straight
+    /// to its endpoint, with nothing to await. False means "ask [`Faults::rules`]".
+    pub fn none_in_force(&self, core: &Core) -> bool {
+        let signal = core.signals().read(Signal::Faults);
+        self.state
+            .read()
+            .is_ok_and(|live| live.loaded && live.signal == signal && live.rules.is_empty())
+    }
+
     /// The rules now in force, or `None` when there are none (the usual case: then a
     /// request costs a load from shared memory and a read lock). Re-reads the database
     /// when the faults signal changed since the last look; another process's change to

@@ -238,7 +238,8 @@ pub fn bearer_token(
 #[derive(Debug, Clone)]
 pub struct Bearer {
     pub token: Arc<TokenRow>,
-    pub user: Option<User>,
+    /// The cached user (not a copy: its claims are a map).
+    pub user: Option<Arc<User>>,
 }
 
 /// Validates an access token for a protected resource.
@@ -275,7 +276,7 @@ pub async fn authorize_bearer(
         ));
     }
     let user = match &row.sub {
-        Some(sub) => ctx.core.cached_user(sub).await?.map(|u| (*u).clone()),
+        Some(sub) => ctx.core.cached_user(sub).await?,
         None => None,
     };
     Ok(Bearer { token: row, user })
