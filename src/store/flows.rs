@@ -19,12 +19,14 @@ pub use super::tokens::*;
 
 /// SHA-256 of a code or token, hex.
 pub fn hash_secret(value: &str) -> String {
+    let digest = sha2::Sha256::digest(value.as_bytes());
     // Into a buffer: `hex::encode` collects an iterator of chars, a quarter of the cost
     // of a cached token lookup.
     let mut out = [0u8; 64];
-    hex::encode_to_slice(sha2::Sha256::digest(value.as_bytes()), &mut out)
-        .expect("64 hex digits for 32 bytes");
-    String::from_utf8_lossy(&out).into_owned()
+    match hex::encode_to_slice(digest, &mut out) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(_) => hex::encode(digest),
+    }
 }
 
 /// Removes everything issued to a client that is being deleted.
