@@ -3,14 +3,14 @@
 //!
 //! - complete its TLS handshake within [`TLS_HANDSHAKE_TIMEOUT`] (axum-server's
 //!   acceptor);
-//! - send a complete HTTP/1 request head within [`HEADER_READ_TIMEOUT`] from when the
-//!   server starts reading it: after the handshake, or after the previous answer on a
-//!   keep-alive connection, so an idle keep-alive connection is closed after that long
-//!   too (hyper's `header_read_timeout`, which needs a timer);
-//! - send something within [`IDLE_TIMEOUT`] whenever none of its requests is being
-//!   answered ([`IdleGuard`]). hyper waits without a deadline for the first bytes after
-//!   the handshake (they tell HTTP/1 from HTTP/2) and for an HTTP/2 client's frames;
-//!   this bounds both;
+//! - start a request within [`IDLE_TIMEOUT`] whenever none of its requests is being
+//!   answered: after the handshake, or after the previous answer on a keep-alive
+//!   connection ([`IdleGuard`]). A request starts once its whole head has arrived, so
+//!   this bounds a client that sends nothing, one that trickles a head byte by byte,
+//!   an idle keep-alive connection, and an HTTP/2 client that stops inside its preface
+//!   or sends only frames that are no requests (hyper waits for all of these without
+//!   a deadline of its own). One timer per connection, moved only when it fires: the
+//!   earlier hyper `header_read_timeout` armed a new one for every request;
 //! - send the rest of a request body within [`BODY_READ_TIMEOUT`] of when the server
 //!   first waits for it ([`BodyDeadline`]): a request whose body stops is being
 //!   answered, so the idle deadline does not apply to it.
@@ -21,7 +21,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,22 +37,11 @@ use crate::idle::Activity;
 
 /// How long a client has to complete its TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client has to send a whole HTTP/1 request head.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection may stay silent while none of its requests is being answered.
+/// How long a connection may go without starting a request (its whole head received)
+/// while none of its requests is being answered.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request body may take to arrive once the server waits for it.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Configures hyper's HTTP/1 side: the header-read deadline and the timer it needs.
-pub fn configure(
-    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-) {
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-}
 
 /// The TLS acceptor with the deadlines above: each connection's stream is an
 /// [`IdleGuard`] and its service a [`Tracked`] one, sharing what the guard must know.
@@ -86,6 +75,7 @@ where
         let handshake = Accept::<TcpStream, ()>::accept(&self.tls, stream, ());
         let conn = Arc::new(ConnState {
             in_flight: AtomicUsize::new(0),
+            started: AtomicU64::new(0),
             activity: self.activity.clone(),
         });
         Box::pin(async move {
@@ -106,18 +96,24 @@ where
 struct ConnState {
     /// Requests of this connection being answered.
     in_flight: AtomicUsize,
+    /// Requests of this connection started so far.
+    started: AtomicU64,
     activity: Activity,
 }
 
-/// A connection's stream that fails its read (so hyper closes the connection) when
-/// nothing arrived for [`IDLE_TIMEOUT`] while none of the connection's requests was
+/// A connection's stream that fails its read (so hyper closes the connection) when no
+/// request started for [`IDLE_TIMEOUT`] while none of the connection's requests was
 /// being answered.
 pub struct IdleGuard<I> {
     io: I,
     conn: Arc<ConnState>,
-    /// Reused across idle periods (reset rather than reallocated).
+    /// The timer, made once; it may be set earlier than `deadline` (see
+    /// [`IdleGuard::idle_expired`]).
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
-    armed: bool,
+    /// When the present idle period ends; `None` while a request is being answered.
+    deadline: Option<tokio::time::Instant>,
+    /// [`ConnState::started`] when the present idle period began.
+    started: u64,
 }
 
 impl<I> IdleGuard<I> {
@@ -126,23 +122,38 @@ impl<I> IdleGuard<I> {
             io,
             conn,
             sleep: None,
-            armed: false,
+            deadline: None,
+            started: 0,
         }
     }
 
-    /// Starts the idle deadline if it is not running; true once it has passed.
+    /// Starts the idle deadline if no idle period is running (or a request started
+    /// since it began); true once it has passed.
     fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.armed {
-            let deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
-            match &mut self.sleep {
-                Some(sleep) => sleep.as_mut().reset(deadline),
-                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        let started = self.conn.started.load(Ordering::Acquire);
+        let deadline = match self.deadline {
+            Some(d) if started == self.started => d,
+            _ => {
+                let d = tokio::time::Instant::now() + IDLE_TIMEOUT;
+                self.deadline = Some(d);
+                self.started = started;
+                d
             }
-            self.armed = true;
-        }
-        match &mut self.sleep {
-            Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
-            None => false,
+        };
+        // The timer is left at the deadline it has, even an earlier one: moving it at
+        // every request costs the timer wheel an update. When it fires early it is
+        // moved to the deadline of now.
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if sleep.deadline() >= deadline {
+                return true;
+            }
+            sleep.as_mut().reset(deadline);
         }
     }
 }
@@ -154,24 +165,20 @@ impl<I: AsyncRead + Unpin> AsyncRead for IdleGuard<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(res) => {
-                if buf.filled().len() > before {
-                    this.armed = false;
-                }
-                Poll::Ready(res)
-            }
+            // Bytes alone do not end an idle period (a head trickled byte by byte);
+            // a request started does.
+            Poll::Ready(res) => Poll::Ready(res),
             Poll::Pending => {
                 if this.conn.in_flight.load(Ordering::Acquire) > 0 {
-                    this.armed = false;
+                    this.deadline = None;
                     return Poll::Pending;
                 }
                 if this.idle_expired(cx) {
-                    this.armed = false;
+                    this.deadline = None;
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        "the client sent nothing for the idle timeout",
+                        "the client started no request within the idle timeout",
                     )));
                 }
                 Poll::Pending
@@ -233,6 +240,7 @@ where
     fn call(&mut self, req: R) -> Self::Future {
         self.conn.activity.touch();
         self.conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.conn.started.fetch_add(1, Ordering::AcqRel);
         TrackedFuture {
             inner: self.inner.call(req),
             _in_flight: InFlight(Arc::clone(&self.conn)),
@@ -346,5 +354,101 @@ impl<F: Future> Future for TrackedFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().inner.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// A guarded server side, the client side, and the state a connection's service
+    /// would update.
+    fn connection() -> (IdleGuard<DuplexStream>, DuplexStream, Arc<ConnState>) {
+        let (server, client) = tokio::io::duplex(4096);
+        let conn = Arc::new(ConnState {
+            in_flight: AtomicUsize::new(0),
+            started: AtomicU64::new(0),
+            activity: Activity::new(),
+        });
+        (IdleGuard::new(server, Arc::clone(&conn)), client, conn)
+    }
+
+    /// What [`Tracked`] does for one request answered at once.
+    fn answer_one_request(conn: &ConnState) {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        conn.started.fetch_add(1, Ordering::AcqRel);
+        conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn timed_out(result: io::Result<usize>) -> bool {
+        matches!(result, Err(e) if e.kind() == io::ErrorKind::TimedOut)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_starts_no_request_is_closed_after_the_idle_timeout() {
+        let (mut server, _client, _conn) = connection();
+        let started = tokio::time::Instant::now();
+        let mut buf = [0u8; 64];
+        assert!(timed_out(server.read(&mut buf).await));
+        assert_eq!(started.elapsed(), IDLE_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_that_start_no_request_do_not_extend_the_deadline() {
+        // A head trickled a byte every second: each read succeeds, but the connection
+        // is closed once the idle timeout has passed since the last answer.
+        let (mut server, mut client, _conn) = connection();
+        let started = tokio::time::Instant::now();
+        let mut buf = [0u8; 64];
+        let closed = loop {
+            assert!(
+                started.elapsed() <= IDLE_TIMEOUT * 2,
+                "bytes kept the connection open"
+            );
+            let read = tokio::select! {
+                r = server.read(&mut buf) => r,
+                _ = async {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    client.write_all(b"a").await
+                } => continue,
+            };
+            if timed_out(read) {
+                break started.elapsed();
+            }
+        };
+        assert_eq!(closed, IDLE_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_request_started_gives_the_connection_a_new_idle_period() {
+        // Requests 6 s apart for 30 s: each within the idle timeout of the previous
+        // answer, so the connection stays open though its timer was set only once.
+        let (mut server, mut client, conn) = connection();
+        let mut buf = [0u8; 64];
+        for _ in 0..5 {
+            tokio::select! {
+                r = server.read(&mut buf) => panic!("the read ended: {r:?}"),
+                _ = tokio::time::sleep(Duration::from_secs(6)) => {}
+            }
+            client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+            assert!(server.read(&mut buf).await.is_ok_and(|n| n > 0));
+            answer_one_request(&conn);
+        }
+        // Then silence: closed one idle timeout after the last answer.
+        let last = tokio::time::Instant::now();
+        assert!(timed_out(server.read(&mut buf).await));
+        assert_eq!(last.elapsed(), IDLE_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_being_answered_is_not_cut_off() {
+        let (mut server, _client, conn) = connection();
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        let mut buf = [0u8; 64];
+        tokio::select! {
+            r = server.read(&mut buf) => panic!("the read ended: {r:?}"),
+            _ = tokio::time::sleep(IDLE_TIMEOUT * 3) => {}
+        }
     }
 }

@@ -99,8 +99,7 @@ async fn serve_app(
     activity: Activity,
 ) -> std::io::Result<()> {
     let acceptor = GuardedAcceptor::new(RustlsConfig::from_config(tls), activity);
-    let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor);
-    crate::conn::configure(server.http_builder());
+    let server = axum_server::from_tcp(listener)?.acceptor(acceptor);
     server.handle(handle).serve(MakeApp { app }).await
 }
 

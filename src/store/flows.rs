@@ -20,8 +20,7 @@ pub use super::tokens::*;
 /// SHA-256 of a code or token, hex.
 pub fn hash_secret(value: &str) -> String {
     let digest = sha2::Sha256::digest(value.as_bytes());
-    // Into a buffer: `hex::encode` collects an iterator of chars, a quarter of the cost
-    // of a cached token lookup.
+    // Into a buffer: `hex::encode` collects an iterator of chars.
     let mut out = [0u8; 64];
     match hex::encode_to_slice(digest, &mut out) {
         Ok(()) => String::from_utf8_lossy(&out).into_owned(),
