@@ -272,12 +272,38 @@ fn thumbprint(jwk: &Value) -> String {
 
 /// The `kid` in a compact JWS's header, if it has one (nothing is verified).
 pub fn jws_kid(jws: &str) -> Option<String> {
+    /// The last header read on this thread and its kid: a resource server checks the
+    /// same few tokens again and again, and decoding and parsing the header was most
+    /// of an introspection's own work. (A header is a pure function of itself.)
+    const MEMO_MAX: usize = 512;
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, Option<String>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let header = jws.split('.').next()?;
+    let memo = header.len() <= MEMO_MAX;
+    if memo
+        && let Some(kid) = LAST.with_borrow(|last| {
+            last.as_ref()
+                .filter(|(h, _)| h == header)
+                .map(|(_, kid)| kid.clone())
+        })
+    {
+        return kid;
+    }
+    let kid = decoded_kid(header);
+    if memo {
+        LAST.with_borrow_mut(|last| *last = Some((header.to_owned(), kid.clone())));
+    }
+    kid
+}
+
+fn decoded_kid(header: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Header<'a> {
         #[serde(borrow)]
         kid: Option<std::borrow::Cow<'a, str>>,
     }
-    let header = jws.split('.').next()?;
     // Decoded on the stack (introspection reads the kid of every JWT it is given);
     // a header too long for it is decoded on the heap.
     let mut buf = [0u8; 512];
@@ -788,7 +814,14 @@ impl KeySet {
     /// Whether the key `kid` is in the JWKS at `now` (active or published): a token it
     /// signed is still good.
     pub fn publishes(&self, kid: &str, now: Timestamp) -> bool {
-        self.by_kid(kid, now).is_some()
+        // Under the read lock, without taking a reference to the whole set.
+        match self.0.loaded.read() {
+            Ok(l) => l
+                .entries
+                .iter()
+                .any(|e| e.key.kid == kid && e.state(now) != KeyState::Retired),
+            Err(_) => self.by_kid(kid, now).is_some(),
+        }
     }
 
     /// The claims of a compact JWS that one of these keys signed and that is not retired
@@ -910,6 +943,24 @@ mod tests {
         assert_eq!(jws_kid(&enc(r#"{"alg":"ES256"}"#)), None);
         assert_eq!(jws_kid("!!!.e30.sig"), None);
         assert_eq!(jws_kid(&enc("not json")), None);
+    }
+
+    #[test]
+    fn the_remembered_header_answers_only_for_itself() {
+        let enc = |h: &str| format!("{}.e30.sig", B64.encode(h));
+        let (one, two) = (
+            enc(r#"{"alg":"ES256","kid":"one"}"#),
+            enc(r#"{"alg":"ES256","kid":"two"}"#),
+        );
+        let none = enc(r#"{"alg":"ES256"}"#);
+        for _ in 0..2 {
+            assert_eq!(jws_kid(&one).as_deref(), Some("one"));
+            assert_eq!(jws_kid(&one).as_deref(), Some("one"));
+            assert_eq!(jws_kid(&two).as_deref(), Some("two"));
+            assert_eq!(jws_kid(&none), None);
+            assert_eq!(jws_kid(&none), None);
+            assert_eq!(jws_kid(&format!("{one}x")).as_deref(), Some("one"));
+        }
     }
 
     #[test]

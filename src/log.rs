@@ -101,9 +101,11 @@ impl RequestLog {
     /// when it is not such a repeat: then build the entry and
     /// [`RequestLog::record_keyed`] it.
     pub fn repeat(&self, request: &Repeat<'_>, at: Timestamp) -> Result<(), u64> {
+        // Hashed before the lock: every worker takes it for every success.
+        let key = request.key();
         let folded = match self.folds.lock() {
-            Ok(mut folds) => folds.repeat(request, at),
-            Err(poisoned) => poisoned.into_inner().repeat(request, at),
+            Ok(mut folds) => folds.repeat_keyed(request, key, at),
+            Err(poisoned) => poisoned.into_inner().repeat_keyed(request, key, at),
         }?;
         self.deliver(folded);
         Ok(())
@@ -476,7 +478,10 @@ impl Folds {
     /// [`Folds::fold`] for a successful request not yet made an entry: `Err` with its
     /// fold key when it repeats no remembered request.
     pub fn repeat(&mut self, r: &Repeat<'_>, at: Timestamp) -> Result<Folded, u64> {
-        let key = r.key();
+        self.repeat_keyed(r, r.key(), at)
+    }
+
+    fn repeat_keyed(&mut self, r: &Repeat<'_>, key: u64, at: Timestamp) -> Result<Folded, u64> {
         self.count(
             key,
             at,

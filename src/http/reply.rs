@@ -54,8 +54,21 @@ pub fn json_cached(value: &Value, cache: &'static str) -> Response {
 
 /// JSON that is never cached (tokens, introspection, registration).
 pub fn json_no_store(status: StatusCode, value: &impl serde::Serialize) -> Response {
-    let mut res = (status, axum::Json(value)).into_response();
-    no_store(res.headers_mut());
+    // Written once into room for a usual answer (tokens, introspection): axum's `Json`
+    // starts at 128 bytes and grows as it writes.
+    let mut body = Vec::with_capacity(768);
+    if let Err(e) = serde_json::to_writer(&mut body, value) {
+        tracing::error!(error = %e, "an answer could not be written as JSON");
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    let mut res = Response::new(axum::body::Body::from(body));
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    no_store(headers);
     res
 }
 
