@@ -65,6 +65,17 @@ class Fuzzer:
                             | {"/", "/device", "/api/me", "/authorize",
                                "/.well-known/oauth-authorization-server", "/nope",
                                "//token", "/token/", "/authorize/../token", "/%2e%2e/token"})
+        # RFC 7592 client management: a client registered here (with the token that
+        # manages it), and an id nobody registered.
+        self.registration_token = MARKER
+        if "registration_endpoint" in disco:
+            r = common.exchange(server, "POST", "/register", ["Content-Type: application/json"],
+                                json.dumps({"redirect_uris": ["http://127.0.0.1:8765/fuzz"],
+                                            "client_name": "fuzz"}).encode())
+            if r.status == 201:
+                answer = r.json()
+                self.registration_token = answer["registration_access_token"]
+                self.paths += ["/register/" + answer["client_id"], "/register/no-such-client"]
         self.refresh_clients()
         self.token = common.fetch_token(server)
 
@@ -178,6 +189,7 @@ class Fuzzer:
                 "Basic " + common.b64("a%zz:b"), "Basic ////", "Bearer", "Bearer " + self.token,
                 "Bearer " + MARKER, "Bearer " + "x" * 8000, "Digest x", "basic " + good[6:],
                 "Bearer " + self.token + " extra", "Basic " + common.b64("web-app:web-app-secret"),
+                "Bearer " + self.registration_token,
             ]))
         if r.random() < 0.2:
             h.append("Cookie: authdesk_session=" + r.choice([MARKER, "x" * 4000, "", "%00"]))
@@ -205,7 +217,7 @@ class Fuzzer:
             q = self.form()
             query = "?" + q.decode("latin-1") if q else ""
         if method not in ("GET", "HEAD", "get"):
-            if path.endswith("/register") and r.random() < 0.8:
+            if path.startswith("/register") and r.random() < 0.8:
                 kind, body = "json", self.json_body()
             elif r.random() < 0.9:
                 kind, body = "form", self.form()
