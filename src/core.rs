@@ -68,12 +68,11 @@ struct CacheInner {
     /// The same users by username (automatic approval names its persona).
     usernames: std::collections::HashMap<String, Option<Arc<User>>>,
     scopes: Option<Arc<Vec<Scope>>>,
-    /// Access-token rows by the token's value, for introspection and bearer checks
-    /// (hashing a JWT with SHA-256 for the store's key cost more than the rest of the
-    /// lookup). Only access tokens: their rows change only when revoked or
-    /// force-expired (refresh token rows also change when rotated). At most
-    /// [`TOKENS_LIMIT`] (a token is up to a few KiB).
-    /// Hashed with foldhash: SipHash over a JWT cost as much as SHA-256 did. Only
+    /// Access-token rows by the token's value, for introspection and bearer checks.
+    /// Only access tokens: their rows change only when revoked or force-expired
+    /// (refresh token rows also change when rotated). At most [`TOKENS_LIMIT`] (a
+    /// token is up to a few KiB). Keyed by value with foldhash: SHA-256 of a JWT (the
+    /// store's key), or SipHash of it, cost more than the rest of the lookup. Only
     /// tokens found in the store are kept, so nobody can flood it with chosen keys.
     tokens: foldhash::HashMap<String, Arc<TokenRow>>,
     /// Bumped whenever cached token rows may be out of date. A row read from the store

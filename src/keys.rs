@@ -804,7 +804,12 @@ impl KeySet {
 
     /// The unretired key `kid`.
     pub fn by_kid(&self, kid: &str, now: Timestamp) -> Option<Arc<SigningKey>> {
-        self.snapshot()
+        // Under the read lock, without taking a reference to the whole set (every
+        // introspection and bearer check asks).
+        self.0
+            .loaded
+            .read()
+            .ok()?
             .entries
             .iter()
             .find(|e| e.key.kid == kid && e.state(now) != KeyState::Retired)
@@ -814,14 +819,7 @@ impl KeySet {
     /// Whether the key `kid` is in the JWKS at `now` (active or published): a token it
     /// signed is still good.
     pub fn publishes(&self, kid: &str, now: Timestamp) -> bool {
-        // Under the read lock, without taking a reference to the whole set.
-        match self.0.loaded.read() {
-            Ok(l) => l
-                .entries
-                .iter()
-                .any(|e| e.key.kid == kid && e.state(now) != KeyState::Retired),
-            Err(_) => self.by_kid(kid, now).is_some(),
-        }
+        self.by_kid(kid, now).is_some()
     }
 
     /// The claims of a compact JWS that one of these keys signed and that is not retired
